@@ -1,0 +1,1 @@
+"""Data stage: read P5 / POD / raw Amazon inputs, write typed Parquet tables and statistics."""
