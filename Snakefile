@@ -18,6 +18,9 @@ validate_config(config, "workflow/schemas/config.schema.yaml")  # messages that 
 validate(config, "workflow/schemas/config.schema.yaml")  # fills in the schema's defaults
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 
