@@ -93,3 +93,29 @@ def test_trie_only_ever_yields_valid_items():
     assert trie.allowed([99]) == [1]
     with pytest.raises(ValueError, match="tokenize identically"):
         ItemTrie({1: [5, 6], 2: [5, 6]}, eos_token_id=1)
+
+
+def test_history_buckets_and_summaries():
+    import pandas as pd
+
+    from peapod.evaluation.results import bucket_summary, history_bucket_labels, metrics_table
+
+    assert history_bucket_labels([1, 5, 6, 10, 11, 60], (5, 10)) == ["1-5", "1-5", "6-10", "6-10", ">10", ">10"]
+    per_user = pd.DataFrame(
+        {
+            "user_id": [1, 2, 3, 4],
+            "task": ["topn"] * 4,
+            "method": ["scoring"] * 4,
+            "split": ["test"] * 4,
+            "rank": [0, 3, None, 12],
+            "history_length": [3, 4, 8, 30],
+            "hr@1": [1.0, 0.0, 0.0, 0.0],
+            "hr@10": [1.0, 1.0, 0.0, 0.0],
+        }
+    )
+    tidy = metrics_table(per_user)
+    assert dict(zip(tidy.metric, tidy.value)) == {"hr@1": 0.25, "hr@10": 0.5}
+    summary = bucket_summary(per_user, edges=(5, 10))
+    assert summary.history_bucket.tolist() == ["1-5", "6-10", ">10"]
+    assert summary.users.tolist() == [2, 1, 1]
+    assert summary["hr@10"].tolist() == [1.0, 0.0, 0.0]
