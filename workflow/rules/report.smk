@@ -17,12 +17,12 @@ rule collect_metrics:
         summary_csv=report(
             "results/aggregate/summary.csv",
             caption="../report/summary.rst",
-            category="Statistics",
+            category="Seeds and tests",
         ),
         missing=report(
             "results/aggregate/missing_runs.csv",
             caption="../report/missing_runs.rst",
-            category="Statistics",
+            category="Seeds and tests",
         ),
     params:
         config=aggregation_params,
@@ -42,12 +42,12 @@ rule test_significance:
         vs_reported=report(
             "results/aggregate/tests_vs_reported.csv",
             caption="../report/tests_vs_reported.rst",
-            category="Statistics",
+            category="Seeds and tests",
         ),
         paired=report(
             "results/aggregate/tests_paired.csv",
             caption="../report/tests_paired.rst",
-            category="Statistics",
+            category="Seeds and tests",
         ),
         reproduced_csv=report(
             "results/aggregate/reproduced_vs_reported.csv",
