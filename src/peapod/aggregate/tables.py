@@ -392,8 +392,8 @@ def make_paper_table(
     table.metric_header_tasks = name == "model_size"
     mark_best(table)
     add_significance(table, vs_reported, paired, alpha, star_uses_holm, paired_against)
-    if name != "model_size" and reported.empty is False and not set(reported["dataset"]) & set(datasets):
-        table.notes.append("No reported numbers are recorded for these datasets (config/reported.yaml).")
+    if not any(r.kind == "reported" for r in table.rows):
+        table.notes.append("No reported numbers are recorded for these datasets and metrics (config/reported.yaml).")
     return table
 
 
