@@ -1,6 +1,8 @@
 # Shared helpers: which outputs exist for the configured datasets, and where inputs come from.
 from pathlib import Path
 
+from peapod.aggregate.settings import FIGURE_ABLATIONS, make_plan
+from peapod.aggregate.tables import TABLE_NAMES
 from peapod.data.p5 import discover_p5_files
 
 DATASETS = list(config["datasets"])
@@ -38,7 +40,50 @@ def preprocess_inputs(wildcards):
     return inputs
 
 
+# --- Aggregation (workflow/rules/report.smk) -----------------------------------------------------
+# Only when the config defines variants: the aggregation reads the runs' metrics files.
+AGGREGATE = bool(config.get("variants"))
+PLAN = make_plan(config) if AGGREGATE else None
+RESULT_TABLES = (
+    [t for t in TABLE_NAMES if t != "model_size" or "model_size" in PLAN.ablations] if AGGREGATE else []
+)
+ABLATION_FIGURES = [a for a in FIGURE_ABLATIONS if a in PLAN.ablations] if AGGREGATE else []
+
+
+def run_metrics_inputs(wildcards):
+    """The metrics file of every planned run; with require_all_runs false, only those that exist now."""
+    paths = [f"results/{d}/runs/{v}/seed{s}/metrics.parquet" for d, v, s in PLAN.runs()]
+    if config["aggregate"]["require_all_runs"]:
+        return paths
+    return [p for p in paths if Path(p).exists()]
+
+
+def aggregation_params(wildcards):
+    """The config sections the aggregation reads (so a change to them reruns it)."""
+    keys = ("datasets", "seeds", "generator", "variants", "ablations", "aggregate")
+    return {key: config[key] for key in keys if key in config}
+
+
+def aggregation_outputs():
+    """Every table, figure and test table of the aggregation; empty when no variants are configured."""
+    if not AGGREGATE:
+        return []
+    return (
+        [
+            "results/aggregate/summary.csv",
+            "results/aggregate/missing_runs.csv",
+            "results/aggregate/tests_vs_reported.csv",
+            "results/aggregate/tests_paired.csv",
+            "results/aggregate/reproduced_vs_reported.csv",
+        ]
+        + expand("results/tables/{table}.{ext}", table=RESULT_TABLES, ext=["md", "tex", "csv", "html"])
+        + expand("results/figures/ablation_{ablation}.{ext}", ablation=ABLATION_FIGURES, ext=["png", "pdf"])
+    )
+
+
 def all_outputs(wildcards):
-    return [f"results/{dataset}/data/stats.json" for dataset in DATASETS] + [
-        "results/tables/dataset_statistics.csv"
-    ]
+    return (
+        [f"results/{dataset}/data/stats.json" for dataset in DATASETS]
+        + ["results/tables/dataset_statistics.csv"]
+        + aggregation_outputs()
+    )
