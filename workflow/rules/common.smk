@@ -4,11 +4,13 @@ from pathlib import Path
 from peapod.data.p5 import discover_p5_files
 
 DATASETS = list(config["datasets"])
+CF_MODELS = list(config["embeddings"]["models"])
 DEMO_DATASETS = [name for name, spec in config["datasets"].items() if spec["source"] == "demo"]
 
 
 wildcard_constraints:
     dataset="|".join(DATASETS),
+    cf_model="pmf|bivae|lightgcn|file",
 
 
 def dataset_spec(wildcards):
@@ -38,7 +40,24 @@ def preprocess_inputs(wildcards):
     return inputs
 
 
+def embedding_inputs(wildcards):
+    """The dataset tables an embedding source reads (named <table>_table: Snakemake reserves
+    "items"); the file source also its user file."""
+    data = f"results/{wildcards.dataset}/data"
+    inputs = {f"{name}_table": f"{data}/{name}.parquet" for name in ("sequences", "users", "items", "candidates")}
+    if wildcards.cf_model == "file":
+        spec = config["embeddings"]["file"]
+        inputs["user_file"] = spec["path"].format(dataset=wildcards.dataset)
+        if spec.get("ids_path"):
+            inputs["user_ids_file"] = spec["ids_path"].format(dataset=wildcards.dataset)
+    return inputs
+
+
 def all_outputs(wildcards):
-    return [f"results/{dataset}/data/stats.json" for dataset in DATASETS] + [
-        "results/tables/dataset_statistics.csv"
-    ]
+    outputs = [f"results/{dataset}/data/stats.json" for dataset in DATASETS]
+    outputs.append("results/tables/dataset_statistics.csv")
+    for dataset in DATASETS:
+        for cf_model in CF_MODELS:
+            outputs.append(f"results/{dataset}/embeddings/{cf_model}/metrics.json")
+            outputs.append(f"results/{dataset}/neighbors/{cf_model}/neighbors.parquet")
+    return outputs
