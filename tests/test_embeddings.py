@@ -288,3 +288,33 @@ def test_ranks_are_pessimistic_on_ties_and_metrics_follow():
     assert m["HR@1"] == 0.25 and m["HR@5"] == 0.5 and m["HR@10"] == 0.75
     assert m["NDCG@5"] == pytest.approx((1 + 1 / np.log2(5)) / 4)
     assert m["NDCG@10"] == pytest.approx((1 + 1 / np.log2(5) + 1 / np.log2(9)) / 4)
+
+
+def test_recbole_shims_apply_and_are_undone(tmp_path):
+    import sys
+
+    import scipy.sparse as sp
+    import recbole.config.configurator as configurator
+    import recbole.trainer.trainer as trainer_module
+
+    from peapod.embeddings.recbole_compat import recbole_sandbox
+
+    original = (configurator.Config.compatibility_settings, trainer_module.get_tensorboard, trainer_module.torch)
+    argv = list(sys.argv)
+    with recbole_sandbox(tmp_path / "sandbox") as workdir:
+        assert np.float is np.float64 and np.long is np.int_  # numpy 2 aliases RecBole uses
+        configurator.Config.compatibility_settings(None)  # the original raises AttributeError on numpy 2
+        m = sp.dok_matrix((3, 3), dtype=np.float32)
+        m._update({(0, 1): 1.0, (2, 0): 2.0})  # removed in scipy >= 1.12
+        assert m.nnz == 2 and m[2, 0] == 2.0
+        import torch
+
+        torch.save({"config": {"model": "LightGCN"}, "note": np.float64(1.5)}, workdir / "ckpt.pth")
+        with pytest.raises(Exception, match="[Ww]eights only load failed|weights_only"):
+            torch.load(workdir / "ckpt.pth")  # torch 2.13's default refuses such checkpoints
+        assert trainer_module.torch.load(workdir / "ckpt.pth")["note"] == 1.5  # weights_only=False
+        trainer_module.get_tensorboard(None).close()
+        assert (workdir / "tensorboard").is_dir()
+        assert sys.argv == argv[:1]
+    assert (configurator.Config.compatibility_settings, trainer_module.get_tensorboard, trainer_module.torch) == original
+    assert sys.argv == argv

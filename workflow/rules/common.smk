@@ -46,7 +46,9 @@ def embedding_inputs(wildcards):
     data = f"results/{wildcards.dataset}/data"
     inputs = {f"{name}_table": f"{data}/{name}.parquet" for name in ("sequences", "users", "items", "candidates")}
     if wildcards.cf_model == "file":
-        spec = config["embeddings"]["file"]
+        spec = config["embeddings"].get("file", {})
+        if not spec.get("path"):
+            raise ValueError("embeddings.models includes file, but embeddings.file.path is not set")
         inputs["user_file"] = spec["path"].format(dataset=wildcards.dataset)
         if spec.get("ids_path"):
             inputs["user_ids_file"] = spec["ids_path"].format(dataset=wildcards.dataset)

@@ -6,7 +6,8 @@ current directory. :func:`recbole_sandbox` fixes all of that for the duration of
 * numpy 2: ``Config.compatibility_settings`` assigns ``np.float_``, ``np.complex_`` and
   ``np.unicode_``, which numpy 2 removed (AttributeError); it is replaced by a version that sets the
   old aliases (``np.float``, ``np.int``, ``np.bool``, ``np.long``, ...) from names numpy 2 has.
-  RecBole's own code still uses those aliases (``np.long`` in layers, ``np.float`` in metrics).
+  RecBole's own code still uses those aliases (``np.long`` in layers, ``np.float`` in metrics), so
+  they stay installed after the block (they only add names numpy 2 does not have).
 * scipy 1.17: ``dok_matrix._update`` (a bulk dict update LightGCN's adjacency builder calls) was
   removed; it is restored as a bulk update of the matrix's key dictionary.
 * torch 2.13: ``torch.load`` defaults to ``weights_only=True``, which refuses RecBole's checkpoints
