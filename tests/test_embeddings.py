@@ -25,7 +25,7 @@ from peapod.neighbors import build_neighbors
 
 # Small, fast settings (the demo has 240 users, 160 items, 4 planted groups).
 FAST = {
-    "pmf": {"max_iter": 30, "learning_rate": 0.01},
+    "pmf": {"max_iter": 30, "learning_rate": 0.01, "negatives_per_positive": 3},
     "bivae": {"n_epochs": 25, "learning_rate": 0.01, "batch_size": 64},
     "lightgcn": {"epochs": 15, "learning_rate": 0.01, "train_batch_size": 256},
 }
