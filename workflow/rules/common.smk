@@ -55,6 +55,14 @@ def embedding_inputs(wildcards):
     return inputs
 
 
+def embedding_settings(wildcards):
+    """Only the settings of this source (so changing one model's settings reruns only that model)."""
+    section = config["embeddings"]
+    settings = {"dim": section.get("dim", 512), "seed": section.get("seed", 0)}
+    settings[wildcards.cf_model] = section.get(wildcards.cf_model, {})
+    return settings
+
+
 def all_outputs(wildcards):
     outputs = [f"results/{dataset}/data/stats.json" for dataset in DATASETS]
     outputs.append("results/tables/dataset_statistics.csv")

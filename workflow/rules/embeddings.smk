@@ -8,7 +8,7 @@ rule train_embeddings:
         embeddings="results/{dataset}/embeddings/{cf_model}/user_embeddings.parquet",
         metrics="results/{dataset}/embeddings/{cf_model}/metrics.json",
     params:
-        settings=config["embeddings"],
+        settings=embedding_settings,
     log:
         "results/{dataset}/logs/train_embeddings_{cf_model}.log",
     benchmark:
