@@ -23,6 +23,8 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/embeddings.smk"
+include: "workflow/rules/neighbors.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -6,11 +6,13 @@ from peapod.aggregate.tables import TABLE_NAMES
 from peapod.data.p5 import discover_p5_files
 
 DATASETS = list(config["datasets"])
+CF_MODELS = list(config["embeddings"]["models"])
 DEMO_DATASETS = [name for name, spec in config["datasets"].items() if spec["source"] == "demo"]
 
 
 wildcard_constraints:
     dataset="|".join(DATASETS),
+    cf_model="pmf|bivae|lightgcn|file",
 
 
 def dataset_spec(wildcards):
@@ -38,6 +40,29 @@ def preprocess_inputs(wildcards):
     if "explanations" in spec:
         inputs["explanations"] = spec["explanations"]
     return inputs
+
+
+def embedding_inputs(wildcards):
+    """The dataset tables an embedding source reads (named <table>_table: Snakemake reserves
+    "items"); the file source also its user file."""
+    data = f"results/{wildcards.dataset}/data"
+    inputs = {f"{name}_table": f"{data}/{name}.parquet" for name in ("sequences", "users", "items", "candidates")}
+    if wildcards.cf_model == "file":
+        spec = config["embeddings"].get("file", {})
+        if not spec.get("path"):
+            raise ValueError("embeddings.models includes file, but embeddings.file.path is not set")
+        inputs["user_file"] = spec["path"].format(dataset=wildcards.dataset)
+        if spec.get("ids_path"):
+            inputs["user_ids_file"] = spec["ids_path"].format(dataset=wildcards.dataset)
+    return inputs
+
+
+def embedding_settings(wildcards):
+    """Only the settings of this source (so changing one model's settings reruns only that model)."""
+    section = config["embeddings"]
+    settings = {"dim": section.get("dim", 512), "seed": section.get("seed", 0)}
+    settings[wildcards.cf_model] = section.get(wildcards.cf_model, {})
+    return settings
 
 
 # --- Aggregation (workflow/rules/report.smk) -----------------------------------------------------
@@ -82,8 +107,10 @@ def aggregation_outputs():
 
 
 def all_outputs(wildcards):
-    return (
-        [f"results/{dataset}/data/stats.json" for dataset in DATASETS]
-        + ["results/tables/dataset_statistics.csv"]
-        + aggregation_outputs()
-    )
+    outputs = [f"results/{dataset}/data/stats.json" for dataset in DATASETS]
+    outputs.append("results/tables/dataset_statistics.csv")
+    for dataset in DATASETS:
+        for cf_model in CF_MODELS:
+            outputs.append(f"results/{dataset}/embeddings/{cf_model}/metrics.json")
+            outputs.append(f"results/{dataset}/neighbors/{cf_model}/neighbors.parquet")
+    return outputs + aggregation_outputs()
