@@ -2,13 +2,20 @@
 from pathlib import Path
 
 from peapod.data.p5 import discover_p5_files
+from peapod.generator.config import variant_config
 
 DATASETS = list(config["datasets"])
+VARIANTS = dict(config.get("variants") or {"peapod": {}})
+SEEDS = [int(seed) for seed in config["seeds"]]
+# Every variant's settings, checked now so a bad value stops the workflow before any job runs.
+GENERATOR_SETTINGS = {name: variant_config(config.get("generator", {}), overrides) for name, overrides in VARIANTS.items()}
 DEMO_DATASETS = [name for name, spec in config["datasets"].items() if spec["source"] == "demo"]
 
 
 wildcard_constraints:
     dataset="|".join(DATASETS),
+    variant="|".join(VARIANTS),
+    seed=r"\d+",
 
 
 def dataset_spec(wildcards):
@@ -38,7 +45,40 @@ def preprocess_inputs(wildcards):
     return inputs
 
 
+def generator_settings(wildcards):
+    """The variant's generator settings as a plain mapping (config defaults + overrides)."""
+    return GENERATOR_SETTINGS[wildcards.variant].to_dict()
+
+
+def generator_inputs(wildcards):
+    """Tables and templates of a run; CF user embeddings and neighbours only when the variant has
+    a user prompt (POD, user_prompt none, needs no CF stage)."""
+    data = f"results/{wildcards.dataset}/data"
+    inputs = {
+        "sequences": f"{data}/sequences.parquet",
+        "items_table": f"{data}/items.parquet",
+        "explanations": f"{data}/explanations.parquet",
+        "candidates": f"{data}/candidates.parquet",
+        "templates": "config/templates.yaml",
+    }
+    settings = GENERATOR_SETTINGS[wildcards.variant]
+    if settings.user_prompt != "none":
+        cf = settings.cf_model
+        inputs["embeddings"] = f"results/{wildcards.dataset}/embeddings/{cf}/user_embeddings.parquet"
+        inputs["neighbors"] = f"results/{wildcards.dataset}/neighbors/{cf}/neighbors.parquet"
+    return inputs
+
+
+def generator_runs(wildcards=None):
+    """The run.json of every dataset x variant x seed."""
+    return expand(
+        "results/{dataset}/runs/{variant}/seed{seed}/run.json", dataset=DATASETS, variant=VARIANTS, seed=SEEDS
+    )
+
+
 def all_outputs(wildcards):
-    return [f"results/{dataset}/data/stats.json" for dataset in DATASETS] + [
-        "results/tables/dataset_statistics.csv"
-    ]
+    return (
+        [f"results/{dataset}/data/stats.json" for dataset in DATASETS]
+        + ["results/tables/dataset_statistics.csv"]
+        + generator_runs()
+    )
