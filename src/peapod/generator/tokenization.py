@@ -14,7 +14,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-ID_WORD = re.compile(r"(?<![A-Za-z0-9_])(?:user|item)_\d+")
+ID_WORD = re.compile(r"(?<![A-Za-z0-9_])(?:user|item)_\d+(?![A-Za-z0-9_])")
 SPECIAL_TOKENS = ("<pad>", "</s>", "<unk>")  # ids 0, 1, 2 as in T5 (pad doubles as decoder start)
 
 
