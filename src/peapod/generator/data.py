@@ -161,9 +161,10 @@ class Batches:
     """Builds the training batches of any epoch and the fixed validation batches of a run."""
 
     def __init__(self, data: TaskData, tokenizer, templates: Templates, cfg: GeneratorConfig, seed: int,
-                 pad_multiple: int = 1):
+                 pad_multiple: int = 1, pin_memory: bool = False):
         self.data, self.tokenizer, self.templates, self.cfg, self.seed = data, tokenizer, templates, cfg, seed
-        self.pad_multiple = pad_multiple
+        self.pad_multiple = pad_multiple  # pad lengths to a multiple of this (8 suits GPU tensor cores)
+        self.pin_memory = pin_memory  # pin batches in the background thread, for asynchronous copies
         self.ww = cfg.whole_word_size
         # Targets, tokenized once: each item id's digits, each explanation (cut to explanation_length).
         max_item = int(data.catalogue.max())
@@ -284,8 +285,9 @@ class Batches:
                 key = samples[b][3]
                 if key is not None:  # compact copies: int32 tokens, int16 whole-word ids (< 32768)
                     self.prompt_cache[key] = (x.astype(np.int32), w.astype(np.int16))
-        return collate(inputs, words, [s[2] for s in samples], [s[0] for s in samples],
-                       [t for t, _ in entry], self.pad_multiple)
+        batch = collate(inputs, words, [s[2] for s in samples], [s[0] for s in samples],
+                        [t for t, _ in entry], self.pad_multiple)
+        return {k: v.pin_memory() for k, v in batch.items()} if self.pin_memory else batch
 
     def iterate(self, epoch: int, start: int = 0, prefetch: int = 2) -> Iterator[tuple[int, dict[str, torch.Tensor]]]:
         """(k, batch) for k = start.., built ``prefetch`` batches ahead in a background thread."""

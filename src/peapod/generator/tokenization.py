@@ -18,16 +18,17 @@ ID_WORD = re.compile(r"(?<![A-Za-z0-9_])(?:user|item)_\d+(?![A-Za-z0-9_])")
 SPECIAL_TOKENS = ("<pad>", "</s>", "<unk>")  # ids 0, 1, 2 as in T5 (pad doubles as decoder start)
 
 
-def train_tokenizer(texts: Iterable[str], vocab_size: int = 600):
+def train_tokenizer(texts: Iterable[str], vocab_size: int = 600, split_digits: bool = False):
     """A BPE tokenizer trained on ``texts``, wrapped as a transformers fast tokenizer that
-    appends ``</s>`` like T5's. Deterministic for the same texts."""
+    appends ``</s>`` like T5's. Deterministic for the same texts. ``split_digits`` makes every
+    digit a token (ids then cost about as many tokens as with T5's own vocabulary)."""
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
     tok.pre_tokenizer = pre_tokenizers.Sequence(
-        [pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always"), pre_tokenizers.Digits(individual_digits=False)]
+        [pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always"), pre_tokenizers.Digits(individual_digits=split_digits)]
     )
     tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
     trainer = trainers.BpeTrainer(

@@ -50,9 +50,10 @@ def autocast(device: torch.device):
 
 
 def to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    """Copy a batch to ``device`` (asynchronously when it sits in pinned memory)."""
     if device.type == "cpu":
         return batch
-    return {k: v.pin_memory().to(device, non_blocking=True) for k, v in batch.items()}
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
 
 @torch.no_grad()
@@ -180,7 +181,8 @@ def train_generator(
     model.to(dev)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay,
                                   fused=dev.type == "cuda" or None)
-    batches = Batches(data, tokenizer, templates, cfg, seed, pad_multiple=8 if dev.type == "cuda" else 1)
+    batches = Batches(data, tokenizer, templates, cfg, seed, pad_multiple=8 if dev.type == "cuda" else 1,
+                      pin_memory=dev.type == "cuda")
     if not batches.units:
         raise ValueError("no task has training data")
     validation = batches.validation()
@@ -215,6 +217,7 @@ def train_generator(
         epoch, epoch_start = state["epoch"], time.perf_counter()
         model.train()
         for k, batch in batches.iterate(epoch, start=state["step"], prefetch=prefetch):
+            task = int(batch["task_ids"][0]) if cfg.batching == "task" else None  # read on the CPU copy
             batch = to_device(batch, dev)
             with autocast(dev):
                 loss = model(batch).loss
@@ -223,7 +226,6 @@ def train_generator(
             if cfg.clip_norm > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)
             optimizer.step()
-            task = int(batch["task_ids"][0]) if cfg.batching == "task" else None
             if task is not None:
                 acc[0, task] += loss.detach().double()
                 acc[1, task] += 1
