@@ -3,6 +3,10 @@ embeddings (PeaPOD; POD without the user prompt), its data, training, checkpoint
 
 import os
 
-# The Rust tokenizer's own thread pool fights torch's threads for the cores (20x slower steps on
-# 2 CPU cores); batches are built in a background thread instead (see data.Batches.iterate).
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+import torch
+
+if not torch.cuda.is_available():
+    # Without a GPU the Rust tokenizer's own thread pool fights torch's threads for the cores
+    # (steps 20x slower on 2 cores); batches are built in a background thread instead. With a GPU
+    # the cores are free and its parallel batch encoding keeps the GPU fed.
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

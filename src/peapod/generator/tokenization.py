@@ -79,10 +79,19 @@ def encode_with_whole_words(
     tokenizer, texts: Sequence[str], size: int = 512
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Token ids and whole-word ids (unpadded, one array per text) for a fast tokenizer."""
-    enc = tokenizer(list(texts), return_offsets_mapping=True, add_special_tokens=True)
-    ids = [np.asarray(x, dtype=np.int64) for x in enc["input_ids"]]
-    words = [
-        whole_word_from_offsets(text, np.asarray(off, dtype=np.int64), size)
-        for text, off in zip(texts, enc["offset_mapping"])
-    ]
-    return ids, words
+    if len(texts) == 0:
+        return [], []
+    enc = tokenizer(list(texts), return_offsets_mapping=True, add_special_tokens=True, padding=True,
+                    return_attention_mask=True, return_tensors="np")
+    lengths = enc["attention_mask"].sum(1)
+    ids = enc["input_ids"].astype(np.int64)
+    offsets = enc["offset_mapping"].astype(np.int64)  # (B, T, 2), arrays in one piece: no per-token Python
+    out_ids, out_words = [], []
+    for b, text in enumerate(texts):
+        if tokenizer.padding_side == "left":
+            row = slice(ids.shape[1] - lengths[b], ids.shape[1])
+        else:
+            row = slice(0, lengths[b])
+        out_ids.append(ids[b, row])
+        out_words.append(whole_word_from_offsets(text, offsets[b, row], size))
+    return out_ids, out_words
