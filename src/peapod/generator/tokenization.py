@@ -9,6 +9,7 @@ tokenizer's offsets, so every token of the k-th id (counted from 1) gets k and e
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Iterable, Sequence
 
@@ -78,20 +79,19 @@ def whole_word_from_offsets(text: str, offsets: np.ndarray, size: int = 512) -> 
 def encode_with_whole_words(
     tokenizer, texts: Sequence[str], size: int = 512
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Token ids and whole-word ids (unpadded, one array per text) for a fast tokenizer."""
-    if len(texts) == 0:
-        return [], []
-    enc = tokenizer(list(texts), return_offsets_mapping=True, add_special_tokens=True, padding=True,
-                    return_attention_mask=True, return_tensors="np")
-    lengths = enc["attention_mask"].sum(1)
-    ids = enc["input_ids"].astype(np.int64)
-    offsets = enc["offset_mapping"].astype(np.int64)  # (B, T, 2), arrays in one piece: no per-token Python
-    out_ids, out_words = [], []
-    for b, text in enumerate(texts):
-        if tokenizer.padding_side == "left":
-            row = slice(ids.shape[1] - lengths[b], ids.shape[1])
-        else:
-            row = slice(0, lengths[b])
-        out_ids.append(ids[b, row])
-        out_words.append(whole_word_from_offsets(text, offsets[b, row], size))
-    return out_ids, out_words
+    """Token ids and whole-word ids (unpadded, one array per text) for a fast tokenizer.
+
+    Calls the Rust tokenizer directly: the transformers wrapper's tensor conversion costs more
+    than the tokenization itself on long top-n prompts.
+    """
+    backend = tokenizer.backend_tokenizer
+    if backend.padding is not None or backend.truncation is not None:  # plain, like tokenizer(texts)
+        backend.no_padding()
+        backend.no_truncation()
+    ids, words = [], []
+    for text, enc in zip(texts, backend.encode_batch(list(texts), add_special_tokens=True)):
+        n = len(enc.ids)
+        ids.append(np.fromiter(enc.ids, dtype=np.int64, count=n))
+        offsets = np.fromiter(itertools.chain.from_iterable(enc.offsets), dtype=np.int64, count=2 * n)
+        words.append(whole_word_from_offsets(text, offsets.reshape(n, 2), size))
+    return ids, words
