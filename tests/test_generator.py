@@ -318,3 +318,19 @@ def test_shipped_variants_are_valid(name):
         variant_config(cfg["generator"], overrides)
     with pytest.raises(ValueError, match="unknown key"):
         variant_config(cfg["generator"], {"user_promt": "mha"})
+
+
+def test_t5_backbone_loads_offline_from_a_local_directory(tmp_path):
+    from transformers import T5ForConditionalGeneration
+
+    from peapod.generator.backbone import t5_config
+
+    tok = train_tokenizer(_corpus(), 200)
+    torch.manual_seed(0)
+    saved = T5ForConditionalGeneration(t5_config(len(tok), 32, 64, 1, 2))
+    saved.save_pretrained(tmp_path / "t5-small")
+    tok.save_pretrained(tmp_path / "t5-small")
+    model, tok2 = load_backbone(GeneratorConfig(backbone="t5-small", model_dir=str(tmp_path / "t5-small")))
+    assert all(torch.equal(a, b) for a, b in zip(saved.state_dict().values(), model.state_dict().values()))
+    assert tok2("user_3 item_4")["input_ids"] == tok("user_3 item_4")["input_ids"]
+    assert model.config._attn_implementation == "sdpa"

@@ -50,6 +50,10 @@ def generator_settings(wildcards):
     return GENERATOR_SETTINGS[wildcards.variant].to_dict()
 
 
+def run_seed(wildcards):
+    return int(wildcards.seed)
+
+
 def generator_inputs(wildcards):
     """Tables and templates of a run; CF user embeddings and neighbours only when the variant has
     a user prompt (POD, user_prompt none, needs no CF stage)."""

@@ -14,7 +14,7 @@ rule train_generator:
         run="results/{dataset}/runs/{variant}/seed{seed}/run.json",
     params:
         generator=generator_settings,
-        seed=lambda wildcards: int(wildcards.seed),
+        seed=run_seed,
     threads: 2
     resources:
         gpu=1,
