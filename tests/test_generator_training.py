@@ -134,6 +134,7 @@ def test_trained_model_beats_random_on_topn_validation(tmp_path):
     collab = load_collaborative_inputs(emb, nbr, cfg.neighbors, data.n_users)
     summary = train_generator(cfg, data, templates(), 0, tmp_path / "run", collab)
     metrics, chance = summary["valid_topn_exact_scoring"], summary["valid_topn_random_expectation"]
+    print("top-n validation (exact scoring):", metrics, "random:", chance)
     assert chance["hr@10"] == pytest.approx(0.1)
     assert metrics["hr@10"] >= 2 * chance["hr@10"], metrics
     assert metrics["ndcg@10"] >= 2 * chance["ndcg@10"], metrics
