@@ -3,18 +3,30 @@
 # Default config: the embedded demo. The paper: --configfile config/paper.yaml
 from snakemake.utils import min_version, validate
 
+from peapod.config import validate_config
+
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The demo is the default; a --configfile replaces it rather than being merged into it.
+if not config:
+
+    configfile: "config/config.yaml"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
+validate_config(config, "workflow/schemas/config.schema.yaml")  # messages that name the key
+validate(config, "workflow/schemas/config.schema.yaml")  # fills in the schema's defaults
+
+
+report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/embeddings.smk"
+include: "workflow/rules/neighbors.smk"
 include: "workflow/rules/generator.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

@@ -44,7 +44,11 @@ rule tabulate_dataset_statistics:
     input:
         expand("results/{dataset}/data/stats.json", dataset=DATASETS),
     output:
-        csv="results/tables/dataset_statistics.csv",
+        csv=report(
+            "results/tables/dataset_statistics.csv",
+            caption="../report/dataset_statistics.rst",
+            category="Data",
+        ),
         markdown="results/tables/dataset_statistics.md",
     log:
         "results/logs/tabulate_dataset_statistics.log",

@@ -57,6 +57,15 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
         yield number, text
 
 
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InputError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(path, f"invalid JSON: {exc.msg} (column {exc.colno})", exc.lineno) from None
+
+
 def _parse_id_line(path: Path, number: int, text: str) -> list[int]:
     ids = []
     for token in text.split():
@@ -167,12 +176,7 @@ def _id_map(path: Path, maps: dict[str, Any], kind: str) -> dict[int, str]:
 def read_datamaps(path: str | Path) -> tuple[dict[int, str], dict[int, str]]:
     """Return ({user id: reviewer id}, {item id: ASIN}); either direction of each map suffices."""
     path = Path(path)
-    try:
-        maps = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise InputError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(path, f"invalid JSON: {exc.msg} (column {exc.colno})", exc.lineno) from None
+    maps = read_json(path)
     if not isinstance(maps, dict):
         raise InputError(path, f"top level must be an object, not {type(maps).__name__}")
     return _id_map(path, maps, "user"), _id_map(path, maps, "item")
@@ -182,12 +186,7 @@ def _load_explanation_splits(path: Path) -> dict[str, list]:
     if path.suffix == ".pkl":
         splits = load_plain_pickle(path)
     else:
-        try:
-            splits = json.loads(path.read_text(encoding="utf-8"))
-        except UnicodeDecodeError as exc:
-            raise InputError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-        except json.JSONDecodeError as exc:
-            raise InputError(path, f"invalid JSON: {exc.msg} (column {exc.colno})", exc.lineno) from None
+        splits = read_json(path)
     if not isinstance(splits, dict):
         raise InputError(path, f"expected a mapping of splits, got {type(splits).__name__}")
     unknown = [k for k in splits if k not in _SPLIT_ALIASES]

@@ -10,6 +10,7 @@ from peapod.data.amazon import read_amazon_reviews
 from peapod.data.p5 import read_explanations, read_p5_files
 from peapod.data.raw import RawDataset
 from peapod.data.tables import DatasetTables, build_tables, write_dataset
+from peapod.provenance import provenance
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,8 @@ def preprocess_dataset(
             name,
         )
     tables = build_tables(raw, name, n_negatives=n_negatives, negative_seed=negative_seed)
+    tables.stats["config"] = {"source": spec, "n_negatives": n_negatives, "negative_seed": negative_seed}
+    tables.stats["provenance"] = provenance()
     write_dataset(tables, outputs, outputs["stats"])
     stats = tables.stats
     log.info(

@@ -14,23 +14,26 @@ from typing import Any
 
 from peapod.errors import InputError
 
+# Protocol 2 pickles name the builtins module "__builtin__" (Python 2 spelling).
 _ALLOWED_GLOBALS = {
-    ("builtins", "set"),
-    ("builtins", "frozenset"),
-    ("builtins", "bytearray"),
+    (module, name) for module in ("builtins", "__builtin__") for name in ("set", "frozenset", "bytearray")
 }
+
+
+class RefusedPickle(pickle.UnpicklingError):
+    """The pickle asks for something other than plain data."""
 
 
 class RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) in _ALLOWED_GLOBALS:
             return super().find_class(module, name)
-        raise pickle.UnpicklingError(
+        raise RefusedPickle(
             f"refers to {module}.{name}; only plain containers and scalars are allowed"
         )
 
     def persistent_load(self, pid: Any) -> Any:
-        raise pickle.UnpicklingError("uses persistent ids; only plain containers and scalars are allowed")
+        raise RefusedPickle("uses persistent ids; only plain containers and scalars are allowed")
 
 
 def load_plain_pickle(path: str | Path) -> Any:
@@ -40,7 +43,7 @@ def load_plain_pickle(path: str | Path) -> Any:
         raise InputError(path, "file is empty")
     try:
         return RestrictedUnpickler(io.BytesIO(data)).load()
-    except pickle.UnpicklingError as exc:
+    except RefusedPickle as exc:
         raise InputError(path, f"refused pickle: {exc}") from None
-    except (EOFError, ValueError, TypeError, IndexError, KeyError, AttributeError) as exc:
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError, KeyError, AttributeError) as exc:
         raise InputError(path, f"not a readable pickle ({type(exc).__name__}: {exc})") from None

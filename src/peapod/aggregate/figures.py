@@ -1,0 +1,116 @@
+"""Ablation figures (matplotlib, PNG and PDF): one panel per dataset x metric, error bars from seeds.
+
+The x axis comes from each variant's resolved settings (peapod.aggregate.settings.ABLATION_AXES):
+task prompts on/off, neighbours, heads with the MLP user prompt drawn at 0, prompt length, CF model.
+Points are seed means; error bars the 95% Student-t confidence interval over seeds (none for n < 2).
+The default variant is drawn filled black.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from peapod.aggregate.settings import ABLATION_AXES  # noqa: E402
+from peapod.aggregate.tables import METRIC_LABELS, TASK_LABELS  # noqa: E402
+
+FIGURE_METRICS = [
+    ("sequential", "hr@10"), ("sequential", "ndcg@10"), ("topn", "hr@10"), ("topn", "ndcg@10"),
+    ("explanation", "bleu4"), ("explanation", "rougel"),
+]
+CATEGORY_ORDER = {
+    "task_prompt": ["without", "with"],
+    "cf_model": ["pmf", "bivae", "lightgcn", "file"],
+    "backbone": ["tiny", "t5-small", "t5-base"],
+}
+CATEGORY_LABELS = {"pmf": "PMF", "bivae": "BiVAE", "lightgcn": "LightGCN", "with": "with", "without": "without"}
+
+
+def ablation_points(
+    summary: pd.DataFrame, settings: pd.DataFrame, ablation: str, variants: Sequence[str], datasets: Sequence[str],
+    method: str = "beam",
+) -> pd.DataFrame:
+    """Summary rows of the ablation's variants (test split, one method) with the x value from settings."""
+    x = ABLATION_AXES[ablation]["x"]
+    s = summary[
+        (summary["split"] == "test") & (summary["method"] == method)
+        & summary["variant"].isin(variants) & summary["dataset"].isin(datasets)
+    ]
+    s = s.merge(settings[["dataset", "variant", x]].rename(columns={x: "x"}), on=["dataset", "variant"], how="left")
+    if ABLATION_AXES[ablation]["kind"] == "line":
+        s = s[s["x"].notna()]
+    return s
+
+
+def plot_ablation(
+    summary: pd.DataFrame, settings: pd.DataFrame, ablation: str, variants: Sequence[str], datasets: Sequence[str],
+    default_variant: str, outputs: Sequence[str], metrics: Sequence[tuple[str, str]] = FIGURE_METRICS,
+) -> pd.DataFrame:
+    """Draw the ablation figure into every path of ``outputs`` (format from the suffix); return its data."""
+    axis = ABLATION_AXES[ablation]
+    data = ablation_points(summary, settings, ablation, variants, datasets)
+    metrics = [m for m in metrics if ((data["task"] == m[0]) & (data["metric"] == m[1])).any()] or list(metrics[:2])
+    nrow, ncol = max(1, len(datasets)), len(metrics)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(2.3 * ncol + 0.6, 2.0 * nrow + 0.8), squeeze=False)
+    for i, dataset in enumerate(datasets):
+        for j, (task, metric) in enumerate(metrics):
+            ax = axes[i][j]
+            d = data[(data["dataset"] == dataset) & (data["task"] == task) & (data["metric"] == metric)]
+            _panel(ax, d, axis, default_variant)
+            if i == 0:
+                ax.set_title(f"{TASK_LABELS.get(task, task)} {METRIC_LABELS.get(metric, metric)}", fontsize=9)
+            if j == 0:
+                ax.set_ylabel(dataset.replace("_", " ").title(), fontsize=9)
+            if i == nrow - 1:
+                ax.set_xlabel(axis["label"], fontsize=8)
+            ax.tick_params(labelsize=7)
+            ax.grid(axis="y", alpha=0.3)
+    ns = sorted(set(int(n) for n in data["n_seeds"])) if len(data) else [0]
+    n_text = f"n = {ns[0]}" if len(ns) == 1 else f"n = {ns[0]}–{ns[-1]}"
+    fig.suptitle(f"Ablation: {axis['label']} (mean over seeds, 95% CI, {n_text}; black = default)", fontsize=10)
+    fig.tight_layout()
+    for path in outputs:
+        fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return data
+
+
+def _panel(ax, d: pd.DataFrame, axis: dict, default_variant: str) -> None:
+    if d.empty:
+        ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes, fontsize=8, color="grey")
+        ax.set_xticks([])
+        return
+    err_low = (d["mean"] - d["ci_low"]).fillna(0).clip(lower=0)
+    err_high = (d["ci_high"] - d["mean"]).fillna(0).clip(lower=0)
+    is_default = (d["variant"] == default_variant).to_numpy()
+    if axis["kind"] == "line":
+        d = d.assign(err_low=err_low, err_high=err_high, is_default=is_default).sort_values("x")
+        values = sorted(set(d["x"].astype(float)))
+        ordinal = axis.get("spacing") == "ordinal"
+        position = {v: (k if ordinal else v) for k, v in enumerate(values)}
+        d = d.assign(pos=[position[float(v)] for v in d["x"]])
+        ax.errorbar(d["pos"], d["mean"], yerr=[d["err_low"], d["err_high"]], marker="o", ms=4, capsize=3, lw=1.2, color="tab:blue")
+        dd = d[d["is_default"]]
+        ax.plot(dd["pos"], dd["mean"], "o", ms=6, color="black", zorder=3)
+        ax.set_xticks([position[v] for v in values])
+        ax.set_xticklabels(["MLP" if axis["x"] == "heads_axis" and v == 0 else f"{v:g}" for v in values])
+    else:
+        order = CATEGORY_ORDER.get(axis["x"], [])
+        cats = sorted(set(d["x"]), key=lambda c: (order.index(c) if c in order else len(order), str(c)))
+        pos = {c: k for k, c in enumerate(cats)}
+        d = d.assign(err_low=err_low, err_high=err_high, is_default=is_default)
+        colors = ["black" if flag else "tab:blue" for flag in d["is_default"]]
+        ax.bar([pos[c] for c in d["x"]], d["mean"], yerr=[d["err_low"], d["err_high"]], capsize=3, color=colors, alpha=0.8, width=0.6)
+        ax.set_xticks(range(len(cats)))
+        ax.set_xticklabels([CATEGORY_LABELS.get(c, str(c)) for c in cats])
+    lo = (d["mean"] - d["err_low"]).min()
+    hi = (d["mean"] + d["err_high"]).max()
+    if axis["kind"] == "line" and not math.isnan(lo) and hi > lo:
+        pad = 0.1 * (hi - lo)
+        ax.set_ylim(lo - pad, hi + pad)

@@ -1,0 +1,143 @@
+"""Each variant's full generator settings and the runs the aggregation expects.
+
+A variant is a set of overrides of the ``generator`` defaults (config ``variants:``). Everything the
+tables and figures need about a variant (its x value in an ablation figure, its label) comes from the
+resolved settings, never from parsing the variant's name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import pandas as pd
+
+# The generator settings the aggregation reads; other generator keys are carried but not used here.
+SETTING_KEYS = ("user_prompt", "heads", "prompt_length", "task_prompt_length", "neighbors", "cf_model", "backbone")
+
+# Ablation name -> the setting it varies and how the figure draws it.
+#   x: the column of the resolved settings used as x; kind: "line" (numeric x) or "bar" (categories);
+#   spacing "ordinal": equally spaced ticks in numeric order (heads 0=MLP, 1, 2, 4, 8, 16).
+ABLATION_AXES: dict[str, dict[str, str]] = {
+    "task_prompt": {"x": "task_prompt", "kind": "bar", "label": "task prompts"},
+    "neighbors": {"x": "neighbors", "kind": "line", "label": "number of neighbours"},
+    "heads": {"x": "heads_axis", "kind": "line", "label": "attention heads (0 = MLP)", "spacing": "ordinal"},
+    "prompt_length": {"x": "prompt_length", "kind": "line", "label": "user prompt length"},
+    "embedding": {"x": "cf_model", "kind": "bar", "label": "CF embedding"},
+    "model_size": {"x": "backbone", "kind": "bar", "label": "backbone"},
+}
+ABLATION_NAMES = tuple(ABLATION_AXES)
+FIGURE_ABLATIONS = ("task_prompt", "neighbors", "heads", "prompt_length", "embedding")
+
+
+class SettingsError(ValueError):
+    pass
+
+
+def resolve_variant(
+    defaults: dict[str, Any], overrides: dict[str, Any] | None, dataset_overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Generator defaults, then a dataset's own overrides (if any), then the variant's overrides."""
+    settings = dict(defaults)
+    settings.update(dataset_overrides or {})
+    settings.update(overrides or {})
+    missing = [k for k in SETTING_KEYS if k not in settings]
+    if missing:
+        raise SettingsError(f"generator settings lack {', '.join(missing)} (give them in generator: or the variant)")
+    return settings
+
+
+def derived_columns(settings: dict[str, Any]) -> dict[str, Any]:
+    """Axis values derived from settings: heads with MLP as 0 (none for no user prompt), task prompt on/off."""
+    user_prompt = settings["user_prompt"]
+    if user_prompt == "mlp":
+        heads_axis: float = 0
+    elif user_prompt == "mha":
+        heads_axis = settings["heads"]
+    else:
+        heads_axis = float("nan")
+    return {"heads_axis": heads_axis, "task_prompt": "with" if settings["task_prompt_length"] > 0 else "without"}
+
+
+def setting_label(settings: dict[str, Any], defaults: dict[str, Any]) -> str:
+    """The settings that differ from the generator defaults, e.g. ``heads=8``; ``default`` if none."""
+    diffs = [f"{k}={settings[k]}" for k in SETTING_KEYS if settings.get(k) != defaults.get(k)]
+    return ", ".join(diffs) if diffs else "default"
+
+
+def settings_table(config: dict[str, Any], datasets: Iterable[str] | None = None) -> pd.DataFrame:
+    """One row per (dataset, variant): the resolved settings, derived axis columns and the label."""
+    defaults = dict(config.get("generator", {}))
+    variants = config.get("variants") or {}
+    rows = []
+    for dataset in datasets if datasets is not None else config["datasets"]:
+        dataset_overrides = (config["datasets"].get(dataset) or {}).get("generator")
+        for variant, overrides in variants.items():
+            settings = resolve_variant(defaults, overrides, dataset_overrides)
+            base = resolve_variant(defaults, {}, dataset_overrides)
+            row = {"dataset": dataset, "variant": variant}
+            row.update({k: settings[k] for k in SETTING_KEYS})
+            row.update(derived_columns(settings))
+            row["setting"] = setting_label(settings, base)
+            rows.append(row)
+    columns = ["dataset", "variant", *SETTING_KEYS, "heads_axis", "task_prompt", "setting"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+@dataclass(frozen=True)
+class AggregationPlan:
+    """What the aggregation expects: variants per dataset, seeds, and the comparisons to make."""
+
+    datasets: tuple[str, ...]
+    seeds: tuple[int, ...]
+    table_variants: tuple[str, ...]  # variants shown in the main tables (on every dataset)
+    default_variant: str  # PeaPOD as the paper runs it
+    baseline_variant: str | None  # POD; paired tests default-vs-baseline when both are configured
+    ablations: dict[str, dict[str, tuple[str, ...]]]  # name -> {"variants": ..., "datasets": ...}
+
+    def runs(self) -> list[tuple[str, str, int]]:
+        """Every (dataset, variant, seed) whose metrics the aggregation reads, sorted, no repeats."""
+        keys = set()
+        for dataset in self.datasets:
+            for variant in self.table_variants:
+                keys.update((dataset, variant, seed) for seed in self.seeds)
+        for spec in self.ablations.values():
+            for dataset in spec["datasets"]:
+                for variant in spec["variants"]:
+                    keys.update((dataset, variant, seed) for seed in self.seeds)
+        return sorted(keys)
+
+
+def make_plan(config: dict[str, Any]) -> AggregationPlan:
+    """The plan from a validated config; every named variant and dataset must exist."""
+    variants = config.get("variants") or {}
+    datasets = tuple(config["datasets"])
+    agg = config.get("aggregate") or {}
+    default = agg.get("default_variant", "peapod")
+    baseline = agg.get("baseline_variant", "pod")
+    table_variants = tuple(agg.get("table_variants") or [v for v in (baseline, default) if v in variants])
+    problems = []
+    for name in (*table_variants, default):
+        if name not in variants:
+            problems.append(f"aggregate: variant {name!r} is not defined under variants:")
+    ablations = {}
+    for name, spec in (config.get("ablations") or {}).items():
+        ab_variants = tuple(spec.get("variants") or ())
+        ab_datasets = tuple(spec.get("datasets") or datasets)
+        for v in ab_variants:
+            if v not in variants:
+                problems.append(f"ablations.{name}.variants: {v!r} is not defined under variants:")
+        for d in ab_datasets:
+            if d not in config["datasets"]:
+                problems.append(f"ablations.{name}.datasets: {d!r} is not defined under datasets:")
+        ablations[name] = {"variants": ab_variants, "datasets": ab_datasets}
+    if problems:
+        raise SettingsError("invalid aggregation config:\n  " + "\n  ".join(problems))
+    return AggregationPlan(
+        datasets=datasets,
+        seeds=tuple(config["seeds"]),
+        table_variants=table_variants,
+        default_variant=default,
+        baseline_variant=baseline if baseline in variants else None,
+        ablations=ablations,
+    )

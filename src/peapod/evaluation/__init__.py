@@ -1,0 +1,1 @@
+"""Evaluation: ranking and text metrics, constrained decoding trie, per-user results."""

@@ -1,0 +1,274 @@
+"""Aggregation: statistics against scipy and hand cases, table marks, missing runs, figures, reported numbers."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from peapod.aggregate import compare, tables
+from peapod.aggregate.collect import collect_runs, read_run_metrics
+from peapod.aggregate.reported import load_reported
+from peapod.aggregate.settings import SettingsError, make_plan, settings_table
+from peapod.aggregate.stats import confidence_interval, holm, one_sample_ttest, paired_ttest, summarize
+from peapod.errors import InputError
+from tests.aggregate_fixtures import make_config, run_metrics, write_runs
+from tests.conftest import REPO
+
+A = [0.0671, 0.0655, 0.0690, 0.0662, 0.0648, 0.0683, 0.0659, 0.0677, 0.0668, 0.0651]
+B = [0.0650, 0.0641, 0.0668, 0.0660, 0.0630, 0.0671, 0.0640, 0.0655, 0.0662, 0.0644]
+
+
+# ---------------------------------------------------------------------------------------------
+# Statistics
+
+
+def test_one_sample_ttest_matches_scipy():
+    res = one_sample_ttest(A, 0.0640)
+    ref = stats.ttest_1samp(A, 0.0640)
+    assert res.statistic == pytest.approx(ref.statistic, rel=1e-12)
+    assert res.pvalue == pytest.approx(ref.pvalue, rel=1e-12)
+    assert (res.n, res.df, res.mean) == (10, 9, pytest.approx(np.mean(A)))
+    # two-sided: the same p on the other side
+    assert one_sample_ttest(A, 2 * np.mean(A) - 0.0640).pvalue == pytest.approx(ref.pvalue, rel=1e-9)
+
+
+def test_one_sample_ttest_states_n_when_there_is_no_test():
+    res = one_sample_ttest([0.5], 0.4)
+    assert res.n == 1 and math.isnan(res.pvalue) and "n=1" in res.note
+    res = one_sample_ttest([0.5, float("nan"), 0.7], 0.4)
+    assert res.n == 2 and res.pvalue == pytest.approx(stats.ttest_1samp([0.5, 0.7], 0.4).pvalue)
+
+
+def test_paired_ttest_matches_scipy_and_reports_unpaired_seeds():
+    a = dict(enumerate(A, start=1))
+    b = dict(enumerate(B, start=1))
+    res, unpaired = paired_ttest(a, b)
+    ref = stats.ttest_rel(A, B)
+    assert res.statistic == pytest.approx(ref.statistic, rel=1e-12)
+    assert res.pvalue == pytest.approx(ref.pvalue, rel=1e-12)
+    assert res.n == 10 and unpaired == []
+    del a[3]
+    b[11] = 0.07
+    res, unpaired = paired_ttest(a, b)
+    keep = [i for i in range(10) if i != 2]
+    ref = stats.ttest_rel([A[i] for i in keep], [B[i] for i in keep])
+    assert res.n == 9 and unpaired == [3, 11]
+    assert res.pvalue == pytest.approx(ref.pvalue, rel=1e-12)
+
+
+def test_holm_hand_case():
+    # sorted: 0.005*4=0.02, 0.01*3=0.03, 0.03*2=0.06, 0.04*1=0.04 -> monotone 0.06
+    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm([0.5, 0.6]) == pytest.approx([1.0, 1.0])  # capped at 1
+    out = holm([0.01, float("nan"), 0.04])  # NaN (no test) is not in the family
+    assert out[0] == pytest.approx(0.02) and math.isnan(out[1]) and out[2] == pytest.approx(0.04)
+    assert holm([]).shape == (0,)
+
+
+def test_confidence_interval_matches_scipy_and_summary():
+    low, high = confidence_interval(A)
+    ref = stats.t.interval(0.95, len(A) - 1, loc=np.mean(A), scale=stats.sem(A))
+    assert (low, high) == pytest.approx(ref, rel=1e-12)
+    assert all(math.isnan(v) for v in confidence_interval([0.3]))
+    tidy = pd.DataFrame({"g": "x", "seed": range(1, 11), "value": A})
+    s = summarize(tidy, ["g"], expected_seeds=range(1, 12)).iloc[0]
+    assert s.n_seeds == 10 and s["std"] == pytest.approx(np.std(A, ddof=1))
+    assert (s.ci_low, s.ci_high) == pytest.approx(ref) and s.missing_seeds == "11"
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings from config, not from names
+
+
+def test_settings_come_from_defaults_and_overrides():
+    s = settings_table(make_config(datasets=("sports",))).set_index("variant")
+    assert s.loc["mlp", "heads_axis"] == 0 and s.loc["heads_8", "heads_axis"] == 8 and s.loc["peapod", "heads_axis"] == 4
+    assert math.isnan(s.loc["pod", "heads_axis"])
+    assert s.loc["no_task_prompt", "task_prompt"] == "without" and s.loc["peapod", "task_prompt"] == "with"
+    assert s.loc["peapod", "setting"] == "default" and s.loc["bivae", "setting"] == "cf_model=bivae"
+    assert s.loc["base", "backbone"] == "t5-base" and s.loc["base", "neighbors"] == 20
+
+
+def test_dataset_level_generator_overrides_apply():
+    cfg = make_config(datasets=("sports", "toys"))
+    cfg["datasets"]["toys"]["generator"] = {"neighbors": 10}
+    s = settings_table(cfg).set_index(["dataset", "variant"])
+    assert s.loc[("toys", "peapod"), "neighbors"] == 10 and s.loc[("sports", "peapod"), "neighbors"] == 20
+    assert s.loc[("toys", "peapod"), "setting"] == "default"
+
+
+def test_plan_rejects_unknown_variants():
+    cfg = make_config()
+    cfg["ablations"]["heads"]["variants"].append("heads_16")
+    with pytest.raises(SettingsError, match="ablations.heads.variants: 'heads_16'"):
+        make_plan(cfg)
+
+
+# ---------------------------------------------------------------------------------------------
+# Collection: nothing is dropped silently
+
+
+def test_missing_run_and_missing_metric_are_reported(tmp_path, caplog):
+    cfg = make_config(datasets=("sports",), ablations={})
+    paths = write_runs(tmp_path, cfg, skip={("sports", "pod", 2)})
+    # seed 3 of peapod lacks explanation rouge1; seed 1 of peapod has a NaN
+    p3 = paths[("sports", "peapod", 3)]
+    df = pd.read_parquet(p3)
+    df[~((df.task == "explanation") & (df.metric == "rouge1"))].to_parquet(p3, index=False)
+    p1 = paths[("sports", "peapod", 1)]
+    df = pd.read_parquet(p1)
+    df.loc[(df.task == "sequential") & (df.metric == "hr@5") & (df.split == "test"), "value"] = float("nan")
+    df.to_parquet(p1, index=False)
+
+    with caplog.at_level("WARNING", logger="peapod"):
+        tidy, missing = collect_runs(make_plan(cfg).runs(), paths)
+    reasons = {(r.variant, r.seed, r.metric if isinstance(r.metric, str) else None): r.reason for r in missing.itertuples()}
+    assert reasons[("pod", 2, None)].startswith("metrics file absent")
+    assert "absent from this run" in reasons[("peapod", 3, "rouge1")]
+    assert reasons[("peapod", 1, "hr@5")] == "value is NaN"
+    assert len(missing) == 4  # rouge1 lacks in test and valid
+    assert "missing: sports pod seed 2 run" in caplog.text
+    # The summary and the tests say on how many seeds they rest.
+    s = summarize(tidy, ["dataset", "variant", "task", "method", "split", "metric"], expected_seeds=[1, 2, 3])
+    row = s[(s.variant == "pod") & (s.metric == "hr@10") & (s.task == "topn") & (s.split == "test") & (s.method == "beam")].iloc[0]
+    assert row.n_seeds == 2 and row.missing_seeds == "2"
+    paired = compare.paired_tests(tidy, make_plan(cfg))
+    r = paired[(paired.task == "topn") & (paired.metric == "hr@10") & (paired.method == "beam")].iloc[0]
+    assert r.n == 2 and r.unpaired_seeds == "2"
+
+
+def test_bad_metrics_file_names_file_and_row(tmp_path):
+    path = tmp_path / "metrics.parquet"
+    df = run_metrics("peapod", 1)
+    df.loc[3, "metric"] = "HR@10"
+    df.to_parquet(path, index=False)
+    with pytest.raises(InputError, match=r"metrics.parquet, record row 3: metric 'HR@10' is not one of"):
+        read_run_metrics(path)
+    df = run_metrics("peapod", 1).drop(columns=["split"])
+    df.to_parquet(path, index=False)
+    with pytest.raises(InputError, match="missing column"):
+        read_run_metrics(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables: marks on a small fixed table
+
+
+def _fixed_summary():
+    rows = []
+    seeds = {"peapod": [0.40, 0.41, 0.42], "pod": [0.30, 0.31, 0.29]}
+    for variant, values in seeds.items():
+        for seed, v in enumerate(values, start=1):
+            rows.append(("sports", variant, seed, "topn", "beam", "test", "hr@10", v))
+            rows.append(("sports", variant, seed, "topn", "beam", "test", "ndcg@10", v / 2))
+    tidy = pd.DataFrame(rows, columns=["dataset", "variant", "seed", "task", "method", "split", "metric", "value"])
+    return tidy, summarize(tidy, ["dataset", "variant", "task", "method", "split", "metric"])
+
+
+def _fixed_reported():
+    base = {"reproduced_by": None, "backbone": "t5-small", "dataset": "sports", "task": "topn", "method": "beam",
+            "source": "s", "paper": "p", "table": "t", "read_from": "r"}
+    return pd.DataFrame([
+        {**base, "model": "P5", "metric": "hr@10", "value": 0.35},
+        {**base, "model": "P5", "metric": "ndcg@10", "value": 0.25},  # better than every reproduction
+        {**base, "model": "POD", "reproduced_by": "pod", "metric": "hr@10", "value": 0.30},
+    ])
+
+
+def test_bold_underline_and_star_placement():
+    tidy, summary = _fixed_summary()
+    reported = _fixed_reported()
+    cfg = make_config(datasets=("sports",), ablations={})
+    plan = make_plan(cfg)
+    vs = compare.tests_vs_reported(tidy, reported, ["pod", "peapod"])
+    paired = compare.paired_tests(tidy, plan)
+    cols = [tables.Column("sports", "topn", "hr@10"), tables.Column("sports", "topn", "ndcg@10")]
+    table = tables.build_table("t", "T", cols, summary, reported,
+                               [("POD (ours)", "pod", "beam"), ("PeaPOD (ours)", "peapod", "beam")])
+    tables.mark_best(table)
+    tables.add_significance(table, vs, paired, paired_against={"peapod": "pod"})
+    by = {r.label: r.cells for r in table.rows}
+    assert [r.label for r in table.rows] == ["P5", "POD (paper)", "POD (ours)", "PeaPOD (ours)"]
+    hr, nd = cols
+    # hr@10: PeaPOD 0.41 best, P5 0.35 second; ndcg@10: P5 0.25 best, PeaPOD 0.205 second
+    assert by["PeaPOD (ours)"][hr].bold and not by["PeaPOD (ours)"][hr].underline
+    assert by["P5"][hr].underline and not by["P5"][hr].bold
+    assert by["P5"][nd].bold and by["PeaPOD (ours)"][nd].underline
+    # POD (paper) 0.30 and POD (ours) 0.30 tie on display: both unmarked third
+    assert not by["POD (paper)"][hr].bold and not by["POD (ours)"][hr].underline
+    # *: PeaPOD's 0.41 vs the strongest other baseline (P5 0.35): higher, p < 0.05
+    assert tables.STAR in by["PeaPOD (ours)"][hr].marks
+    # no * where the reproduction is below the strongest baseline
+    assert tables.STAR not in by["PeaPOD (ours)"][nd].marks
+    # POD (ours) vs its own paper number is not a baseline comparison; vs P5 it is lower: no star
+    assert by["POD (ours)"][hr].marks == []
+    # † PeaPOD vs POD paired, Holm over the family of two
+    assert tables.DAGGER in by["PeaPOD (ours)"][hr].marks
+    assert by["P5"][hr].marks == []
+
+    md = tables.to_markdown(table)
+    assert "| PeaPOD (ours) | **0.4100***† | <u>0.2050</u>† |" in md
+    assert "| P5 | <u>0.3500</u> | **0.2500** |" in md
+    tex = tables.to_latex(table)
+    assert "\\textbf{0.4100}$^{*\\dagger}$" in tex and "\\underline{0.3500}" in tex
+    assert tex.count("\\midrule") == 2 and "\\toprule" in tex and "\\bottomrule" in tex
+    assert "\\multicolumn{2}{c}{Sports}" in tex
+    html = tables.to_html(table)
+    assert "<b>0.4100</b><sup>*†</sup>" in html
+    csv = pd.read_csv(pd.io.common.StringIO(tables.to_csv(table)))
+    assert csv.loc[3, "sports:topn:hr@10"] == pytest.approx(0.41)
+    assert csv.loc[3, "sports:topn:hr@10:marks"] == "best*†"
+
+
+def test_reproduced_vs_reported_interval():
+    tidy, summary = _fixed_summary()
+    reported = _fixed_reported()
+    vs = compare.tests_vs_reported(tidy, reported, ["pod", "peapod"])
+    rep = compare.reproduced_vs_reported(summary, reported, vs)
+    row = rep.iloc[0]
+    assert (row.model, row.variant, row.n) == ("POD", "pod", 3)
+    assert row["diff"] == pytest.approx(0.0) and row.reported_in_ci
+    t = vs[(vs.variant == "peapod") & (vs.model == "P5") & (vs.metric == "hr@10")].iloc[0]
+    assert t.p == pytest.approx(stats.ttest_1samp([0.40, 0.41, 0.42], 0.35).pvalue)
+    assert t.n == 3 and t.direction == "higher"
+    # Holm over the family (task topn): 6 tests
+    fam = vs[vs.family == "topn"]
+    assert len(fam) == 6 and fam.p_holm.to_numpy() == pytest.approx(holm(fam.p.to_numpy()))
+
+
+# ---------------------------------------------------------------------------------------------
+# Reported numbers and figures
+
+
+def test_reported_numbers_load_with_their_sources():
+    rep = load_reported(REPO / "config" / "reported.yaml")
+    assert len(rep) > 0 and rep["source"].notna().all() and rep["table"].str.len().gt(0).all()
+    peapod = rep[(rep.model == "PeaPOD") & (rep.dataset == "sports") & (rep.task == "sequential")]
+    assert dict(zip(peapod.metric, peapod.value)) == {"hr@10": 0.0665, "ndcg@10": 0.0473}
+
+
+def test_reported_file_errors_name_the_row(tmp_path):
+    bad = tmp_path / "r.yaml"
+    bad.write_text("sources: {s: {paper: p, table: t, read_from: r}}\n"
+                   "rows:\n  - {model: X, dataset: d, task: topn, method: beam, source: s, values: {hr@10: 1.5}}\n")
+    with pytest.raises(InputError, match=r"record rows\[0\]: hr@10: value 1.5 outside"):
+        load_reported(bad)
+
+
+def test_figures_are_written(tmp_path):
+    from peapod.aggregate.figures import plot_ablation
+
+    cfg = make_config(datasets=("sports",))
+    paths = write_runs(tmp_path / "results", cfg)
+    tidy, _ = collect_runs(make_plan(cfg).runs(), paths)
+    summary = summarize(tidy, ["dataset", "variant", "task", "method", "split", "metric"])
+    out = [str(tmp_path / "heads.png"), str(tmp_path / "heads.pdf")]
+    data = plot_ablation(summary, settings_table(cfg), "heads", ["mlp", "heads_1", "peapod", "heads_8"], ["sports"], "peapod", out)
+    assert sorted(set(data["x"])) == [0, 1, 4, 8]
+    assert all(Path(p).stat().st_size > 1000 for p in out)
+    assert Path(out[0]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and Path(out[1]).read_bytes()[:4] == b"%PDF"

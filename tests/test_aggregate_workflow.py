@@ -1,0 +1,79 @@
+"""The aggregation rules end to end on per-run metrics files the test writes: tables, figures, report."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from tests.aggregate_fixtures import make_config, write_runs
+from tests.test_workflow import run, workflow_copy
+
+TABLES = ["sequential", "topn", "explanation", "model_size"]
+FIGURES = ["task_prompt", "neighbors", "heads", "prompt_length", "embedding"]
+
+
+def aggregation_config(work: Path) -> tuple[Path, dict]:
+    cfg = make_config(datasets=("demo", "demo_b"), seeds=(0, 1, 2))
+    for name in cfg["datasets"]:
+        cfg["datasets"][name] = {"source": "demo", "demo": {"n_users": 80, "n_items": 160, "n_groups": 4, "min_length": 5, "max_length": 10, "seed": 1}}
+    path = work / "config" / "aggregate_test.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path, cfg
+
+
+def targets(cfg) -> list[str]:
+    return (
+        [f"results/tables/{t}.{e}" for t in TABLES for e in ("md", "tex", "csv", "html")]
+        + [f"results/figures/ablation_{a}.{e}" for a in FIGURES for e in ("png", "pdf")]
+        + ["results/aggregate/missing_runs.csv", "results/aggregate/reproduced_vs_reported.csv"]
+    )
+
+
+def test_dry_run_lists_aggregation_when_variants_are_configured(tmp_path):
+    work = workflow_copy(tmp_path)
+    cfg_path, cfg = aggregation_config(work)
+    write_runs(work / "results", cfg)
+    proc = run(["-n", "--cores", "1", "--configfile", str(cfg_path), "--quiet", "rules"], work)
+    out = proc.stdout + proc.stderr
+    for rule in ("collect_metrics", "test_significance", "tabulate_results", "plot_ablation"):
+        assert rule in out
+
+
+def test_missing_run_without_require_all_runs_is_reported(tmp_path):
+    work = workflow_copy(tmp_path)
+    cfg_path, cfg = aggregation_config(work)
+    cfg["aggregate"]["require_all_runs"] = False
+    cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    write_runs(work / "results", cfg, skip={("demo", "pod", 1)})
+    run(["results/aggregate/missing_runs.csv", "results/aggregate/tests_paired.csv", "--cores", "1", "--configfile", str(cfg_path)], work)
+    missing = pd.read_csv(work / "results" / "aggregate" / "missing_runs.csv")
+    assert missing[["dataset", "variant", "seed"]].values.tolist() == [["demo", "pod", 1]]
+    log = (work / "results" / "logs" / "collect_metrics.log").read_text()
+    assert "missing: demo pod seed 1 run: metrics file absent" in log
+    paired = pd.read_csv(work / "results" / "aggregate" / "tests_paired.csv", dtype={"unpaired_seeds": str})
+    row = paired[(paired.dataset == "demo") & (paired.variant_b == "pod")].iloc[0]
+    assert row.n == 2 and row.unpaired_seeds == "1"
+
+
+@pytest.mark.slow
+def test_tables_figures_and_report(tmp_path):
+    work = workflow_copy(tmp_path)
+    cfg_path, cfg = aggregation_config(work)
+    write_runs(work / "results", cfg)
+    run(["--cores", "2", "--configfile", str(cfg_path)], work)
+    for t in targets(cfg):
+        assert (work / t).stat().st_size > 0, t
+    md = (work / "results" / "tables" / "sequential.md").read_text()
+    assert "PeaPOD (ours)" in md and "POD (ours)" in md and "**" in md
+    run(["--configfile", str(cfg_path), "--report", "report.zip"], work)
+    with zipfile.ZipFile(work / "report.zip") as z:
+        names = z.namelist()
+    for name in ("ablation_heads.png", "sequential.html", "missing_runs.csv"):
+        assert any(n.endswith(name) for n in names), name

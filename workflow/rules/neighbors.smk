@@ -1,0 +1,19 @@
+# Neighbour stage: exact cosine top-k of every user, in blocks (never an N x N matrix).
+
+
+rule build_neighbors:
+    input:
+        embeddings="results/{dataset}/embeddings/{cf_model}/user_embeddings.parquet",
+    output:
+        neighbors="results/{dataset}/neighbors/{cf_model}/neighbors.parquet",
+    params:
+        k=config["neighbors"]["k"],
+        block_mib=config["neighbors"]["block_mib"],
+    log:
+        "results/{dataset}/logs/build_neighbors_{cf_model}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/build_neighbors_{cf_model}.tsv"
+    conda:
+        "../../envs/peapod.yaml"
+    script:
+        "../scripts/build_neighbors.py"

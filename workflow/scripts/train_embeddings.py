@@ -1,0 +1,17 @@
+"""Adapter: fit (or load) one source's user embeddings and its top-n metrics (see peapod.embeddings.stage)."""
+
+from peapod.embeddings.stage import train_embeddings
+from peapod.logs import run_logged
+
+
+def main(smk, log):
+    train_embeddings(
+        dataset=smk.wildcards.dataset,
+        cf_model=smk.wildcards.cf_model,
+        tables={name: getattr(smk.input, f"{name}_table") for name in ("sequences", "users", "items", "candidates")},
+        outputs={"embeddings": smk.output.embeddings, "metrics": smk.output.metrics},
+        config=dict(smk.params.settings),
+    )
+
+
+run_logged(snakemake, main)  # noqa: F821 (injected by Snakemake)
