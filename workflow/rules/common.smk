@@ -77,10 +77,10 @@ def generator_inputs(wildcards):
     return inputs
 
 
-def generator_runs(wildcards=None):
-    """The run.json of every dataset x variant x seed."""
+def evaluated_runs(wildcards=None):
+    """The evaluation metrics of every dataset x variant x seed (each implies its training run)."""
     return expand(
-        "results/{dataset}/runs/{variant}/seed{seed}/run.json", dataset=DATASETS, variant=VARIANTS, seed=SEEDS
+        "results/{dataset}/runs/{variant}/seed{seed}/metrics.parquet", dataset=DATASETS, variant=VARIANTS, seed=SEEDS
     )
 
 
@@ -155,4 +155,4 @@ def all_outputs(wildcards):
         for cf_model in CF_MODELS:
             outputs.append(f"results/{dataset}/embeddings/{cf_model}/metrics.json")
             outputs.append(f"results/{dataset}/neighbors/{cf_model}/neighbors.parquet")
-    return outputs + generator_runs() + aggregation_outputs()
+    return outputs + evaluated_runs() + aggregation_outputs()
