@@ -4,14 +4,21 @@ from pathlib import Path
 from peapod.aggregate.settings import FIGURE_ABLATIONS, make_plan
 from peapod.aggregate.tables import TABLE_NAMES
 from peapod.data.p5 import discover_p5_files
+from peapod.generator.config import variant_config
 
 DATASETS = list(config["datasets"])
+VARIANTS = dict(config.get("variants") or {"peapod": {}})
+SEEDS = [int(seed) for seed in config["seeds"]]
+# Every variant's settings, checked now so a bad value stops the workflow before any job runs.
+GENERATOR_SETTINGS = {name: variant_config(config.get("generator", {}), overrides) for name, overrides in VARIANTS.items()}
 CF_MODELS = list(config["embeddings"]["models"])
 DEMO_DATASETS = [name for name, spec in config["datasets"].items() if spec["source"] == "demo"]
 
 
 wildcard_constraints:
     dataset="|".join(DATASETS),
+    variant="|".join(VARIANTS),
+    seed=r"\d+",
     cf_model="pmf|bivae|lightgcn|file",
 
 
@@ -40,6 +47,41 @@ def preprocess_inputs(wildcards):
     if "explanations" in spec:
         inputs["explanations"] = spec["explanations"]
     return inputs
+
+
+def generator_settings(wildcards):
+    """The variant's generator settings as a plain mapping (config defaults + overrides)."""
+    return GENERATOR_SETTINGS[wildcards.variant].to_dict()
+
+
+def run_seed(wildcards):
+    return int(wildcards.seed)
+
+
+def generator_inputs(wildcards):
+    """Tables and templates of a run; CF user embeddings and neighbours only when the variant has
+    a user prompt (POD, user_prompt none, needs no CF stage)."""
+    data = f"results/{wildcards.dataset}/data"
+    inputs = {
+        "sequences": f"{data}/sequences.parquet",
+        "items_table": f"{data}/items.parquet",
+        "explanations": f"{data}/explanations.parquet",
+        "candidates": f"{data}/candidates.parquet",
+        "templates": "config/templates.yaml",
+    }
+    settings = GENERATOR_SETTINGS[wildcards.variant]
+    if settings.user_prompt != "none":
+        cf = settings.cf_model
+        inputs["embeddings"] = f"results/{wildcards.dataset}/embeddings/{cf}/user_embeddings.parquet"
+        inputs["neighbors"] = f"results/{wildcards.dataset}/neighbors/{cf}/neighbors.parquet"
+    return inputs
+
+
+def evaluated_runs(wildcards=None):
+    """The evaluation metrics of every dataset x variant x seed (each implies its training run)."""
+    return expand(
+        "results/{dataset}/runs/{variant}/seed{seed}/metrics.parquet", dataset=DATASETS, variant=VARIANTS, seed=SEEDS
+    )
 
 
 def embedding_inputs(wildcards):
@@ -113,4 +155,4 @@ def all_outputs(wildcards):
         for cf_model in CF_MODELS:
             outputs.append(f"results/{dataset}/embeddings/{cf_model}/metrics.json")
             outputs.append(f"results/{dataset}/neighbors/{cf_model}/neighbors.parquet")
-    return outputs + aggregation_outputs()
+    return outputs + evaluated_runs() + aggregation_outputs()

@@ -1,0 +1,79 @@
+"""Collaborative inputs of the user prompt: CF user embeddings and their nearest neighbours, read
+from the embeddings and neighbours stages' Parquet files into dense tables indexed by user id."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from peapod.errors import InputError
+
+
+def _fixed_list(path: Path, table: pa.Table, column: str) -> np.ndarray:
+    if column not in table.column_names:
+        raise InputError(path, f"column {column!r} missing (has {table.column_names})")
+    col = table.column(column).combine_chunks()
+    if not pa.types.is_fixed_size_list(col.type):
+        raise InputError(path, f"column {column!r} must be a fixed-size list, is {col.type}")
+    width = col.type.list_size
+    if col.null_count:
+        raise InputError(path, f"column {column!r} has null rows")
+    return col.flatten().to_numpy(zero_copy_only=False).reshape(len(col), width)
+
+
+def _user_ids(path: Path, table: pa.Table) -> np.ndarray:
+    if "user_id" not in table.column_names:
+        raise InputError(path, "column 'user_id' missing")
+    ids = table.column("user_id").to_numpy().astype(np.int64)
+    if len(ids) == 0:
+        raise InputError(path, "no rows")
+    if ids.min() < 1 or np.any(np.diff(ids) <= 0):
+        raise InputError(path, "user_id must be positive, unique and sorted ascending")
+    return ids
+
+
+def load_collaborative_inputs(
+    embeddings_path: str | Path, neighbors_path: str | Path, n_neighbors: int, n_users: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(embeddings (U+1, d) float32, neighbours (U+1, n) int64), row = user id, row 0 unused.
+
+    Uses the first ``n_neighbors`` of the stored k (stored by similarity, descending). Every user
+    1..``n_users`` (default: the largest id present) must have an embedding and neighbours.
+    """
+    emb_path, nbr_path = Path(embeddings_path), Path(neighbors_path)
+    emb_table = pq.read_table(emb_path)
+    emb_ids = _user_ids(emb_path, emb_table)
+    vectors = _fixed_list(emb_path, emb_table, "embedding").astype(np.float32)
+    nbr_table = pq.read_table(nbr_path)
+    nbr_ids = _user_ids(nbr_path, nbr_table)
+    neighbors = _fixed_list(nbr_path, nbr_table, "neighbor_ids").astype(np.int64)
+
+    n_users = int(n_users if n_users is not None else max(emb_ids.max(), nbr_ids.max()))
+    if neighbors.shape[1] < n_neighbors:
+        raise InputError(nbr_path, f"stores {neighbors.shape[1]} neighbours per user, {n_neighbors} are configured")
+    for path, ids in ((emb_path, emb_ids), (nbr_path, nbr_ids)):
+        missing = np.setdiff1d(np.arange(1, n_users + 1), ids)
+        if len(missing):
+            raise InputError(path, f"{len(missing)} user(s) missing (first: user {missing[0]})")
+    if not np.isfinite(vectors).all():
+        raise InputError(emb_path, "embeddings contain NaN or infinite values")
+
+    table = np.zeros((n_users + 1, vectors.shape[1]), dtype=np.float32)
+    keep = emb_ids <= n_users
+    table[emb_ids[keep]] = vectors[keep]
+    neighbors = neighbors[:, :n_neighbors]
+    bad = (neighbors < 1) | (neighbors > n_users)
+    if bad.any():
+        row = int(np.argwhere(bad)[0, 0])
+        raise InputError(nbr_path, f"neighbour id out of range 1..{n_users}", f"user {nbr_ids[row]}")
+    self_hits = neighbors == nbr_ids[:, None]
+    if self_hits.any():
+        row = int(np.argwhere(self_hits)[0, 0])
+        raise InputError(nbr_path, "a user is listed as its own neighbour", f"user {nbr_ids[row]}")
+    nbr_table_dense = np.zeros((n_users + 1, n_neighbors), dtype=np.int64)
+    keep = nbr_ids <= n_users
+    nbr_table_dense[nbr_ids[keep]] = neighbors[keep]
+    return table, nbr_table_dense

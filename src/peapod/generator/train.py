@@ -1,0 +1,308 @@
+"""Training of one generator run (one variant, one seed): task-alternated AdamW steps, per-epoch
+validation loss on fixed data, best checkpoint, early stopping with patience, exact resume.
+
+Run directory layout:
+    model.safetensors, config.json, tokenizer files  the best checkpoint (exported at the end)
+    train_log.csv                                     per-epoch losses per task and elapsed time
+    run.json                                          settings, seed, versions, outcome
+    last/                                             resumable state (weights, optimizer, RNG, loop)
+    best/                                             the best checkpoint so far (for resume)
+The exported files are written only when training ends, so a workflow that deletes the outputs
+of a killed job never deletes the state a restarted job resumes from.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import platform
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from peapod.generator.backbone import load_backbone, offline
+from peapod.generator.checkpoint import (
+    build_from_meta, existing_dir, load_training_state, save_model_dir, save_training_state,
+)
+from peapod.generator.config import TASKS, GeneratorConfig
+from peapod.generator.data import Batches, TaskData, Templates, Validation
+from peapod.generator.model import PeaPOD, token_losses
+from peapod.io import atomic_path, write_json
+
+log = logging.getLogger(__name__)
+
+EXPORTED = ("model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json")
+
+
+def pick_device(device: str | None = None) -> torch.device:
+    return torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+
+
+def autocast(device: torch.device):
+    """bf16 autocast on CUDA, plain fp32 elsewhere."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+def to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    """Copy a batch to ``device`` (asynchronously when it sits in pinned memory)."""
+    if device.type == "cpu":
+        return batch
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+@torch.no_grad()
+def validation_losses(model: PeaPOD, validation: Validation, device: torch.device) -> dict[str, float]:
+    """Teacher-forced mean token loss per task (token-weighted) on the fixed validation batches."""
+    model.eval()
+    out = {}
+    for task, batches in validation.batches.items():
+        total = torch.zeros((), dtype=torch.float64, device=device)
+        count = torch.zeros((), dtype=torch.float64, device=device)
+        for batch in batches:
+            batch = to_device(batch, device)
+            with autocast(device):
+                logits = model(batch).logits
+            loss, n = token_losses(logits, batch["labels"])
+            total += loss
+            count += n
+        out[task] = float(total / count)
+    return out
+
+
+@torch.no_grad()
+def score_topn(model: PeaPOD, validation: Validation, device: torch.device, batch_size: int = 32) -> np.ndarray:
+    """(U, C) teacher-forced log-likelihood of every validation candidate, by exact scoring."""
+    model.eval()
+    rows = []
+    cands = torch.from_numpy(validation.topn_candidates)
+    offset = 0
+    for batch in validation.batches.get("topn", []):
+        B = batch["input_ids"].shape[0]
+        for s in range(0, B, batch_size):
+            part = {k: v[s : s + batch_size] for k, v in batch.items()}
+            c = cands[offset + s : offset + s + part["input_ids"].shape[0]]
+            labels = validation.item_labels[c]  # (b, C, L)
+            with autocast(device):
+                rows.append(model.score_candidates(to_device(part, device), labels.to(device)).float().cpu())
+        offset += B
+    return torch.cat(rows).numpy() if rows else np.zeros((0, cands.shape[1]))
+
+
+def ranking_metrics(scores: np.ndarray, target_index: np.ndarray, ks=(1, 5, 10)) -> dict[str, float]:
+    """HR@k and NDCG@k of the true candidate; rank = candidates scored strictly higher (ties count
+    half, so constant scores give the random expectation)."""
+    target = scores[np.arange(len(scores)), target_index][:, None]
+    rank = (scores > target).sum(1) + 0.5 * ((scores == target).sum(1) - 1)
+    out = {}
+    for k in ks:
+        hit = rank < k
+        out[f"hr@{k}"] = float(hit.mean())
+        out[f"ndcg@{k}"] = float(np.where(hit, 1.0 / np.log2(rank + 2), 0.0).mean())
+    return out
+
+
+def random_expectation(n_candidates: int, ks=(1, 5, 10)) -> dict[str, float]:
+    out = {}
+    for k in ks:
+        out[f"hr@{k}"] = k / n_candidates
+        out[f"ndcg@{k}"] = float(sum(1 / math.log2(r + 2) for r in range(k)) / n_candidates)
+    return out
+
+
+def versions() -> dict[str, str]:
+    import tokenizers
+    import transformers
+
+    import peapod
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__,
+            "tokenizers": tokenizers.__version__, "numpy": np.__version__, "peapod": peapod.__version__}
+
+
+def _write_log_csv(rows: list[dict[str, Any]], path: Path) -> None:
+    columns = ["epoch"] + [f"train_loss_{t}" for t in TASKS] + [f"valid_loss_{t}" for t in TASKS] + [
+        "valid_loss_mean", "improved", "epoch_seconds", "elapsed_s"]
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, restval="")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(row)
+
+
+def train_generator(
+    cfg: GeneratorConfig,
+    data: TaskData,
+    templates: Templates,
+    seed: int,
+    run_dir: str | Path,
+    collab: tuple[np.ndarray, np.ndarray] | None = None,
+    resources: str | Path = "resources",
+    device: str | None = None,
+    checkpoint_seconds: float = 600.0,
+    checkpoint_every_steps: int = 0,
+    score_validation_topn: bool = True,
+    prefetch: int = 2,
+) -> dict[str, Any]:
+    """Train (or resume) one run in ``run_dir`` and export its best checkpoint; returns run.json.
+
+    ``collab`` = (user embeddings (U+1, d), neighbour ids (U+1, n)) for the mha/mlp user prompt.
+    Mid-epoch state is saved every ``checkpoint_every_steps`` steps and/or ``checkpoint_seconds``
+    seconds, and always at the end of an epoch.
+    """
+    offline()
+    run_dir = Path(run_dir)
+    dev = pick_device(device)
+    last_dir, best_dir = run_dir / "last", run_dir / "best"
+    resume_from = existing_dir(last_dir)
+    if resume_from is not None and not (resume_from / "state.json").exists():
+        resume_from = None
+
+    # Model and tokenizer: from the saved state when resuming, else fresh for this seed.
+    if resume_from is not None:
+        from transformers import AutoTokenizer
+
+        meta = json.loads((resume_from / "config.json").read_text())
+        if meta["generator"] != cfg.to_dict():
+            raise ValueError(f"{resume_from} was written with other settings; delete {run_dir} to start over")
+        model = build_from_meta(meta)
+        tokenizer = AutoTokenizer.from_pretrained(str(resume_from), local_files_only=True)
+    else:
+        torch.manual_seed(seed)
+        t5, tokenizer = load_backbone(cfg, data.tokenizer_corpus(templates) if cfg.backbone == "tiny" else None,
+                                      resources)
+        emb, nbr = collab if collab is not None else (None, None)
+        model = PeaPOD(t5, cfg, emb if cfg.user_prompt != "none" else None, nbr if cfg.user_prompt != "none" else None)
+    model.to(dev)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay,
+                                  fused=dev.type == "cuda" or None)
+    batches = Batches(data, tokenizer, templates, cfg, seed, pad_multiple=8 if dev.type == "cuda" else 1,
+                      pin_memory=dev.type == "cuda")
+    if not batches.units:
+        raise ValueError("no task has training data")
+    validation = batches.validation()
+    skipped = [t for t in cfg.tasks if t not in batches.units]
+    if skipped:
+        log.warning("tasks without data, skipped: %s", skipped)
+
+    state: dict[str, Any] = {"epoch": 0, "step": 0, "global_step": 0, "best_valid": None, "best_epoch": None,
+                             "bad_epochs": 0, "finished": False, "stop_reason": None, "rows": [],
+                             "elapsed_s": 0.0, "resumed": 0}
+    acc = torch.zeros(2, len(TASKS), dtype=torch.float64, device=dev)  # per-task (loss sum, batches) this epoch
+    if resume_from is not None:
+        state, extra = load_training_state(resume_from, model, optimizer, dev)
+        acc = extra["acc"].to(dev)
+        state["resumed"] += 1
+        log.info("resumed from %s at epoch %d, step %d", resume_from, state["epoch"], state["step"])
+    n_params = sum(p.numel() for p in model.parameters())
+    log.info("run %s: %s backbone, user prompt %s, %d trainable parameters, device %s, batches/epoch %s",
+             run_dir, cfg.backbone, cfg.user_prompt, n_params, dev, batches.batches_per_task())
+
+    def checkpoint() -> None:
+        state["elapsed_s"] = elapsed()
+        save_training_state(last_dir, model, tokenizer, optimizer, state, {"acc": acc})
+
+    start_wall, start_elapsed = time.perf_counter(), state["elapsed_s"]
+
+    def elapsed() -> float:
+        return start_elapsed + time.perf_counter() - start_wall
+
+    last_save = time.perf_counter()
+    while not state["finished"] and state["epoch"] < cfg.epochs:
+        epoch, epoch_start = state["epoch"], time.perf_counter()
+        model.train()
+        for k, batch in batches.iterate(epoch, start=state["step"], prefetch=prefetch):
+            task = int(batch["task_ids"][0]) if cfg.batching == "task" else None  # read on the CPU copy
+            batch = to_device(batch, dev)
+            with autocast(dev):
+                loss = model(batch).loss
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.clip_norm > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)
+            optimizer.step()
+            if task is not None:
+                acc[0, task] += loss.detach().double()
+                acc[1, task] += 1
+            state["step"], state["global_step"] = k + 1, state["global_step"] + 1
+            due_steps = checkpoint_every_steps and state["global_step"] % checkpoint_every_steps == 0
+            due_time = checkpoint_seconds and time.perf_counter() - last_save > checkpoint_seconds
+            if due_steps or due_time:
+                checkpoint()
+                last_save = time.perf_counter()
+
+        valid = validation_losses(model, validation, dev)
+        mean = float(np.mean(list(valid.values())))
+        train_means = (acc[0] / acc[1].clamp_min(1)).tolist()
+        improved = state["best_valid"] is None or mean < state["best_valid"]
+        row = {"epoch": epoch + 1, "valid_loss_mean": round(mean, 6), "improved": int(improved),
+               "epoch_seconds": round(time.perf_counter() - epoch_start, 3), "elapsed_s": round(elapsed(), 3)}
+        for t, name in enumerate(TASKS):
+            if acc[1, t] > 0:
+                row[f"train_loss_{name}"] = round(train_means[t], 6)
+            if name in valid:
+                row[f"valid_loss_{name}"] = round(valid[name], 6)
+        state["rows"].append(row)
+        log.info("epoch %d: %s", epoch + 1, row)
+        if improved:
+            state.update(best_valid=mean, best_epoch=epoch + 1, bad_epochs=0)
+            save_model_dir(best_dir, model, tokenizer, {"epoch": epoch + 1, "valid_loss": valid, "seed": seed})
+        else:
+            state["bad_epochs"] += 1
+            if state["bad_epochs"] >= cfg.patience:
+                state.update(finished=True, stop_reason=f"early stop: {cfg.patience} epochs without improvement")
+        state["epoch"], state["step"] = epoch + 1, 0
+        acc.zero_()
+        if state["epoch"] >= cfg.epochs and not state["finished"]:
+            state.update(finished=True, stop_reason=f"reached {cfg.epochs} epochs")
+        checkpoint()
+        last_save = time.perf_counter()
+
+    return export_run(cfg, run_dir, seed, state, validation, dev, score_validation_topn)
+
+
+def export_run(cfg: GeneratorConfig, run_dir: Path, seed: int, state: dict[str, Any], validation: Validation,
+               dev: torch.device, score_validation_topn: bool) -> dict[str, Any]:
+    """Copy the best checkpoint to the run directory; write train_log.csv and run.json."""
+    from peapod.generator.checkpoint import load_model_dir
+
+    best = existing_dir(run_dir / "best")
+    summary: dict[str, Any] = {
+        "seed": seed, "config": cfg.to_dict(), "versions": versions(), "device": str(dev),
+        "best_epoch": state["best_epoch"], "best_valid_loss": state["best_valid"], "epochs_run": len(state["rows"]),
+        "stop_reason": state["stop_reason"], "resumed": state["resumed"], "train_seconds": round(state["elapsed_s"], 3),
+    }
+    if score_validation_topn and len(validation.topn_candidates):
+        model, _, _ = load_model_dir(best, dev)
+        t0 = time.perf_counter()
+        metrics = ranking_metrics(score_topn(model, validation, dev), validation.topn_target_index)
+        summary["valid_topn_exact_scoring"] = metrics
+        summary["valid_topn_random_expectation"] = random_expectation(validation.topn_candidates.shape[1])
+        log.info("best model, top-n validation by exact scoring: %s (random: hr@10 %.3f) in %.1fs", metrics,
+                 summary["valid_topn_random_expectation"]["hr@10"], time.perf_counter() - t0)
+    for name in sorted(p.name for p in best.iterdir()):
+        with atomic_path(run_dir / name) as tmp:
+            shutil.copyfile(best / name, tmp)
+    _write_log_csv(state["rows"], run_dir / "train_log.csv")
+    write_json(summary, run_dir / "run.json")
+    return summary
+
+
+def load_run_inputs(cfg: GeneratorConfig, data_dir: str | Path, templates_path: str | Path,
+                    embeddings: str | Path | None = None, neighbors: str | Path | None = None):
+    """(TaskData, Templates, collab) from the workflow's files."""
+    from peapod.generator.collab import load_collaborative_inputs
+
+    data = TaskData.from_directory(data_dir)
+    templates = Templates.load(templates_path)
+    collab = None
+    if cfg.user_prompt != "none":
+        if embeddings is None or neighbors is None:
+            raise ValueError(f"user_prompt {cfg.user_prompt!r} needs embeddings and neighbours files")
+        collab = load_collaborative_inputs(embeddings, neighbors, cfg.neighbors, n_users=data.n_users)
+    return data, templates, collab

@@ -1,0 +1,56 @@
+"""Small datasets and CF inputs for the generator tests, written in the workflow's file formats."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from peapod.data.demo import DemoConfig, read_planted_structure, write_demo_dataset
+from peapod.data.p5 import read_p5_directory
+from peapod.data.tables import build_tables
+from peapod.generator.data import TaskData, Templates
+
+REPO = Path(__file__).resolve().parents[1]
+TEMPLATES = REPO / "config" / "templates.yaml"
+
+
+def demo_tables(tmp: Path, cfg: DemoConfig) -> tuple[TaskData, dict]:
+    """(TaskData, planted truth) of a demo dataset built through the real data stage."""
+    paths = write_demo_dataset(cfg, tmp / "raw")
+    tables = build_tables(read_p5_directory(tmp / "raw", n_negatives=cfg.n_negatives), "demo",
+                          n_negatives=cfg.n_negatives).tables
+    return TaskData.from_tables(tables), read_planted_structure(paths["truth"])
+
+
+def templates() -> Templates:
+    return Templates.load(TEMPLATES)
+
+
+def write_group_embeddings(truth: dict, out: Path, dim: int = 16, k: int = 10, noise: float = 0.3,
+                           seed: int = 0) -> tuple[Path, Path]:
+    """CF stand-ins in exactly the embeddings/neighbours stages' Parquet formats: each user's vector
+    is its planted group's direction plus noise; neighbours by exact cosine, self excluded."""
+    rng = np.random.default_rng(seed)
+    users = np.array(sorted(truth["user_group"]), dtype=np.int64)
+    groups = np.array([truth["user_group"][u] for u in users])
+    vectors = (np.eye(dim)[groups % dim] + noise * rng.standard_normal((len(users), dim))).astype(np.float32)
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    sim = unit @ unit.T
+    np.fill_diagonal(sim, -np.inf)
+    order = np.argsort(-sim, axis=1, kind="stable")[:, :k]
+    out.mkdir(parents=True, exist_ok=True)
+    emb_path, nbr_path = out / "user_embeddings.parquet", out / "neighbors.parquet"
+    pq.write_table(pa.table({
+        "user_id": pa.array(users, pa.int32()),
+        "embedding": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel(), pa.float32()), dim),
+    }), emb_path)
+    pq.write_table(pa.table({
+        "user_id": pa.array(users, pa.int32()),
+        "neighbor_ids": pa.FixedSizeListArray.from_arrays(pa.array(users[order].ravel(), pa.int32()), k),
+        "similarity": pa.FixedSizeListArray.from_arrays(
+            pa.array(np.take_along_axis(sim, order, 1).ravel().astype(np.float32), pa.float32()), k),
+    }), nbr_path)
+    return emb_path, nbr_path

@@ -1,0 +1,336 @@
+"""Generator units: whole-word ids on several tokenizers, encoder input shapes and masks, the user
+prompt's dependence on neighbours, samplers, candidate scoring, checkpoints, config."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from peapod.data.demo import DemoConfig
+from peapod.errors import InputError
+from peapod.generator.backbone import BackboneMissing, load_backbone
+from peapod.generator.checkpoint import load_model_dir, save_model_dir
+from peapod.generator.collab import load_collaborative_inputs
+from peapod.generator.config import TASKS, GeneratorConfig, variant_config
+from peapod.generator.data import Batches, Templates
+from peapod.generator.model import PeaPOD
+from peapod.generator.tokenization import ID_WORD, encode_with_whole_words, train_tokenizer
+from tests.generator_helpers import REPO, demo_tables, templates, write_group_embeddings
+
+SMALL = DemoConfig(n_users=60, n_items=120, n_groups=4, min_length=5, max_length=10, seed=1)
+TINY = dict(d_model=32, d_ff=64, num_layers=1, num_heads=2, dropout_rate=0.0)
+TEXT = "generate for user_12 about item_345: then item_6, item_78? user_9 item_1000 and user_23item"
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("small")
+    data, truth = demo_tables(tmp, SMALL)
+    emb, nbr = write_group_embeddings(truth, tmp / "cf", dim=8, k=6)
+    return data, truth, emb, nbr
+
+
+def small_model(small, **overrides):
+    data, _, emb, nbr = small
+    cfg = GeneratorConfig.from_dict({"tiny": TINY, "neighbors": 5, "heads": 2, "batch_size": 8, **overrides})
+    torch.manual_seed(0)
+    t5, tok = load_backbone(cfg, data.tokenizer_corpus(templates()))
+    collab = load_collaborative_inputs(emb, nbr, cfg.neighbors, data.n_users) if cfg.user_prompt != "none" else (None, None)
+    return PeaPOD(t5, cfg, *collab).eval(), tok, cfg
+
+
+# ---- whole-word ids ------------------------------------------------------------------------------
+def _corpus():
+    return [TEXT, "the scent is great", "user_1 item_2 item_33 item_444", "which item for user_5?"] * 30
+
+
+def _tokenizers():
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    def wrap(tok):
+        return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", pad_token="<pad>")
+
+    unigram = Tokenizer(models.Unigram())  # T5/SentencePiece style: Metaspace words, no digit split
+    unigram.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
+    unigram.train_from_iterator(_corpus(), trainers.UnigramTrainer(vocab_size=120, special_tokens=["<pad>", "<unk>"],
+                                                                   unk_token="<unk>", show_progress=False))
+    wordpiece = Tokenizer(models.WordPiece(unk_token="<unk>"))  # BERT style: splits at "_" and punctuation
+    wordpiece.normalizer = normalizers.Lowercase()
+    wordpiece.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    wordpiece.train_from_iterator(_corpus(), trainers.WordPieceTrainer(vocab_size=150, special_tokens=["<pad>", "<unk>"],
+                                                                       show_progress=False))
+    bytelevel = Tokenizer(models.BPE())  # GPT-2 style byte-level BPE (spaces inside tokens)
+    bytelevel.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
+    bytelevel.train_from_iterator(_corpus(), trainers.BpeTrainer(vocab_size=300, special_tokens=["<pad>", "<unk>"],
+                                                                 initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                                                 show_progress=False))
+    return {"local": train_tokenizer(_corpus(), 200), "t5-style unigram": wrap(unigram),
+            "wordpiece": wrap(wordpiece), "byte-level bpe": wrap(bytelevel)}
+
+
+@pytest.mark.parametrize("name", ["local", "t5-style unigram", "wordpiece", "byte-level bpe"])
+def test_whole_word_ids_follow_the_id_words(name):
+    tok = _tokenizers()[name]
+    enc = tok([TEXT], return_offsets_mapping=True)
+    offsets = enc["offset_mapping"][0]
+    ids, words = encode_with_whole_words(tok, [TEXT])
+    assert np.array_equal(ids[0], enc["input_ids"][0])
+    expected = [m.group() for m in ID_WORD.finditer(TEXT)]
+    assert expected == ["user_12", "item_345", "item_6", "item_78", "user_9", "item_1000"]  # not "user_23item"
+    for k, word in enumerate(expected, start=1):
+        pieces = [TEXT[s:e] for (s, e), w in zip(offsets, words[0]) if w == k]
+        assert "".join(pieces).strip().lstrip("▁") == word, (name, k, pieces)
+    other = "".join(TEXT[s:e] for (s, e), w in zip(offsets, words[0]) if w == 0)
+    for word in expected:
+        assert word not in other
+    assert words[0].max() == len(expected)
+
+
+def test_whole_word_ids_are_clipped_to_the_table():
+    tok = train_tokenizer(_corpus(), 200)
+    text = " ".join(f"item_{i}" for i in range(1, 12))
+    _, words = encode_with_whole_words(tok, [text], size=5)
+    assert words[0].max() == 4 and (words[0] == 4).sum() > (words[0] == 3).sum()
+
+
+# ---- model: shapes, masks, user prompt -------------------------------------------------------------
+def test_encoder_input_shapes_and_masks(small):
+    data = small[0]
+    model, tok, cfg = small_model(small)
+    batches = Batches(data, tok, templates(), cfg, seed=0)
+    plan = batches.epoch_plan(0)
+    for k in range(3):  # one batch per task
+        batch = batches.build(0, k, plan[k])
+        B, T = batch["input_ids"].shape
+        assert batch["task_ids"].unique().numel() == 1 and int(batch["task_ids"][0]) == k
+        embeds, mask = model.encoder_inputs(batch)
+        P = cfg.task_prompt_length + cfg.prompt_length
+        assert embeds.shape == (B, P + T, model.t5.config.d_model)
+        assert torch.equal(mask[:, :P], torch.ones(B, P, dtype=mask.dtype))
+        assert torch.equal(mask[:, P:], batch["attention_mask"])
+        lengths = batch["attention_mask"].sum(1)
+        assert lengths.min() < T or k == 0 or B == 1  # the batch does contain padding
+        assert torch.all((batch["input_ids"] == 0) == (batch["attention_mask"] == 0))
+        assert torch.all((batch["whole_word_ids"] > 0) <= (batch["attention_mask"] > 0))
+        assert torch.all((batch["labels"] == -100) == (torch.arange(batch["labels"].shape[1]) >= (batch["labels"] != -100).sum(1, keepdim=True)))
+
+
+def test_padding_changes_nothing_and_pads_are_out_of_the_loss(small):
+    data = small[0]
+    model, tok, cfg = small_model(small)
+    batches = Batches(data, tok, templates(), cfg, seed=0)
+    batch = batches.build(0, 2, batches.epoch_plan(0)[2])  # top-n: long inputs, padded
+    padded = dict(batch)
+    extra = 7
+    for key in ("input_ids", "attention_mask", "whole_word_ids"):
+        padded[key] = torch.nn.functional.pad(batch[key], (0, extra))
+    padded["labels"] = torch.nn.functional.pad(batch["labels"], (0, 3), value=-100)
+    with torch.no_grad():
+        base, more = model(batch), model(padded)
+    assert torch.allclose(base.loss, more.loss, atol=1e-5)  # encoder and cross-attention masks hold
+    logits, labels = base.logits, batch["labels"]
+    manual = torch.nn.functional.cross_entropy(logits[labels != -100], labels[labels != -100])
+    assert torch.allclose(base.loss, manual, atol=1e-5)
+    # Released-code defect 2 (no encoder mask in cross-attention) makes padding leak in:
+    leaky = copy.copy(model)
+    leaky.cfg = GeneratorConfig.from_dict({**cfg.to_dict(), "decoder_encoder_mask": False})
+    with torch.no_grad():
+        assert not torch.allclose(leaky(batch).loss, leaky(padded).loss, atol=1e-5)
+
+
+def test_user_prompt_depends_on_the_neighbours(small):
+    model, _, _ = small_model(small)
+    users = torch.tensor([3, 7])
+    before = model.user_prompt_vectors(users)
+    assert before.shape == (2, 3, model.t5.config.d_model)
+    other = int(model.neighbor_ids[7, 0]) % 50 + 1
+    while other in model.neighbor_ids[3].tolist() or other == 3:
+        other += 1
+    model.neighbor_ids[3, 0] = other
+    after = model.user_prompt_vectors(users)
+    assert not torch.allclose(before[0], after[0])  # user 3 changed
+    assert torch.allclose(before[1], after[1])  # user 7 did not
+
+
+def test_mlp_prompt_ignores_neighbours_and_pod_has_no_user_prompt(small):
+    mlp, _, _ = small_model(small, user_prompt="mlp")
+    before = mlp.user_prompt_vectors(torch.tensor([3]))
+    mlp.neighbor_ids[3] = torch.roll(mlp.neighbor_ids[3], 1) + 0
+    mlp.neighbor_ids[3, 0] = 11
+    assert torch.allclose(before, mlp.user_prompt_vectors(torch.tensor([3])))
+    pod, _, cfg = small_model(small, user_prompt="none")
+    assert pod.user_prompt is None and pod.n_prompt_positions == cfg.task_prompt_length
+    none_at_all, _, _ = small_model(small, user_prompt="none", task_prompt_length=0)
+    assert none_at_all.n_prompt_positions == 0 and none_at_all.task_prompts is None
+
+
+def test_candidate_scoring_matches_a_full_forward_per_candidate(small):
+    data = small[0]
+    model, tok, cfg = small_model(small)
+    val = Batches(data, tok, templates(), cfg, seed=0).validation()
+    batch = {k: v[:4] for k, v in val.batches["topn"][0].items()}
+    labels = val.item_labels[torch.from_numpy(val.topn_candidates[:4])]
+    assert labels.shape[:2] == (4, 100)
+    fast = model.score_candidates(batch, labels, max_rows=64)
+    slow = model.score_candidates_naive(batch, labels)
+    assert torch.allclose(fast, slow, atol=1e-4)
+    # The true item's teacher-forced log-likelihood is the negative summed loss of its target.
+    true = val.topn_target_index[:4]
+    with torch.no_grad():
+        out = model(batch)
+    per_row = torch.nn.functional.cross_entropy(out.logits.transpose(1, 2), batch["labels"], reduction="none").sum(1)
+    assert torch.allclose(fast[torch.arange(4), torch.from_numpy(true)], -per_row, atol=1e-4)
+
+
+def test_generate_passes_through(small):
+    data = small[0]
+    model, tok, cfg = small_model(small)
+    val = Batches(data, tok, templates(), cfg, seed=0).validation()
+    batch = {k: v[:2] for k, v in val.batches["sequential"][0].items()}
+    out = model.generate(batch, max_new_tokens=4, num_beams=3, num_return_sequences=3)
+    assert out.shape[0] == 6 and out.shape[1] <= 5
+
+
+# ---- samplers ------------------------------------------------------------------------------------
+def test_samplers_follow_the_protocol(small):
+    data = small[0]
+    _, tok, cfg = small_model(small)
+    batches = Batches(data, tok, templates(), cfg, seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        unit = int(rng.integers(len(batches.seq_users)))
+        user, text, target, _ = batches.training_sample(TASKS.index("sequential"), unit, rng)
+        items = data.sequences[user]
+        history = [int(w[5:]) for w in ID_WORD.findall(text) if w.startswith("item_")]
+        target_item = int(tok.decode(target, skip_special_tokens=True).strip())
+        assert target_item in items[:-2].tolist() and 1 <= len(history) <= cfg.max_history
+        pos = items.tolist().index(target_item)
+        assert history == items[pos - len(history) : pos].tolist()  # a contiguous window before the target
+        user, text, target, _ = batches.training_sample(TASKS.index("topn"), unit, rng)
+        candidates = [int(w[5:]) for w in ID_WORD.findall(text) if w.startswith("item_")]
+        positive = int(tok.decode(target, skip_special_tokens=True).strip())
+        assert len(candidates) == 100 == len(set(candidates)) and positive in candidates
+        assert positive in data.sequences[user][:-2]
+        assert not set(candidates) - {positive} & set(data.sequences[user].tolist())
+
+
+def test_epoch_plan_alternates_tasks_and_is_seeded(small):
+    data = small[0]
+    _, tok, cfg = small_model(small)
+    batches = Batches(data, tok, templates(), cfg, seed=0)
+    plan = batches.epoch_plan(0)
+    tasks = [{t for t, _ in entry} for entry in plan]
+    assert all(len(t) == 1 for t in tasks)
+    n = batches.batches_per_task()
+    assert n == {"explanation": len(data.explanations["train"]["user"]) // 8, "sequential": len(batches.seq_users) // 8,
+                 "topn": len(batches.topn_users) // 8}
+    assert [next(iter(t)) for t in tasks[:6]] == [0, 1, 2, 0, 1, 2]
+    assert len(plan) == sum(n.values())
+    assert plan == Batches(data, tok, templates(), cfg, seed=0).epoch_plan(0)
+    assert plan != batches.epoch_plan(1)
+    built = batches.build(0, 4, plan[4])
+    again = Batches(data, tok, templates(), cfg, seed=0).build(0, 4, plan[4])
+    assert all(torch.equal(built[k], again[k]) for k in built)
+    mixed = Batches(data, tok, templates(), GeneratorConfig.from_dict({**cfg.to_dict(), "batching": "mixed"}), 0)
+    assert any(len({t for t, _ in e}) > 1 for e in mixed.epoch_plan(0))
+
+
+def test_validation_is_fixed_across_run_seeds(small):
+    data = small[0]
+    _, tok, cfg = small_model(small)
+    a = Batches(data, tok, templates(), cfg, seed=0).validation()
+    b = Batches(data, tok, templates(), cfg, seed=5).validation()
+    assert np.array_equal(a.topn_candidates, b.topn_candidates)
+    for task in a.batches:
+        assert all(torch.equal(x[k], y[k]) for x, y in zip(a.batches[task], b.batches[task]) for k in x)
+    rows = np.arange(len(a.topn_candidates))
+    valid_targets = a.topn_candidates[rows, a.topn_target_index]
+    users = sorted(data.valid_candidates)
+    assert valid_targets.tolist() == [data.valid_candidates[u][0] for u in users]
+
+
+# ---- files, checkpoints, config ------------------------------------------------------------------
+def test_collaborative_inputs_are_dense_and_checked(small, tmp_path):
+    data, truth, emb, nbr = small
+    table, neighbors = load_collaborative_inputs(emb, nbr, 4, data.n_users)
+    assert table.shape == (data.n_users + 1, 8) and neighbors.shape == (data.n_users + 1, 4)
+    assert not table[0].any() and (neighbors[1:] >= 1).all() and (neighbors[1:, 0] != np.arange(1, data.n_users + 1)).all()
+    with pytest.raises(InputError, match="stores 6 neighbours per user, 7 are configured"):
+        load_collaborative_inputs(emb, nbr, 7, data.n_users)
+    with pytest.raises(InputError, match="missing"):
+        load_collaborative_inputs(emb, nbr, 4, data.n_users + 3)
+
+
+def test_templates_are_checked(tmp_path):
+    raw = yaml.safe_load((REPO / "config" / "templates.yaml").read_text())
+    assert len(raw["explanation"]["train"]) == 9 and len(raw["sequential"]["train"]) == 8 and len(raw["topn"]["train"]) == 5
+    for task in TASKS:
+        assert raw[task]["eval"] in raw[task]["train"]
+    raw["sequential"]["train"][2] = "user_{user} bought item_{item}"
+    path = tmp_path / "templates.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(InputError, match=r"sequential.train\[2\]"):
+        Templates.load(path)
+
+
+def test_checkpoint_round_trip(small, tmp_path):
+    data = small[0]
+    model, tok, cfg = small_model(small)
+    save_model_dir(tmp_path / "ckpt", model, tok)
+    loaded, tok2, meta = load_model_dir(tmp_path / "ckpt")
+    batch = Batches(data, tok, templates(), cfg, seed=0).validation().batches["topn"][0]
+    with torch.no_grad():
+        assert torch.equal(model(batch).logits, loaded.eval()(batch).logits)
+    assert tok2("user_3 item_4")["input_ids"] == tok("user_3 item_4")["input_ids"]
+    assert meta["generator"] == cfg.to_dict() and not list(tmp_path.glob("ckpt.*"))
+
+
+def test_missing_t5_backbone_says_how_to_provide_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    cfg = GeneratorConfig(backbone="t5-small")
+    with pytest.raises(BackboneMissing, match=r"resources/models/t5-small"):
+        load_backbone(cfg, resources=tmp_path / "resources")
+
+
+def test_schema_defaults_match_the_dataclass():
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    props = schema["properties"]["generator"]["properties"]
+    defaults = GeneratorConfig().to_dict()
+    assert set(props) == set(defaults)
+    for key, spec in props.items():
+        if key == "tiny":
+            assert {k: v["default"] for k, v in spec["properties"].items()} == defaults["tiny"]
+        else:
+            assert spec["default"] == defaults[key], key
+    overrides = schema["$defs"]["generator_overrides"]["propertyNames"]["enum"]
+    assert set(overrides) == set(defaults)
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "paper.yaml"])
+def test_shipped_variants_are_valid(name):
+    cfg = yaml.safe_load((REPO / "config" / name).read_text())
+    for overrides in cfg["variants"].values():
+        variant_config(cfg["generator"], overrides)
+    with pytest.raises(ValueError, match="unknown key"):
+        variant_config(cfg["generator"], {"user_promt": "mha"})
+
+
+def test_t5_backbone_loads_offline_from_a_local_directory(tmp_path):
+    from transformers import T5ForConditionalGeneration
+
+    from peapod.generator.backbone import t5_config
+
+    tok = train_tokenizer(_corpus(), 200)
+    torch.manual_seed(0)
+    saved = T5ForConditionalGeneration(t5_config(len(tok), 32, 64, 1, 2))
+    saved.save_pretrained(tmp_path / "t5-small")
+    tok.save_pretrained(tmp_path / "t5-small")
+    model, tok2 = load_backbone(GeneratorConfig(backbone="t5-small", model_dir=str(tmp_path / "t5-small")))
+    assert all(torch.equal(a, b) for a, b in zip(saved.state_dict().values(), model.state_dict().values()))
+    assert tok2("user_3 item_4")["input_ids"] == tok("user_3 item_4")["input_ids"]
+    assert model.config._attn_implementation == "sdpa"

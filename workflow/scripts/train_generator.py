@@ -1,0 +1,27 @@
+"""Adapter: train one generator run (dataset, variant, seed); see peapod.generator.train."""
+
+from pathlib import Path
+
+import torch
+
+from peapod.generator.config import GeneratorConfig
+from peapod.generator.train import load_run_inputs, train_generator
+from peapod.logs import run_logged
+
+
+def main(smk, log):
+    torch.set_num_threads(max(1, smk.threads))
+    cfg = GeneratorConfig.from_dict(dict(smk.params.generator))
+    data, templates, collab = load_run_inputs(
+        cfg,
+        data_dir=Path(smk.input.sequences).parent,
+        templates_path=smk.input.templates,
+        embeddings=smk.input.get("embeddings"),
+        neighbors=smk.input.get("neighbors"),
+    )
+    summary = train_generator(cfg, data, templates, seed=smk.params.seed, run_dir=Path(smk.output.model).parent, collab=collab)
+    log.info("run %s/%s seed %s done: %s", smk.wildcards.dataset, smk.wildcards.variant, smk.params.seed,
+             {k: summary[k] for k in ("best_epoch", "best_valid_loss", "stop_reason", "train_seconds")})
+
+
+run_logged(snakemake, main)  # noqa: F821 (injected by Snakemake)
