@@ -119,3 +119,10 @@ def test_history_buckets_and_summaries():
     assert summary.history_bucket.tolist() == ["1-5", "6-10", ">10"]
     assert summary.users.tolist() == [2, 1, 1]
     assert summary["hr@10"].tolist() == [1.0, 0.0, 0.0]
+
+
+def test_task_metrics_are_the_papers_columns():
+    from peapod.evaluation.metrics import task_ranking_metrics
+
+    assert set(task_ranking_metrics(0, "sequential")) == {"hr@5", "hr@10", "ndcg@5", "ndcg@10"}
+    assert set(task_ranking_metrics(3, "topn")) == {"hr@1", "hr@5", "hr@10", "ndcg@5", "ndcg@10"}

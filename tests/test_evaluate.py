@@ -132,7 +132,7 @@ def test_run_directory_is_evaluated_and_written(setup, tmp_path):
     tasks = set(zip(metrics.task, metrics.method))
     assert tasks == {("sequential", "beam"), ("topn", "beam"), ("topn", "scoring"), ("explanation", "beam")}
     assert {"bleu4", "rouge1", "rouge2", "rougel"} <= set(metrics[metrics.task == "explanation"].metric)
-    assert {"hr@1", "hr@5", "ndcg@5"} <= set(metrics[metrics.task == "topn"].metric)
+    assert set(metrics[metrics.task == "topn"].metric) == {"hr@1", "hr@5", "hr@10", "ndcg@5", "ndcg@10"}
     per_user = pd.read_parquet(outputs["per_user"])
     assert {"user_id", "task", "method", "split", "rank", "history_length"} <= set(per_user.columns)
     texts = pd.read_parquet(outputs["texts"])

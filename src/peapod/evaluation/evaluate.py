@@ -29,7 +29,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import torch
 
-from peapod.evaluation.metrics import RANKING_KS, rank_from_scores, rank_in_list, ranking_metrics
+from peapod.evaluation.metrics import rank_from_scores, rank_in_list, task_ranking_metrics
 from peapod.evaluation.results import bucket_summary, metrics_table
 from peapod.evaluation.text_metrics import bleu4, per_pair_rouge, rouge_f1
 from peapod.evaluation.trie import ItemTrie
@@ -178,7 +178,7 @@ class RunEvaluator:
         for u, target, items, h in zip(users, targets, ranked, history):
             rank = rank_in_list(items, target)
             rows.append({"user_id": u, "task": "sequential", "method": "beam", "rank": rank, "history_length": h,
-                         **ranking_metrics(rank, RANKING_KS["sequential"])})
+                         **task_ranking_metrics(rank, "sequential")})
         return pd.DataFrame(rows)
 
     def _topn_inputs(self, data: EvalData):
@@ -227,7 +227,7 @@ class RunEvaluator:
     def _rank_rows(users, ranks, history, method) -> pd.DataFrame:
         return pd.DataFrame([
             {"user_id": u, "task": "topn", "method": method, "rank": r, "history_length": h,
-             **ranking_metrics(r, RANKING_KS["topn"])}
+             **task_ranking_metrics(r, "topn")}
             for u, r, h in zip(users, ranks, history)
         ])
 

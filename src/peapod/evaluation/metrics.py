@@ -11,7 +11,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-RANKING_KS = {"sequential": (5, 10), "topn": (1, 5, 10)}
+# The cut-offs the paper reports: HR@k for ``hr``, NDCG@k for ``ndcg`` (NDCG@1 would equal HR@1).
+RANKING_KS = {"sequential": {"hr": (5, 10), "ndcg": (5, 10)}, "topn": {"hr": (1, 5, 10), "ndcg": (5, 10)}}
 
 
 def rank_in_list(ranked: Sequence[int], truth: int) -> int | None:
@@ -44,13 +45,19 @@ def ndcg_at(rank: int | None, k: int) -> float:
     return 1.0 / math.log2(rank + 2) if rank is not None and rank < k else 0.0
 
 
-def ranking_metrics(rank: int | None, ks: Iterable[int]) -> dict[str, float]:
-    """{"hr@k": ..., "ndcg@k": ...} for one user."""
+def ranking_metrics(rank: int | None, ks: Iterable[int], ndcg_ks: Iterable[int] | None = None) -> dict[str, float]:
+    """{"hr@k": ..., "ndcg@k": ...} for one user; NDCG at ``ndcg_ks`` (default: the same ks)."""
     out: dict[str, float] = {}
     for k in ks:
         out[f"hr@{k}"] = hit_at(rank, k)
+    for k in ks if ndcg_ks is None else ndcg_ks:
         out[f"ndcg@{k}"] = ndcg_at(rank, k)
     return out
+
+
+def task_ranking_metrics(rank: int | None, task: str) -> dict[str, float]:
+    """The metrics the paper reports for ``task`` (sequential or topn)."""
+    return ranking_metrics(rank, RANKING_KS[task]["hr"], RANKING_KS[task]["ndcg"])
 
 
 def mean_ranking_metrics(ranks: Sequence[int | None], ks: Iterable[int]) -> dict[str, float]:
