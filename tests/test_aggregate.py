@@ -109,6 +109,55 @@ def test_plan_rejects_unknown_variants():
         make_plan(cfg)
 
 
+def test_ablation_variant_equal_to_the_default_is_not_trained_twice():
+    """On Toys (10 neighbours by dataset override) neighbors_10 *is* PeaPOD: the plan drops it there
+    and its paired test (a comparison of a run with itself) is skipped; on Sports it stays."""
+    cfg = make_config(datasets=("sports", "toys"))
+    cfg["datasets"]["toys"]["generator"] = {"neighbors": 10}
+    plan = make_plan(cfg)
+    assert plan.aliases == {("toys", "neighbors_10")}
+    runs = set(plan.runs())
+    assert ("toys", "neighbors_10", 1) not in runs and ("sports", "neighbors_10", 1) in runs
+    assert ("toys", "peapod", 1) in runs
+
+
+def test_paired_tests_skip_the_alias_of_the_default(tmp_path):
+    cfg = make_config(datasets=("sports", "toys"))
+    cfg["datasets"]["toys"]["generator"] = {"neighbors": 10}
+    plan = make_plan(cfg)
+    tidy, _ = collect_runs(plan.runs(), write_runs(tmp_path, cfg))
+    paired = compare.paired_tests(tidy, plan)
+    n10 = paired[paired["variant_a"] == "neighbors_10"]
+    assert set(n10["dataset"]) == {"sports"}
+
+
+def test_ablation_plan_holds_only_its_runs_and_always_the_default():
+    cfg = make_config(datasets=("sports", "beauty"))
+    cfg["ablations"]["heads"] = {"variants": ["mlp", "heads_8"], "datasets": ["beauty"]}  # default left out
+    plan = make_plan(cfg)
+    heads = plan.for_ablation("heads")
+    assert heads.ablations["heads"]["variants"] == ("peapod", "mlp", "heads_8")
+    assert {(d, v) for d, v, _ in heads.runs()} == {("beauty", "peapod"), ("beauty", "mlp"), ("beauty", "heads_8")}
+    assert heads.table_variants == () and heads.baseline_variant is None
+    with pytest.raises(SettingsError, match="ablation 'missing' is not configured"):
+        plan.for_ablation("missing")
+
+
+def test_summarize_ablation_tests_each_setting_against_the_default(tmp_path):
+    from peapod.aggregate.pipeline import expected_run_paths, summarize_ablation
+
+    cfg = make_config(datasets=("sports",))
+    write_runs(tmp_path / "results", cfg)
+    out = {k: str(tmp_path / f"{k}.out") for k in ("summary", "summary_csv", "missing", "paired")}
+    summarize_ablation(cfg, "heads", expected_run_paths(cfg, root=str(tmp_path / "results"), ablation="heads"), out)
+    summary = pd.read_parquet(out["summary"])
+    assert set(summary["variant"]) == {"mlp", "heads_1", "peapod", "heads_8"}
+    paired = pd.read_csv(out["paired"])
+    assert set(paired["variant_a"]) == {"mlp", "heads_1", "heads_8"} and set(paired["variant_b"]) == {"peapod"}
+    assert set(paired["family"]) == {"ablation:heads"}
+    assert pd.read_csv(out["missing"]).empty
+
+
 # ---------------------------------------------------------------------------------------------
 # Collection: nothing is dropped silently
 

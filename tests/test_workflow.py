@@ -50,17 +50,119 @@ def test_config_typo_stops_the_run_naming_the_key(tmp_path):
     assert "datasets.demo.demo: unknown key(s) 'n_user'" in proc.stdout + proc.stderr
 
 
-def test_paper_config_replaces_the_demo(tmp_path):
-    """--configfile config/paper.yaml must not also run the demo (Snakemake would merge them)."""
+def paper_workflow(tmp_path: Path) -> Path:
+    """A workflow copy with stand-in P5 files for the paper's datasets (a dry run reads no data)."""
     work = workflow_copy(tmp_path)
     for name in ("sports", "beauty", "toys"):
         d = work / "resources" / "p5" / name
         d.mkdir(parents=True)
         (d / "sequential_data.txt").write_text("1 1 2 3\n")
+    return work
+
+
+def dry_run_outputs(work: Path, args: list[str]) -> dict[str, list[str]]:
+    """rule -> the first output file of each of its jobs in a dry run of ``args``."""
+    proc = run([*args, "-n", "--cores", "8", "--resources", "gpu=1"], work)  # targets before nargs options
+    jobs: dict[str, list[str]] = {}
+    rule = None
+    for line in proc.stdout.splitlines():
+        words = line.split()
+        if len(words) == 2 and words[0] in ("rule", "localrule") and words[1].endswith(":"):
+            rule = words[1][:-1]
+            jobs.setdefault(rule, [])
+        elif rule and line.strip().startswith("output:"):
+            jobs[rule].append(line.split(":", 1)[1].split(",")[0].strip())
+        elif rule and line.strip().startswith("jobid:") and rule.startswith("ablation_"):
+            jobs[rule].append("")  # a target rule has no output
+    return jobs
+
+
+def runs_of(outputs: list[str]) -> set[tuple[str, str]]:
+    """(dataset, variant) of results/<dataset>/runs/<variant>/seed<k>/... paths."""
+    return {(Path(o).parts[1], Path(o).parts[3]) for o in outputs}
+
+
+def test_paper_config_replaces_the_demo(tmp_path):
+    """--configfile config/paper.yaml must not also run the demo (Snakemake would merge them)."""
+    work = paper_workflow(tmp_path)
     proc = run(["-n", "--configfile", "config/paper.yaml", "--quiet", "rules"], work)
     out = proc.stdout + proc.stderr
     assert "make_demo_dataset" not in out
     assert "preprocess" in out
+
+
+# The paper's study per dataset (README, "The paper's study"): 17 variants x 10 seeds. PeaPOD and
+# POD, no task prompt, MLP + heads 1/2/8/16, neighbours 5/10/20/30 less the one equal to PeaPOD
+# on that dataset (20 on Sports and Beauty, 10 on Toys), prompt length 5/8/10, BiVAE and LightGCN,
+# T5-base.
+PAPER_RUNS_PER_DATASET = 170
+
+
+def test_paper_dry_run_lists_the_expected_jobs_per_dataset(tmp_path):
+    jobs = dry_run_outputs(paper_workflow(tmp_path), ["--configfile", "config/paper.yaml"])
+    for rule in ("train_generator", "evaluate_generator"):
+        per_dataset = {d: sum(Path(o).parts[1] == d for o in jobs[rule]) for d in ("sports", "beauty", "toys")}
+        assert per_dataset == {"sports": 170, "beauty": 170, "toys": 170}, (rule, per_dataset)
+    assert len(jobs["train_embeddings"]) == len(jobs["build_neighbors"]) == 9  # 3 CF models x 3 datasets
+    assert len(jobs["preprocess"]) == 3
+    assert len(jobs["summarize_ablation"]) == len(jobs["plot_ablation"]) == 6
+    # Toys runs with 10 neighbours, so there neighbors_10 is PeaPOD itself and neighbors_20 is trained.
+    toys = {v for d, v in runs_of(jobs["train_generator"]) if d == "toys"}
+    sports = {v for d, v in runs_of(jobs["train_generator"]) if d == "sports"}
+    assert "neighbors_10" not in toys and "neighbors_20" in toys
+    assert "neighbors_20" not in sports and "neighbors_10" in sports
+
+
+# Each ablation target alone: its variants (with PeaPOD), on its datasets, 10 seeds each.
+ABLATION_RUNS = {
+    "task_prompt": {"peapod", "no_task_prompt"},
+    "heads": {"mlp", "heads_1", "heads_2", "peapod", "heads_8", "heads_16"},
+    "neighbors": {"neighbors_5", "neighbors_10", "neighbors_20", "neighbors_30", "peapod"},
+    "prompt_length": {"peapod", "prompt_length_5", "prompt_length_8", "prompt_length_10"},
+    "embedding": {"peapod", "bivae", "lightgcn"},
+    "model_size": {"peapod", "t5_base"},
+}
+
+
+@pytest.mark.parametrize("ablation", sorted(ABLATION_RUNS))
+def test_each_ablation_target_touches_only_its_own_jobs(tmp_path, ablation):
+    jobs = dry_run_outputs(paper_workflow(tmp_path), [f"ablation_{ablation}", "--configfile", "config/paper.yaml"])
+    trained = runs_of(jobs["train_generator"])
+    assert {v for _, v in trained} == ABLATION_RUNS[ablation]
+    assert runs_of(jobs["evaluate_generator"]) == trained
+    per_pair = len(jobs["train_generator"]) / len(trained)
+    assert per_pair == 10  # every seed, no run twice
+    # Only this ablation's aggregation; nothing of the main tables or other ablations.
+    assert jobs["summarize_ablation"] == [f"results/ablations/{ablation}/summary.parquet"]
+    assert set(jobs) <= {"preprocess", "train_embeddings", "build_neighbors", "train_generator",
+                         "evaluate_generator", "summarize_ablation", "plot_ablation", f"ablation_{ablation}"}
+    cf_models = {Path(o).parts[3] for o in jobs.get("train_embeddings", [])}
+    assert cf_models == ({"pmf", "bivae", "lightgcn"} if ablation == "embedding" else {"pmf"})
+
+
+def test_ablation_datasets_come_from_config(tmp_path):
+    import yaml
+
+    work = paper_workflow(tmp_path)
+    cfg = yaml.safe_load((work / "config" / "paper.yaml").read_text())
+    cfg["ablations"]["heads"]["datasets"] = ["toys"]
+    (work / "custom.yaml").write_text(yaml.safe_dump(cfg))
+    jobs = dry_run_outputs(work, ["ablation_heads", "--configfile", "custom.yaml"])
+    assert {d for d, _ in runs_of(jobs["train_generator"])} == {"toys"}
+    assert len(jobs["preprocess"]) == 1
+
+
+def test_unconfigured_ablation_has_no_target(tmp_path):
+    work = workflow_copy(tmp_path)  # the demo configures only the heads ablation
+    proc = run(["ablation_neighbors", "-n"], work, check=False)
+    assert proc.returncode != 0
+
+
+def test_profiles_dry_run(tmp_path):
+    work = paper_workflow(tmp_path)
+    for profile in ("profiles/default", "profiles/slurm"):
+        proc = run(["--profile", profile, "--configfile", "config/paper.yaml", "-n", "--quiet", "rules"], work)
+        assert "train_generator" in proc.stdout + proc.stderr
 
 
 def test_bad_input_fails_the_job_with_the_message_in_its_log(tmp_path):

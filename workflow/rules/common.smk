@@ -1,16 +1,24 @@
 # Shared helpers: which outputs exist for the configured datasets, and where inputs come from.
 from pathlib import Path
 
-from peapod.aggregate.settings import FIGURE_ABLATIONS, make_plan
+from peapod.aggregate.settings import ABLATION_NAMES, FIGURE_ABLATIONS, make_plan
 from peapod.aggregate.tables import TABLE_NAMES
 from peapod.data.p5 import discover_p5_files
-from peapod.generator.config import variant_config
+from peapod.generator.config import run_config
 
 DATASETS = list(config["datasets"])
-VARIANTS = dict(config.get("variants") or {"peapod": {}})
+VARIANTS = dict(config["variants"])
 SEEDS = [int(seed) for seed in config["seeds"]]
-# Every variant's settings, checked now so a bad value stops the workflow before any job runs.
-GENERATOR_SETTINGS = {name: variant_config(config.get("generator", {}), overrides) for name, overrides in VARIANTS.items()}
+# Every (dataset, variant)'s settings: generator defaults, the dataset's overrides, the variant's.
+# Checked now, so a bad value stops the workflow before any job runs.
+GENERATOR_SETTINGS = {
+    (dataset, variant): run_config(config["generator"], spec.get("generator"), overrides)
+    for dataset, spec in config["datasets"].items()
+    for variant, overrides in VARIANTS.items()
+}
+# The runs to train and evaluate: the main tables' variants on every dataset, each ablation's
+# variants on its datasets, per seed (peapod.aggregate.settings.make_plan).
+PLAN = make_plan(config)
 CF_MODELS = list(config["embeddings"]["models"])
 DEMO_DATASETS = [name for name, spec in config["datasets"].items() if spec["source"] == "demo"]
 
@@ -51,7 +59,7 @@ def preprocess_inputs(wildcards):
 
 def generator_settings(wildcards):
     """The variant's generator settings as a plain mapping (config defaults + overrides)."""
-    return GENERATOR_SETTINGS[wildcards.variant].to_dict()
+    return GENERATOR_SETTINGS[wildcards.dataset, wildcards.variant].to_dict()
 
 
 def run_seed(wildcards):
@@ -69,7 +77,7 @@ def generator_inputs(wildcards):
         "candidates": f"{data}/candidates.parquet",
         "templates": "config/templates.yaml",
     }
-    settings = GENERATOR_SETTINGS[wildcards.variant]
+    settings = GENERATOR_SETTINGS[wildcards.dataset, wildcards.variant]
     if settings.user_prompt != "none":
         cf = settings.cf_model
         inputs["embeddings"] = f"results/{wildcards.dataset}/embeddings/{cf}/user_embeddings.parquet"
@@ -77,11 +85,13 @@ def generator_inputs(wildcards):
     return inputs
 
 
+def run_metrics_path(dataset, variant, seed):
+    return f"results/{dataset}/runs/{variant}/seed{seed}/metrics.parquet"
+
+
 def evaluated_runs(wildcards=None):
-    """The evaluation metrics of every dataset x variant x seed (each implies its training run)."""
-    return expand(
-        "results/{dataset}/runs/{variant}/seed{seed}/metrics.parquet", dataset=DATASETS, variant=VARIANTS, seed=SEEDS
-    )
+    """The evaluation metrics of every planned run (each implies its training run)."""
+    return [run_metrics_path(*key) for key in PLAN.runs()]
 
 
 def embedding_inputs(wildcards):
@@ -108,21 +118,36 @@ def embedding_settings(wildcards):
 
 
 # --- Aggregation (workflow/rules/report.smk) -----------------------------------------------------
-# Only when the config defines variants: the aggregation reads the runs' metrics files.
-AGGREGATE = bool(config.get("variants"))
-PLAN = make_plan(config) if AGGREGATE else None
-RESULT_TABLES = (
-    [t for t in TABLE_NAMES if t != "model_size" or "model_size" in PLAN.ablations] if AGGREGATE else []
-)
-ABLATION_FIGURES = [a for a in FIGURE_ABLATIONS if a in PLAN.ablations] if AGGREGATE else []
+RESULT_TABLES = [t for t in TABLE_NAMES if t != "model_size" or "model_size" in PLAN.ablations]
+ABLATION_FIGURES = [a for a in FIGURE_ABLATIONS if a in PLAN.ablations]
 
 
-def run_metrics_inputs(wildcards):
-    """The metrics file of every planned run; with require_all_runs false, only those that exist now."""
-    paths = [f"results/{d}/runs/{v}/seed{s}/metrics.parquet" for d, v, s in PLAN.runs()]
+def existing_or_all(paths):
+    """All of ``paths`` (missing runs are built); with aggregate.require_all_runs false, only those
+    that exist now (the others are listed in missing_runs.csv)."""
     if config["aggregate"]["require_all_runs"]:
         return paths
     return [p for p in paths if Path(p).exists()]
+
+
+def run_metrics_inputs(wildcards):
+    """The metrics file of every planned run."""
+    return existing_or_all(evaluated_runs())
+
+
+def ablation_run_inputs(wildcards):
+    """The metrics files of one ablation's runs (its variants on its datasets)."""
+    return existing_or_all([run_metrics_path(*key) for key in PLAN.for_ablation(wildcards.ablation).runs()])
+
+
+def ablation_outputs(ablation):
+    """What the ablation_<name> target builds: the ablation's own summary, paired tests and figure."""
+    return [
+        f"results/ablations/{ablation}/summary.csv",
+        f"results/ablations/{ablation}/tests_paired.csv",
+        f"results/figures/ablation_{ablation}.png",
+        f"results/figures/ablation_{ablation}.pdf",
+    ]
 
 
 def aggregation_params(wildcards):
@@ -132,9 +157,7 @@ def aggregation_params(wildcards):
 
 
 def aggregation_outputs():
-    """Every table, figure and test table of the aggregation; empty when no variants are configured."""
-    if not AGGREGATE:
-        return []
+    """Every table, figure and test table of the aggregation."""
     return (
         [
             "results/aggregate/summary.csv",
@@ -145,6 +168,7 @@ def aggregation_outputs():
         ]
         + expand("results/tables/{table}.{ext}", table=RESULT_TABLES, ext=["md", "tex", "csv", "html"])
         + expand("results/figures/ablation_{ablation}.{ext}", ablation=ABLATION_FIGURES, ext=["png", "pdf"])
+        + [path for ablation in PLAN.ablations for path in ablation_outputs(ablation)]
     )
 
 

@@ -17,7 +17,7 @@ rule make_demo_dataset:
     log:
         "results/{dataset}/logs/make_demo_dataset.log",
     conda:
-        "../../envs/peapod.yaml"
+        "../../envs/data.yaml"
     script:
         "../scripts/make_demo_dataset.py"
 
@@ -35,7 +35,7 @@ rule preprocess:
     log:
         "results/{dataset}/logs/preprocess.log",
     conda:
-        "../../envs/peapod.yaml"
+        "../../envs/data.yaml"
     script:
         "../scripts/preprocess.py"
 
@@ -53,6 +53,6 @@ rule tabulate_dataset_statistics:
     log:
         "results/logs/tabulate_dataset_statistics.log",
     conda:
-        "../../envs/peapod.yaml"
+        "../../envs/data.yaml"
     script:
         "../scripts/tabulate_dataset_statistics.py"

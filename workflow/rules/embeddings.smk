@@ -14,6 +14,6 @@ rule train_embeddings:
     benchmark:
         "results/{dataset}/benchmarks/train_embeddings_{cf_model}.tsv"
     conda:
-        "../../envs/peapod.yaml"
+        "../../envs/embeddings.yaml"
     script:
         "../scripts/train_embeddings.py"

@@ -28,6 +28,6 @@ rule evaluate_generator:
     benchmark:
         "results/{dataset}/benchmarks/evaluate_generator/{variant}/seed{seed}.tsv"
     conda:
-        "../../envs/peapod.yaml"
+        "../../envs/generator.yaml"
     script:
         "../scripts/evaluate_generator.py"

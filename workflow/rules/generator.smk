@@ -23,6 +23,6 @@ rule train_generator:
     benchmark:
         "results/{dataset}/benchmarks/train_generator/{variant}/seed{seed}.tsv"
     conda:
-        "../../envs/peapod.yaml"
+        "../../envs/generator.yaml"
     script:
         "../scripts/train_generator.py"

@@ -14,6 +14,6 @@ rule build_neighbors:
     benchmark:
         "results/{dataset}/benchmarks/build_neighbors_{cf_model}.tsv"
     conda:
-        "../../envs/peapod.yaml"
+        "../../envs/embeddings.yaml"
     script:
         "../scripts/build_neighbors.py"

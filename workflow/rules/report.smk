@@ -1,11 +1,11 @@
 # Aggregation: per-run metrics -> tidy table and seed summaries -> t-tests -> the paper's tables and
-# ablation figures, all marked for `snakemake --report`. Rules are requested only when the config
-# defines variants (common.smk: aggregation_outputs).
+# ablation figures, all marked for `snakemake --report`. Each configured ablation also has its own
+# target, ablation_<name>, that needs only that ablation's runs (see README, "One ablation").
 
 
 wildcard_constraints:
     table="|".join(TABLE_NAMES),
-    ablation="|".join(FIGURE_ABLATIONS),
+    ablation="|".join(ABLATION_NAMES),
 
 
 rule collect_metrics:
@@ -29,7 +29,7 @@ rule collect_metrics:
     log:
         "results/logs/collect_metrics.log",
     conda:
-        "../../envs/peapod.yaml"
+        "../../envs/report.yaml"
     script:
         "../scripts/collect_metrics.py"
 
@@ -60,7 +60,7 @@ rule test_significance:
     log:
         "results/logs/test_significance.log",
     conda:
-        "../../envs/peapod.yaml"
+        "../../envs/report.yaml"
     script:
         "../scripts/test_significance.py"
 
@@ -86,14 +86,32 @@ rule tabulate_results:
     log:
         "results/logs/tabulate_results_{table}.log",
     conda:
-        "../../envs/peapod.yaml"
+        "../../envs/report.yaml"
     script:
         "../scripts/tabulate_results.py"
 
 
+rule summarize_ablation:
+    input:
+        runs=ablation_run_inputs,
+    output:
+        summary="results/ablations/{ablation}/summary.parquet",
+        summary_csv="results/ablations/{ablation}/summary.csv",
+        missing="results/ablations/{ablation}/missing_runs.csv",
+        paired="results/ablations/{ablation}/tests_paired.csv",
+    params:
+        config=aggregation_params,
+    log:
+        "results/logs/summarize_ablation_{ablation}.log",
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/summarize_ablation.py"
+
+
 rule plot_ablation:
     input:
-        summary="results/aggregate/summary.parquet",
+        summary="results/ablations/{ablation}/summary.parquet",
     output:
         png=report(
             "results/figures/ablation_{ablation}.png",
@@ -107,6 +125,17 @@ rule plot_ablation:
     log:
         "results/logs/plot_ablation_{ablation}.log",
     conda:
-        "../../envs/peapod.yaml"
+        "../../envs/report.yaml"
     script:
         "../scripts/plot_ablation.py"
+
+
+# One target per configured ablation: `snakemake ablation_heads` trains, evaluates and summarises
+# that study alone; `snakemake ablation_heads -R train_generator` re-trains just its runs.
+for _ablation in PLAN.ablations:
+
+    rule:
+        name:
+            f"ablation_{_ablation}"
+        input:
+            ablation_outputs(_ablation),

@@ -103,6 +103,8 @@ def paired_tests(tidy: pd.DataFrame, plan: AggregationPlan, alpha: float = 0.05)
     rows = []
     for family, va, vb, datasets in _comparisons(plan):
         for dataset in datasets:
+            if (dataset, va) in plan.aliases:
+                continue  # the default variant's own runs: nothing to compare
             keys = test[(test["dataset"] == dataset) & test["variant"].isin([va, vb])]
             for (task, method, metric), _ in keys.groupby(["task", "method", "metric"], sort=True):
                 a = _scores(tidy, dataset, va, task, method, metric)

@@ -3,6 +3,7 @@
   collect_metrics     per-run metrics files -> metrics.parquet (tidy + settings), summary, missing runs
   test_significance   metrics + reported numbers -> tests vs reported, paired tests, reproduced vs reported
   tabulate_results    -> one paper table as Markdown, LaTeX, HTML and CSV
+  summarize_ablation  one ablation's runs alone -> its summary, missing runs and paired tests
   plot_ablation       -> one ablation figure as PNG and PDF
 """
 
@@ -34,25 +35,51 @@ def aggregate_settings(config: dict[str, Any]) -> dict[str, Any]:
     return agg
 
 
-def expected_run_paths(config: dict[str, Any], root: str = "results") -> dict[tuple[str, str, int], str]:
-    """Every (dataset, variant, seed) the aggregation reads, with its metrics file path."""
-    return {key: run_path(*key, root=root) for key in make_plan(config).runs()}
+def expected_run_paths(
+    config: dict[str, Any], root: str = "results", ablation: str | None = None
+) -> dict[tuple[str, str, int], str]:
+    """Every (dataset, variant, seed) the aggregation (or one ablation) reads, with its metrics file path."""
+    plan = make_plan(config)
+    if ablation is not None:
+        plan = plan.for_ablation(ablation)
+    return {key: run_path(*key, root=root) for key in plan.runs()}
 
 
 def collect_metrics(config: dict[str, Any], paths: dict[tuple[str, str, int], str], outputs: dict[str, str]) -> None:
     """Write the tidy metrics (with each variant's settings), the seed summary and the missing runs."""
     plan = make_plan(config)
-    settings = settings_table(config)
-    tidy, missing = collect_runs(plan.runs(), paths)
-    tidy = attach_settings(tidy, settings)
-    summary = summarize(tidy, SUMMARY_BY, expected_seeds=plan.seeds)
-    summary = summary.merge(settings, on=["dataset", "variant"], how="left")
+    tidy, summary, missing = _collect(config, plan, paths)
     write_parquet(pa.Table.from_pandas(tidy, preserve_index=False), outputs["metrics"])
     write_parquet(pa.Table.from_pandas(summary, preserve_index=False), outputs["summary"])
     write_text(summary.to_csv(index=False), outputs["summary_csv"])
     write_text(missing.to_csv(index=False), outputs["missing"])
     log.info("%d metric values from %d run(s); %d gap(s) reported in %s",
              len(tidy), len(plan.runs()) - int(missing["task"].isna().sum()), len(missing), outputs["missing"])
+
+
+def _collect(config: dict[str, Any], plan, paths: dict[tuple[str, str, int], str]):
+    """(tidy metrics with settings, seed summary with settings, missing runs) of the plan's runs."""
+    settings = settings_table(config)
+    tidy, missing = collect_runs(plan.runs(), paths)
+    tidy = attach_settings(tidy, settings)
+    summary = summarize(tidy, SUMMARY_BY, expected_seeds=plan.seeds)
+    return tidy, summary.merge(settings, on=["dataset", "variant"], how="left"), missing
+
+
+def summarize_ablation(
+    config: dict[str, Any], ablation: str, paths: dict[tuple[str, str, int], str], outputs: dict[str, str]
+) -> None:
+    """One ablation on its own (its runs only, so its target needs nothing else): seed summary,
+    missing runs and paired tests of each setting against the default variant."""
+    plan = make_plan(config).for_ablation(ablation)
+    agg = aggregate_settings(config)
+    tidy, summary, missing = _collect(config, plan, paths)
+    paired = compare.paired_tests(tidy, plan, agg["alpha"])
+    write_parquet(pa.Table.from_pandas(summary, preserve_index=False), outputs["summary"])
+    write_text(summary.to_csv(index=False), outputs["summary_csv"])
+    write_text(missing.to_csv(index=False), outputs["missing"])
+    write_text(paired.to_csv(index=False), outputs["paired"])
+    log.info("ablation %s: %d run(s), %d gap(s), %d paired test(s)", ablation, len(plan.runs()), len(missing), len(paired))
 
 
 def test_significance(config: dict[str, Any], metrics_path: str, reported_path: str, outputs: dict[str, str]) -> None:

@@ -7,10 +7,12 @@ resolved settings, never from parsing the variant's name.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterable
 
 import pandas as pd
+
+from peapod.generator.config import run_config
 
 # The generator settings the aggregation reads; other generator keys are carried but not used here.
 SETTING_KEYS = ("user_prompt", "heads", "prompt_length", "task_prompt_length", "neighbors", "cf_model", "backbone")
@@ -37,14 +39,12 @@ class SettingsError(ValueError):
 def resolve_variant(
     defaults: dict[str, Any], overrides: dict[str, Any] | None, dataset_overrides: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Generator defaults, then a dataset's own overrides (if any), then the variant's overrides."""
-    settings = dict(defaults)
-    settings.update(dataset_overrides or {})
-    settings.update(overrides or {})
-    missing = [k for k in SETTING_KEYS if k not in settings]
-    if missing:
-        raise SettingsError(f"generator settings lack {', '.join(missing)} (give them in generator: or the variant)")
-    return settings
+    """Generator defaults, then a dataset's own overrides (if any), then the variant's overrides:
+    the full settings the run trains with (peapod.generator.config.run_config)."""
+    try:
+        return run_config(defaults, dataset_overrides, overrides).to_dict()
+    except (TypeError, ValueError) as error:
+        raise SettingsError(str(error)) from error
 
 
 def derived_columns(settings: dict[str, Any]) -> dict[str, Any]:
@@ -94,9 +94,13 @@ class AggregationPlan:
     default_variant: str  # PeaPOD as the paper runs it
     baseline_variant: str | None  # POD; paired tests default-vs-baseline when both are configured
     ablations: dict[str, dict[str, tuple[str, ...]]]  # name -> {"variants": ..., "datasets": ...}
+    # (dataset, variant) pairs of an ablation whose settings on that dataset equal the default
+    # variant's (e.g. neighbors_10 on Toys, where 10 is the default): not trained twice, the
+    # default variant's runs stand for them.
+    aliases: frozenset[tuple[str, str]] = frozenset()
 
     def runs(self) -> list[tuple[str, str, int]]:
-        """Every (dataset, variant, seed) whose metrics the aggregation reads, sorted, no repeats."""
+        """Every (dataset, variant, seed) to train and evaluate, sorted, no repeats, no aliases."""
         keys = set()
         for dataset in self.datasets:
             for variant in self.table_variants:
@@ -104,12 +108,24 @@ class AggregationPlan:
         for spec in self.ablations.values():
             for dataset in spec["datasets"]:
                 for variant in spec["variants"]:
-                    keys.update((dataset, variant, seed) for seed in self.seeds)
+                    if (dataset, variant) not in self.aliases:
+                        keys.update((dataset, variant, seed) for seed in self.seeds)
         return sorted(keys)
+
+    def for_ablation(self, name: str) -> "AggregationPlan":
+        """The plan of one ablation alone: its variants on its datasets (no main-table runs)."""
+        if name not in self.ablations:
+            configured = ", ".join(self.ablations) or "none"
+            raise SettingsError(f"ablation {name!r} is not configured under ablations: (configured: {configured})")
+        spec = self.ablations[name]
+        return replace(
+            self, datasets=spec["datasets"], table_variants=(), baseline_variant=None, ablations={name: spec}
+        )
 
 
 def make_plan(config: dict[str, Any]) -> AggregationPlan:
-    """The plan from a validated config; every named variant and dataset must exist."""
+    """The plan from a validated config; every named variant and dataset must exist. Every ablation
+    includes the default variant (its reference point)."""
     variants = config.get("variants") or {}
     datasets = tuple(config["datasets"])
     agg = config.get("aggregate") or {}
@@ -123,6 +139,8 @@ def make_plan(config: dict[str, Any]) -> AggregationPlan:
     ablations = {}
     for name, spec in (config.get("ablations") or {}).items():
         ab_variants = tuple(spec.get("variants") or ())
+        if default not in ab_variants:
+            ab_variants = (default, *ab_variants)
         ab_datasets = tuple(spec.get("datasets") or datasets)
         for v in ab_variants:
             if v not in variants:
@@ -140,4 +158,25 @@ def make_plan(config: dict[str, Any]) -> AggregationPlan:
         default_variant=default,
         baseline_variant=baseline if baseline in variants else None,
         ablations=ablations,
+        aliases=_aliases_of_default(config, ablations, table_variants, default),
     )
+
+
+def _aliases_of_default(
+    config: dict[str, Any], ablations: dict[str, dict[str, tuple[str, ...]]], table_variants: tuple[str, ...],
+    default: str,
+) -> frozenset[tuple[str, str]]:
+    """Ablation (dataset, variant) pairs that would train exactly the default variant's settings."""
+    defaults = dict(config.get("generator") or {})
+    variants = config.get("variants") or {}
+    aliases = set()
+    for spec in ablations.values():
+        for dataset in spec["datasets"]:
+            dataset_overrides = (config["datasets"].get(dataset) or {}).get("generator")
+            reference = resolve_variant(defaults, variants[default], dataset_overrides)
+            for variant in spec["variants"]:
+                if variant == default or variant in table_variants:
+                    continue
+                if resolve_variant(defaults, variants[variant], dataset_overrides) == reference:
+                    aliases.add((dataset, variant))
+    return frozenset(aliases)

@@ -114,3 +114,11 @@ class GeneratorConfig:
 def variant_config(generator: dict[str, Any], overrides: dict[str, Any] | None) -> GeneratorConfig:
     """The settings of one variant: the config's ``generator`` defaults with the variant's overrides."""
     return GeneratorConfig.from_dict(generator or {}).with_overrides(overrides or {})
+
+
+def run_config(
+    generator: dict[str, Any], dataset_overrides: dict[str, Any] | None, variant_overrides: dict[str, Any] | None
+) -> GeneratorConfig:
+    """The settings of one (dataset, variant) run: ``generator`` defaults, then the dataset's own
+    overrides (e.g. Toys uses 10 neighbours), then the variant's (a variant always wins)."""
+    return variant_config(generator, dataset_overrides).with_overrides(variant_overrides or {})

@@ -1,0 +1,13 @@
+"""Adapter: one ablation's runs -> its seed summary, missing runs and paired tests (see peapod.aggregate.pipeline)."""
+
+from peapod.aggregate.pipeline import expected_run_paths, summarize_ablation
+from peapod.logs import run_logged
+
+
+def main(smk, log):
+    config = dict(smk.params.config)
+    ablation = smk.wildcards.ablation
+    summarize_ablation(config, ablation, expected_run_paths(config, ablation=ablation), dict(smk.output.items()))
+
+
+run_logged(snakemake, main)  # noqa: F821 (injected by Snakemake)
