@@ -1,0 +1,111 @@
+"""The whole workflow killed mid-run and started again ends with the metrics of an uninterrupted run;
+two runs from scratch give identical metrics tables (CPU, a small demo)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.test_workflow import SNAKEMAKE, dry_run_outputs, run, runs_of, workflow_copy
+
+# The demo's shape, shrunk so that a run from scratch takes a few minutes on 2 cores: every stage,
+# two seeds, PeaPOD, MLP and POD, the heads ablation.
+SMALL_DEMO = """
+datasets:
+  demo:
+    source: demo
+    demo: {n_users: 80, n_items: 60, n_groups: 4, min_length: 6, max_length: 10, explanation_fraction: 0.3}
+seeds: [0, 1]
+preprocess: {n_negatives: 19}
+embeddings:
+  models: [pmf]
+  dim: 16
+  pmf: {max_iter: 5}
+neighbors: {k: 10}
+generator:
+  backbone: tiny
+  tiny: {d_model: 32, d_ff: 64, num_layers: 1, num_heads: 2, vocab_size: 300, dropout_rate: 0.1}
+  neighbors: 10
+  heads: 2
+  batch_size: 8
+  negatives: 9
+  epochs: 4
+  patience: 4
+  learning_rate: 0.002
+variants:
+  peapod: {}
+  mlp: {user_prompt: mlp}
+  pod: {user_prompt: none}
+ablations:
+  heads: {variants: [mlp, peapod]}
+evaluation: {beams: 10, explanation_beams: 2, explanation_min_length: 2, explanation_max_length: 12}
+"""
+
+
+def small_workflow(tmp_path: Path, name: str) -> Path:
+    (tmp_path / name).mkdir()
+    work = workflow_copy(tmp_path / name)
+    (work / "small.yaml").write_text(SMALL_DEMO)
+    return work
+
+
+def metrics_tables(work: Path) -> dict[str, pd.DataFrame]:
+    """Every run's metrics and the aggregated tables, by path."""
+    results = work / "results"
+    paths = sorted(results.glob("demo/runs/*/seed*/metrics.parquet")) + sorted(results.glob("tables/*.csv"))
+    paths += [results / "aggregate" / "summary.csv"]
+    return {str(p.relative_to(work)): pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p) for p in paths}
+
+
+def wait_for_training_epoch(work: Path, proc: subprocess.Popen, timeout: float = 600) -> Path:
+    """The log of the first training job that has finished an epoch (so it has a resumable state)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for log in (work / "results" / "demo" / "logs" / "train_generator").glob("*/*.log"):
+            if "epoch 1:" in log.read_text() and "done:" not in log.read_text():
+                return log
+        assert proc.poll() is None, "the workflow ended before any training epoch was seen"
+        time.sleep(0.1)
+    raise AssertionError("no training epoch within the timeout")
+
+
+@pytest.mark.slow
+def test_killed_workflow_resumes_and_two_runs_agree(tmp_path):
+    reference = small_workflow(tmp_path, "reference")
+    run(["--cores", "2", "--configfile", "small.yaml"], reference)
+
+    work = small_workflow(tmp_path, "killed")
+    # Snakemake and its jobs in their own process group, killed together as a crash or scancel would.
+    proc = subprocess.Popen(SNAKEMAKE + ["--cores", "2", "--configfile", "small.yaml"], cwd=work,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        killed_log = wait_for_training_epoch(work, proc)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    run_dir = work / "results" / "demo" / "runs" / killed_log.parent.name / killed_log.stem
+    assert (run_dir / "last" / "state.json").exists(), "the killed job left no resumable state"
+    assert not (run_dir / "metrics.parquet").exists()
+
+    # Started again (the profile reruns incomplete jobs): everything completes, the killed run resumes.
+    run(["--cores", "2", "--configfile", "small.yaml"], work)
+    assert json.loads((run_dir / "run.json").read_text())["resumed"] >= 1
+
+    expected, got = metrics_tables(reference), metrics_tables(work)
+    assert sorted(got) == sorted(expected) and len(got) >= 6 + 4
+    for path, table in expected.items():
+        pd.testing.assert_frame_equal(got[path], table, check_exact=True, obj=path)
+    again = run(["--cores", "2", "--configfile", "small.yaml", "-n"], work)
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+    # Re-training one ablation after the fact reruns only its own runs (and their downstream).
+    jobs = dry_run_outputs(work, ["ablation_heads", "-R", "train_generator", "--configfile", "small.yaml"])
+    assert {v for _, v in runs_of(jobs["train_generator"])} == {"mlp", "peapod"}
+    assert len(jobs["train_generator"]) == 4 and "preprocess" not in jobs and "collect_metrics" not in jobs
