@@ -15,7 +15,7 @@ import peapod.embeddings.cornac_models as cornac_models
 import peapod.embeddings.lightgcn as lightgcn_module
 from peapod.data.tables import read_table
 from peapod.embeddings import fit_embeddings, settings_for
-from peapod.embeddings.evaluate import metrics_from_ranks, target_ranks
+from peapod.embeddings.evaluate import target_ranks, topn_metrics
 from peapod.embeddings.interactions import read_train_interactions
 from peapod.embeddings.io import read_user_embeddings, write_user_embeddings
 from peapod.embeddings.stage import train_embeddings
@@ -95,9 +95,9 @@ def test_each_source_recovers_planted_groups(source, demo_tables, tmp_path, monk
     if source == "file":
         assert metrics["test"] is None
     else:
-        assert set(metrics["test"]) >= {"HR@1", "HR@5", "HR@10", "NDCG@5", "NDCG@10"}
+        assert set(metrics["test"]) >= {"hr@1", "hr@5", "hr@10", "ndcg@5", "ndcg@10"}
         assert metrics["test"]["candidates"] == 100
-        assert metrics["test"]["HR@10"] >= HR10_THRESHOLD, f"{source}: {metrics['test']}"
+        assert metrics["test"]["hr@10"] >= HR10_THRESHOLD, f"{source}: {metrics['test']}"
 
 
 def held_out_pairs(demo_tables) -> set[tuple[int, int]]:
@@ -284,10 +284,12 @@ def test_ranks_are_pessimistic_on_ties_and_metrics_follow():
     # user 1: items 1, 2 score higher, item 4 ties (counted against us) -> rank 3;
     # user 2 scores everything 0 -> rank 4 (last).
     assert ranks.tolist() == [3, 4]
-    m = metrics_from_ranks(np.array([0, 3, 7, 50]))
-    assert m["HR@1"] == 0.25 and m["HR@5"] == 0.5 and m["HR@10"] == 0.75
-    assert m["NDCG@5"] == pytest.approx((1 + 1 / np.log2(5)) / 4)
-    assert m["NDCG@10"] == pytest.approx((1 + 1 / np.log2(5) + 1 / np.log2(9)) / 4)
+    candidates = pa.table({"user_id": [1, 2, 1], "split": ["test", "test", "valid"], "target": [3, 3, 1],
+                           "negatives": [[1, 2, 4, 5], [1, 2, 4, 5], [2, 3, 4, 5]]})
+    m = topn_metrics(user_vectors, np.array([1, 2]), item_vectors, item_ids, candidates, "test")
+    # The paper's top-n columns, lower-case keys; ranks 3 and 4 (the valid row is not counted).
+    assert m == {"hr@1": 0.0, "hr@5": 1.0, "hr@10": 1.0, "ndcg@5": pytest.approx((1 / np.log2(5) + 1 / np.log2(6)) / 2),
+                 "ndcg@10": pytest.approx((1 / np.log2(5) + 1 / np.log2(6)) / 2), "users": 2, "candidates": 5}
 
 
 def test_recbole_shims_apply_and_are_undone(tmp_path):

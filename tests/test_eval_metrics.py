@@ -5,11 +5,19 @@ from __future__ import annotations
 import math
 import random
 
+import numpy as np
 import pytest
 from nltk.translate.bleu_score import corpus_bleu
 from rouge_score import rouge_scorer
 
-from peapod.evaluation.metrics import mean_ranking_metrics, rank_from_scores, rank_in_list, ranking_metrics
+from peapod.evaluation.metrics import (
+    mean_ranking_metrics,
+    random_ranking_metrics,
+    rank_from_scores,
+    rank_in_list,
+    ranking_metrics,
+    ranks_from_score_matrix,
+)
 from peapod.evaluation.text_metrics import WhitespaceTokenizer, bleu4, per_pair_rouge, rouge_f1
 from peapod.evaluation.trie import ItemTrie
 
@@ -49,6 +57,77 @@ def test_ties_count_against_the_truth():
     assert rank_from_scores([1.0] * 100, 42) == 99
     with pytest.raises(ValueError):
         rank_from_scores([float("nan"), 1.0], 1)
+
+
+# One row a user; the truth's column in TARGETS. Row 0: truth first; row 1: truth last; row 2: the
+# truth ties with one other candidate; row 3: every candidate ties.
+SCORES = np.array([[0.9, 0.5, 0.5, 0.1], [0.9, 0.5, 0.5, 0.1], [0.9, 0.5, 0.5, 0.1], [0.2, 0.2, 0.2, 0.2]])
+TARGETS = np.array([0, 3, 1, 2])
+
+
+def test_score_matrix_ranks_by_hand():
+    pessimistic = ranks_from_score_matrix(SCORES, TARGETS)
+    assert pessimistic.dtype == np.int64 and pessimistic.tolist() == [0, 3, 2, 3]
+    half = ranks_from_score_matrix(SCORES, TARGETS, ties="half")
+    assert half.dtype == np.float64 and half.tolist() == [0.0, 3.0, 1.5, 1.5]
+    assert ranks_from_score_matrix(np.zeros((0, 4)), np.zeros(0, dtype=int)).tolist() == []
+    with pytest.raises(ValueError, match="NaN"):
+        ranks_from_score_matrix([[0.1, float("nan")]], [0])
+    with pytest.raises(ValueError, match="ties"):
+        ranks_from_score_matrix(SCORES, TARGETS, ties="optimistic")
+    with pytest.raises(ValueError, match="target_index"):
+        ranks_from_score_matrix(SCORES, TARGETS[:3])
+
+
+def test_mean_metrics_of_score_matrix_ranks_by_hand():
+    # 4 candidates, k = 10 > 4: every rank is a hit.
+    m = mean_ranking_metrics(ranks_from_score_matrix(SCORES, TARGETS), (1, 10))
+    assert m == {"hr@1": 0.25, "hr@10": 1.0, "ndcg@1": 0.25,
+                 "ndcg@10": pytest.approx((1 + 1 / math.log2(5) + 1 / math.log2(4) + 1 / math.log2(5)) / 4)}
+    m = mean_ranking_metrics(ranks_from_score_matrix(SCORES, TARGETS, ties="half"), (1, 10))
+    assert m == {"hr@1": 0.25, "hr@10": 1.0, "ndcg@1": 0.25,
+                 "ndcg@10": pytest.approx((1 + 1 / math.log2(5) + 2 / math.log2(3.5)) / 4)}
+    # Separate NDCG cut-offs, as for the top-n task.
+    m = mean_ranking_metrics(np.array([0, 3, 7, 50]), (1, 5, 10), (5, 10))
+    assert m == {"hr@1": 0.25, "hr@5": 0.5, "hr@10": 0.75, "ndcg@5": pytest.approx((1 + 1 / math.log2(5)) / 4),
+                 "ndcg@10": pytest.approx((1 + 1 / math.log2(5) + 1 / math.log2(9)) / 4)}
+    with pytest.raises(ValueError, match="no users"):
+        mean_ranking_metrics(np.array([]), (10,))
+
+
+def test_score_matrix_ranks_agree_with_the_scalar_rank():
+    rng = np.random.default_rng(0)
+    for users, width, levels in [(50, 100, 3), (40, 7, 2), (30, 20, 1000), (5, 1, 1)]:
+        scores = rng.integers(0, levels, size=(users, width)).astype(np.float64)  # few levels: many ties
+        if levels == 1000:
+            scores = rng.normal(size=(users, width))
+        targets = rng.integers(0, width, size=users)
+        pessimistic = ranks_from_score_matrix(scores, targets)
+        assert pessimistic.tolist() == [rank_from_scores(row, t) for row, t in zip(scores, targets)]
+        # Half ties sit midway between the pessimistic rank and the optimistic one (the truth nudged
+        # just above its ties).
+        optimistic = []
+        for row, t in zip(scores, targets):
+            nudged = row.copy()
+            nudged[t] = np.nextafter(row[t], np.inf)
+            optimistic.append(rank_from_scores(nudged, t))
+        half = ranks_from_score_matrix(scores, targets, ties="half")
+        assert half.tolist() == [(p + o) / 2 for p, o in zip(pessimistic, optimistic)]
+        # float32 scores (as from the models) rank the same.
+        assert ranks_from_score_matrix(scores.astype(np.float32), targets).tolist() == pessimistic.tolist()
+        for ks in [(1, 5, 10), (3, 200)]:
+            rows = [ranking_metrics(int(r), ks) for r in pessimistic]
+            m = mean_ranking_metrics(pessimistic, ks)
+            assert m == pytest.approx({key: np.mean([row[key] for row in rows]) for key in rows[0]})
+
+
+def test_random_expectation():
+    m = random_ranking_metrics(100, (1, 5, 10))
+    assert m["hr@1"] == 0.01 and m["hr@5"] == 0.05 and m["hr@10"] == pytest.approx(0.1)
+    for k in (1, 5, 10):
+        assert m[f"ndcg@{k}"] == pytest.approx(sum(1 / math.log2(r + 2) for r in range(k)) / 100)
+    assert random_ranking_metrics(4, (10,)) == {"hr@10": 1.0, "ndcg@10": pytest.approx(
+        (1 + 1 / math.log2(3) + 1 / math.log2(4) + 1 / math.log2(5)) / 4)}
 
 
 REFS = ["the scent is lovely and soft", "great brush for the price", "the color fades fast"]

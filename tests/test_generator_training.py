@@ -19,7 +19,7 @@ from safetensors.torch import load_file
 from peapod.data.demo import DemoConfig
 from peapod.generator.collab import load_collaborative_inputs
 from peapod.generator.config import GeneratorConfig
-from peapod.generator.train import random_expectation, train_generator
+from peapod.generator.train import train_generator
 from tests.generator_helpers import REPO, demo_tables, templates, write_group_embeddings
 
 SMALL = DemoConfig(n_users=60, n_items=120, n_groups=4, min_length=5, max_length=10, seed=1)

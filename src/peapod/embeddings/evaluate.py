@@ -3,8 +3,8 @@
 For each user, the held-out target is ranked among target + negatives by the model's score (the
 dot product of user and item vectors; PMF, BiVAE and LightGCN all rank by a monotone function of
 it). Ties are counted pessimistically: rank = number of negatives scoring >= the target, so a
-model that scores everything equal gets rank K, never a lucky hit.
-HR@k = 1 if rank < k; NDCG@k = 1 / log2(rank + 2) if rank < k, else 0.
+model that scores everything equal gets rank K, never a lucky hit. Ranks and metrics come from
+peapod.evaluation.metrics (keys hr@k, ndcg@k at the paper's top-n cut-offs).
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-CUTOFFS_HR = (1, 5, 10)
-CUTOFFS_NDCG = (5, 10)
+from peapod.evaluation.metrics import RANKING_KS, mean_ranking_metrics, ranks_from_score_matrix
 
 
 def candidate_arrays(candidates: pa.Table, split: str = "test") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -51,16 +50,9 @@ def target_ranks(
         n = item_vectors[np.searchsorted(item_ids, negatives[sl])]  # (B, K, d)
         target_score = np.einsum("bd,bd->b", u, t)
         negative_scores = np.einsum("bd,bkd->bk", u, n)
-        ranks[sl] = (negative_scores >= target_score[:, None]).sum(axis=1)
+        scores = np.concatenate([target_score[:, None], negative_scores], axis=1)  # target in column 0
+        ranks[sl] = ranks_from_score_matrix(scores, np.zeros(len(scores), dtype=np.int64), ties="pessimistic")
     return ranks
-
-
-def metrics_from_ranks(ranks: np.ndarray) -> dict[str, float]:
-    ranks = np.asarray(ranks)
-    out = {f"HR@{k}": float(np.mean(ranks < k)) for k in CUTOFFS_HR}
-    for k in CUTOFFS_NDCG:
-        out[f"NDCG@{k}"] = float(np.mean(np.where(ranks < k, 1.0 / np.log2(ranks + 2.0), 0.0)))
-    return out
 
 
 def topn_metrics(
@@ -77,4 +69,5 @@ def topn_metrics(
         if len(missing):
             raise ValueError(f"candidates name {len(missing)} {name}s without a vector (e.g. {int(missing[0])})")
     ranks = target_ranks(user_vectors, user_ids, item_vectors, item_ids, users, targets, negatives)
-    return metrics_from_ranks(ranks) | {"users": int(len(users)), "candidates": int(negatives.shape[1] + 1)}
+    metrics = mean_ranking_metrics(ranks, RANKING_KS["topn"]["hr"], RANKING_KS["topn"]["ndcg"])
+    return metrics | {"users": int(len(users)), "candidates": int(negatives.shape[1] + 1)}

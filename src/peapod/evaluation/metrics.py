@@ -1,7 +1,12 @@
-"""Ranking metrics of one ground-truth item per user.
+"""Ranking metrics of one ground-truth item per user: the one home of HR@k / NDCG@k in the project.
 
 A rank is 0-based (0 = first place); ``None`` means the truth is not in the returned list.
 HR@k = 1 if rank < k; NDCG@k = 1 / log2(rank + 2) if rank < k (one relevant item, so IDCG = 1).
+Keys are lower-case everywhere: ``hr@k``, ``ndcg@k``.
+
+Per user: ``rank_in_list``, ``rank_from_scores``, ``ranking_metrics``, ``task_ranking_metrics``.
+Vectorised over users: ``ranks_from_score_matrix`` (a (U, C) score matrix to U ranks) and
+``mean_ranking_metrics`` (ranks to the metrics averaged over users).
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ import numpy as np
 
 # The cut-offs the paper reports: HR@k for ``hr``, NDCG@k for ``ndcg`` (NDCG@1 would equal HR@1).
 RANKING_KS = {"sequential": {"hr": (5, 10), "ndcg": (5, 10)}, "topn": {"hr": (1, 5, 10), "ndcg": (5, 10)}}
+# How ``ranks_from_score_matrix`` places candidates that tie with the truth (see there).
+TIE_POLICIES = ("pessimistic", "half")
 
 
 def rank_in_list(ranked: Sequence[int], truth: int) -> int | None:
@@ -60,9 +67,57 @@ def task_ranking_metrics(rank: int | None, task: str) -> dict[str, float]:
     return ranking_metrics(rank, RANKING_KS[task]["hr"], RANKING_KS[task]["ndcg"])
 
 
-def mean_ranking_metrics(ranks: Sequence[int | None], ks: Iterable[int]) -> dict[str, float]:
+def ranks_from_score_matrix(
+    scores: np.ndarray, target_index: np.ndarray, ties: str = "pessimistic"
+) -> np.ndarray:
+    """Rank of each user's true candidate: ``scores`` (U, C), higher is better; ``target_index``
+    (U,) is the column of the truth in each row. Returns U 0-based ranks.
+
+    ``ties="pessimistic"`` (int64 ranks): every other candidate with the truth's score is placed
+    ahead of it, as in ``rank_from_scores`` (the policy of every reported number).
+    ``ties="half"`` (float64 ranks): each such candidate counts half (the mid-rank of the tied group).
+    """
+    if ties not in TIE_POLICIES:
+        raise ValueError(f"ties must be one of {TIE_POLICIES}, not {ties!r}")
+    scores = np.asarray(scores, dtype=np.float64)
+    target_index = np.asarray(target_index)
+    if scores.ndim != 2 or target_index.shape != scores.shape[:1]:
+        raise ValueError(f"need scores (U, C), target_index (U,); got {scores.shape}, {target_index.shape}")
+    if np.isnan(scores).any():
+        raise ValueError("scores contain NaN")
+    truth = scores[np.arange(len(scores)), target_index][:, None]
+    ahead = (scores > truth).sum(axis=1)
+    tied = (scores == truth).sum(axis=1) - 1  # the truth itself is not a tie
+    if ties == "half":
+        return ahead + 0.5 * tied
+    return (ahead + tied).astype(np.int64)
+
+
+def mean_ranking_metrics(
+    ranks: Sequence[float | None] | np.ndarray, ks: Iterable[int], ndcg_ks: Iterable[int] | None = None
+) -> dict[str, float]:
+    """``ranking_metrics`` averaged over users, vectorised. ``ranks``: a sequence of ranks with
+    ``None`` for a miss, or an array of ranks (integer, or fractional as from ``ties="half"``)."""
     ks = tuple(ks)
-    if not ranks:
+    if len(ranks) == 0:
         raise ValueError("no users to average over")
-    rows = [ranking_metrics(r, ks) for r in ranks]
-    return {key: float(np.mean([row[key] for row in rows])) for key in rows[0]}
+    if isinstance(ranks, np.ndarray) and ranks.dtype != object:
+        ranks = ranks.astype(np.float64)
+    else:
+        ranks = np.array([math.inf if r is None else r for r in ranks], dtype=np.float64)
+    out: dict[str, float] = {}
+    for k in ks:
+        out[f"hr@{k}"] = float(np.mean(ranks < k))
+    for k in ks if ndcg_ks is None else ndcg_ks:
+        out[f"ndcg@{k}"] = float(np.mean(np.where(ranks < k, 1.0 / np.log2(ranks + 2.0), 0.0)))
+    return out
+
+
+def random_ranking_metrics(
+    n_candidates: int, ks: Iterable[int], ndcg_ks: Iterable[int] | None = None
+) -> dict[str, float]:
+    """The expected metrics of a random ranking of ``n_candidates`` (the truth equally likely at
+    every rank), e.g. hr@k = k / n_candidates for k <= n_candidates."""
+    if n_candidates < 1:
+        raise ValueError("need at least one candidate")
+    return mean_ranking_metrics(np.arange(n_candidates), ks, ndcg_ks)

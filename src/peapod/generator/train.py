@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import math
 import platform
 import shutil
 import time
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from peapod.evaluation.metrics import mean_ranking_metrics, random_ranking_metrics, ranks_from_score_matrix
 from peapod.generator.backbone import load_backbone, offline
 from peapod.generator.checkpoint import (
     build_from_meta, existing_dir, load_training_state, save_model_dir, save_training_state,
@@ -94,25 +94,19 @@ def score_topn(model: PeaPOD, validation: Validation, device: torch.device, batc
     return torch.cat(rows).numpy() if rows else np.zeros((0, cands.shape[1]))
 
 
-def ranking_metrics(scores: np.ndarray, target_index: np.ndarray, ks=(1, 5, 10)) -> dict[str, float]:
-    """HR@k and NDCG@k of the true candidate; rank = candidates scored strictly higher (ties count
-    half, so constant scores give the random expectation)."""
-    target = scores[np.arange(len(scores)), target_index][:, None]
-    rank = (scores > target).sum(1) + 0.5 * ((scores == target).sum(1) - 1)
-    out = {}
-    for k in ks:
-        hit = rank < k
-        out[f"hr@{k}"] = float(hit.mean())
-        out[f"ndcg@{k}"] = float(np.where(hit, 1.0 / np.log2(rank + 2), 0.0).mean())
-    return out
+# The top-n cut-offs of the validation diagnostic in run.json (HR and NDCG at each).
+VALID_TOPN_KS = (1, 5, 10)
 
 
-def random_expectation(n_candidates: int, ks=(1, 5, 10)) -> dict[str, float]:
-    out = {}
-    for k in ks:
-        out[f"hr@{k}"] = k / n_candidates
-        out[f"ndcg@{k}"] = float(sum(1 / math.log2(r + 2) for r in range(k)) / n_candidates)
-    return out
+def valid_topn_metrics(scores: np.ndarray, target_index: np.ndarray) -> dict[str, float]:
+    """HR@k and NDCG@k of the true candidate among the (U, C) validation scores."""
+    # Ties count half (the tied group's mid-rank), unlike the pessimistic ties of every reported
+    # number: this diagnostic is read against chance, and the mid-rank is the truth's expected rank
+    # under random tie-breaking, so ties (bf16 scoring on CUDA makes them likelier) are held neither
+    # for nor against the model. It does not make a constant scorer score chance: its rank is
+    # (C - 1) / 2 for every user, a miss at small k; chance is random_ranking_metrics.
+    ranks = ranks_from_score_matrix(scores, target_index, ties="half")
+    return mean_ranking_metrics(ranks, VALID_TOPN_KS)
 
 
 def versions() -> dict[str, str]:
@@ -280,9 +274,11 @@ def export_run(cfg: GeneratorConfig, run_dir: Path, seed: int, state: dict[str, 
     if score_validation_topn and len(validation.topn_candidates):
         model, _, _ = load_model_dir(best, dev)
         t0 = time.perf_counter()
-        metrics = ranking_metrics(score_topn(model, validation, dev), validation.topn_target_index)
+        metrics = valid_topn_metrics(score_topn(model, validation, dev), validation.topn_target_index)
         summary["valid_topn_exact_scoring"] = metrics
-        summary["valid_topn_random_expectation"] = random_expectation(validation.topn_candidates.shape[1])
+        summary["valid_topn_random_expectation"] = random_ranking_metrics(
+            validation.topn_candidates.shape[1], VALID_TOPN_KS
+        )
         log.info("best model, top-n validation by exact scoring: %s (random: hr@10 %.3f) in %.1fs", metrics,
                  summary["valid_topn_random_expectation"]["hr@10"], time.perf_counter() - t0)
     for name in sorted(p.name for p in best.iterdir()):
