@@ -94,7 +94,9 @@ def test_killed_workflow_resumes_and_two_runs_agree(tmp_path):
     assert (run_dir / "last" / "state.json").exists(), "the killed job left no resumable state"
     assert not (run_dir / "metrics.parquet").exists()
 
-    # Started again (the profile reruns incomplete jobs): everything completes, the killed run resumes.
+    # Started again: a killed Snakemake leaves its lock, so --unlock first (as a user would); the
+    # profile reruns incomplete jobs; everything completes and the killed run resumes.
+    run(["--unlock", "--configfile", "small.yaml"], work)
     run(["--cores", "2", "--configfile", "small.yaml"], work)
     assert json.loads((run_dir / "run.json").read_text())["resumed"] >= 1
 
