@@ -177,6 +177,8 @@ def test_bad_input_fails_the_job_with_the_message_in_its_log(tmp_path):
     log = (work / "results" / "broken" / "logs" / "preprocess.log").read_text()
     assert "sequential_data.txt, line 2: user 2 has 2 item(s)" in log
     assert not list((work / "results" / "broken").glob("data/*.parquet"))
+    left = [p for p in (work / "results" / "broken").rglob("*") if p.is_file() and "logs" not in p.parts]
+    assert not left, f"half-written or temporary outputs left behind: {left}"
 
 
 @pytest.mark.slow

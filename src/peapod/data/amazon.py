@@ -13,10 +13,12 @@ import ast
 import gzip
 import json
 import random
+import zlib
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Iterator
 
+from peapod.data.p5 import decode_utf8
 from peapod.data.raw import RawDataset
 from peapod.errors import InputError
 
@@ -34,13 +36,11 @@ def iter_reviews(path: str | Path) -> Iterator[tuple[int, str, str, int]]:
     Python literals (parsed with ``ast.literal_eval``, never ``eval``)."""
     path = Path(path)
     empty = True
+    number = 0
     with _open_text(path) as handle:
         try:
             for number, raw in enumerate(handle, start=1):
-                try:
-                    text = raw.decode("utf-8").strip()
-                except UnicodeDecodeError as exc:
-                    raise InputError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})", number) from None
+                text = decode_utf8(path, raw, number).strip()
                 if not text:
                     continue
                 try:
@@ -60,8 +60,8 @@ def iter_reviews(path: str | Path) -> Iterator[tuple[int, str, str, int]]:
                     raise InputError(path, f"unixReviewTime {time!r} is not an integer", number)
                 empty = False
                 yield number, str(record["reviewerID"]), str(record["asin"]), time
-        except (OSError, EOFError) as exc:  # truncated or corrupt gzip
-            raise InputError(path, f"cannot be read to the end ({exc})") from None
+        except (OSError, EOFError, zlib.error) as exc:  # truncated or corrupt gzip
+            raise InputError(path, f"cannot be read to the end ({exc})", number + 1) from None
     if empty:
         raise InputError(path, "file holds no reviews")
 

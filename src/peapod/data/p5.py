@@ -38,6 +38,32 @@ def find_first(directory: str | Path, names: tuple[str, ...]) -> Path | None:
     return None
 
 
+def decode_utf8(path: str | Path, data: bytes, where: int | str | None = None) -> str:
+    """``data`` as text, or an InputError saying why it is not UTF-8, at ``where`` or else at the
+    line of the first bad byte. NUL bytes are refused too: UTF-8 allows them, but in a text file
+    they mean UTF-16 or binary data."""
+    offset = data.find(b"\x00")
+    if offset >= 0:
+        reason, hint = "NUL byte", "; UTF-16 or binary data?"
+    else:
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            offset, reason, hint = exc.start, exc.reason, ""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        hint = "; it starts with a UTF-16 byte-order mark: save it as UTF-8"
+    if where is None:
+        where = data.count(b"\n", 0, offset) + 1
+        offset -= data.rfind(b"\n", 0, offset) + 1
+    raise InputError(path, f"not UTF-8 text ({reason} at byte {offset}{hint})", where)
+
+
+def is_id_token(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` alone also accepts '²' (which ``int`` rejects) and other
+    scripts' digits."""
+    return text.isascii() and text.isdigit()
+
+
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
     """Yield (line number, text) for non-empty lines, accepting LF or CRLF; a blank line inside the
     file is an error, trailing blank lines are not."""
@@ -48,20 +74,44 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
     while raw_lines and not raw_lines[-1].strip():
         raw_lines.pop()
     for number, raw in enumerate(raw_lines, start=1):
-        try:
-            text = raw.decode("utf-8").rstrip("\r")
-        except UnicodeDecodeError as exc:
-            raise InputError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})", number) from None
+        text = decode_utf8(path, raw, number).rstrip("\r")
         if not text.strip():
             raise InputError(path, "empty line", number)
         yield number, text
 
 
+class JSONObject(dict):
+    """A JSON object that gave some key more than once (``json`` silently keeps the last value)."""
+
+    duplicates: list[str]
+
+
+def _object_pairs(pairs: list[tuple[str, Any]]) -> dict:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        obj = JSONObject(pairs)
+        seen: set[str] = set()
+        obj.duplicates = []
+        for key, _ in pairs:
+            if key in seen:
+                obj.duplicates.append(key)
+            seen.add(key)
+    return obj
+
+
+def duplicate_keys(obj: Any) -> list[str]:
+    """The keys a JSON object read by :func:`read_json` gave more than once."""
+    return getattr(obj, "duplicates", [])
+
+
 def read_json(path: Path) -> Any:
+    """Parse a UTF-8 JSON file; objects with a repeated key come back as :class:`JSONObject`, for
+    the caller to refuse where a repeat would lose data."""
+    data = path.read_bytes()
+    if not data.strip():
+        raise InputError(path, "file is empty")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise InputError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        return json.loads(decode_utf8(path, data), object_pairs_hook=_object_pairs)
     except json.JSONDecodeError as exc:
         raise InputError(path, f"invalid JSON: {exc.msg} (column {exc.colno})", exc.lineno) from None
 
@@ -69,8 +119,8 @@ def read_json(path: Path) -> Any:
 def _parse_id_line(path: Path, number: int, text: str) -> list[int]:
     ids = []
     for token in text.split():
-        if not token.isdigit() or int(token) < 1:
-            raise InputError(path, f"'{token}' is not a positive integer id", number)
+        if not is_id_token(token) or int(token) < 1:
+            raise InputError(path, f"{token!r} is not a positive integer id", number)
         ids.append(int(token))
     return ids
 
@@ -97,10 +147,13 @@ def read_sequences(path: str | Path, min_length: int = MIN_SEQUENCE_LENGTH) -> d
 
 
 def read_negatives(
-    path: str | Path, sequences: dict[int, list[int]], n_negatives: int
+    path: str | Path,
+    sequences: dict[int, list[int]],
+    n_negatives: int,
+    catalogue: dict[int, str] | None = None,
 ) -> dict[int, list[int]]:
     """Read ``uid n1 ... nK`` lines; each user of ``sequences`` needs exactly one line of K distinct
-    items, none of them in that user's sequence."""
+    items, none of them in that user's sequence and, given the ``catalogue``, all of them in it."""
     path = Path(path)
     negatives: dict[int, list[int]] = {}
     first_line: dict[int, int] = {}
@@ -116,6 +169,9 @@ def read_negatives(
         if len(set(items)) != len(items):
             duplicate = next(i for i in items if items.count(i) > 1)
             raise InputError(path, f"user {user}: negative item {duplicate} is listed twice", number)
+        unknown = [i for i in items if catalogue is not None and i not in catalogue]
+        if unknown:
+            raise InputError(path, f"user {user}: negative item {unknown[0]} is not a known item id", number)
         history = set(sequences[user])
         inside = [i for i in items if i in history]
         if inside:
@@ -146,13 +202,21 @@ def _id_map(path: Path, maps: dict[str, Any], kind: str) -> dict[int, str]:
     for name, table in ((to_id, forward), (from_id, backward)):
         if table is not None and not isinstance(table, dict):
             raise InputError(path, f"'{name}' must be an object, not {type(table).__name__}", name)
+        repeated = duplicate_keys(table)
+        if repeated:
+            key = repeated[0]
+            raise InputError(
+                path, f"'{name}' lists '{key}' twice (JSON readers keep only the last)", f"{name}['{key}']"
+            )
     if forward is None and backward is None:
         raise InputError(path, f"neither '{to_id}' nor '{from_id}' is present")
     if backward is None:
         backward = _invert(path, {str(k): str(v) for k, v in forward.items()}, to_id)
     else:
         backward = {str(k): str(v) for k, v in backward.items()}
-        if forward is not None:
+        if forward is None:
+            _invert(path, backward, from_id)  # two ids for one raw id: a duplicated user or item
+        else:
             if len(forward) != len(backward):
                 raise InputError(
                     path, f"'{to_id}' has {len(forward)} entries but '{from_id}' has {len(backward)}", to_id
@@ -167,8 +231,9 @@ def _id_map(path: Path, maps: dict[str, Any], kind: str) -> dict[int, str]:
                     )
     result: dict[int, str] = {}
     for numeric, raw in backward.items():
-        if not numeric.isdigit() or int(numeric) < 1:
-            raise InputError(path, f"id '{numeric}' is not a positive integer", f"{from_id}['{numeric}']")
+        if not is_id_token(numeric) or int(numeric) < 1:
+            where = f"{from_id}['{numeric}']" if from_id in maps else f"{to_id}['{raw}']"
+            raise InputError(path, f"id '{numeric}' is not a positive integer", where)
         result[int(numeric)] = raw
     return result
 
@@ -179,27 +244,35 @@ def read_datamaps(path: str | Path) -> tuple[dict[int, str], dict[int, str]]:
     maps = read_json(path)
     if not isinstance(maps, dict):
         raise InputError(path, f"top level must be an object, not {type(maps).__name__}")
+    repeated = duplicate_keys(maps)
+    if repeated:
+        key = repeated[0]
+        raise InputError(path, f"'{key}' is given twice (JSON readers keep only the last)", key)
     return _id_map(path, maps, "user"), _id_map(path, maps, "item")
 
 
-def _load_explanation_splits(path: Path) -> dict[str, list]:
+def _load_explanation_splits(path: Path) -> dict[str, tuple[str, list]]:
+    """{our split name: (the file's name for it, its records)}."""
     if path.suffix == ".pkl":
         splits = load_plain_pickle(path)
     else:
         splits = read_json(path)
     if not isinstance(splits, dict):
         raise InputError(path, f"expected a mapping of splits, got {type(splits).__name__}")
+    repeated = duplicate_keys(splits)
+    if repeated:
+        raise InputError(path, f"split {repeated[0]!r} is given twice")
     unknown = [k for k in splits if k not in _SPLIT_ALIASES]
     if unknown:
         raise InputError(path, f"unknown split name {unknown[0]!r}; expected train, val and test")
-    result: dict[str, list] = {}
+    result: dict[str, tuple[str, list]] = {}
     for key, records in splits.items():
         split = _SPLIT_ALIASES[key]
         if split in result:
             raise InputError(path, f"split {split!r} is given twice")
         if not isinstance(records, list):
             raise InputError(path, f"split {key!r} must be a list, not {type(records).__name__}", key)
-        result[split] = records
+        result[split] = (key, records)
     missing = [s for s in ("train", "valid", "test") if s not in result]
     if missing:
         raise InputError(path, f"split {missing[0]!r} is missing")
@@ -223,7 +296,7 @@ def _optional_int(path: Path, where: str, value: Any) -> int | None:
 
 
 def _numeric_id(path: Path, where: str, field: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit():
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not is_id_token(str(value)):
         raise InputError(path, f"'{field}' {value!r} is not a positive integer id", where)
     return int(value)
 
@@ -241,11 +314,15 @@ def read_explanations(
     user_of_raw = {raw: uid for uid, raw in users.items()}
     item_of_raw = {raw: iid for iid, raw in items.items()}
     records: list[ExplanationRecord] = []
-    for split, entries in splits.items():
+    for split, (name, entries) in splits.items():
         for index, entry in enumerate(entries):
-            where = f"{split}[{index}]"
+            where = f"{name}[{index}]"
             if not isinstance(entry, dict):
                 raise InputError(path, f"expected a record mapping, got {type(entry).__name__}", where)
+            repeated = duplicate_keys(entry)
+            if repeated:
+                problem = f"field '{repeated[0]}' is given twice (JSON readers keep only the last)"
+                raise InputError(path, problem, where)
             if raw_format:
                 needed = ("reviewerID", "asin", "explanation")
             else:
@@ -254,12 +331,13 @@ def read_explanations(
                 if key not in entry:
                     raise InputError(path, f"missing field '{key}'", where)
             if raw_format:
-                user_id = user_of_raw.get(entry["reviewerID"])
+                raw_user, raw_item = entry["reviewerID"], entry["asin"]  # only str can match a raw id
+                user_id = user_of_raw.get(raw_user) if isinstance(raw_user, str) else None
                 if user_id is None:
-                    raise InputError(path, f"reviewerID {entry['reviewerID']!r} is not in datamaps.json", where)
-                item_id = item_of_raw.get(entry["asin"])
+                    raise InputError(path, f"reviewerID {raw_user!r} is not in datamaps.json", where)
+                item_id = item_of_raw.get(raw_item) if isinstance(raw_item, str) else None
                 if item_id is None:
-                    raise InputError(path, f"asin {entry['asin']!r} is not in datamaps.json", where)
+                    raise InputError(path, f"asin {raw_item!r} is not in datamaps.json", where)
             else:
                 user_id = _numeric_id(path, where, "user", entry["user"])
                 item_id = _numeric_id(path, where, "item", entry["item"])
@@ -346,11 +424,7 @@ def read_p5_files(
 
     test_negatives = None
     if negatives is not None:
-        test_negatives = read_negatives(negatives, seqs, n_negatives)
-        for user, negs in test_negatives.items():
-            unknown = [i for i in negs if i not in items]
-            if unknown:
-                raise InputError(negatives, f"user {user}: negative item {unknown[0]} is not a known item id")
+        test_negatives = read_negatives(negatives, seqs, n_negatives, items)
         notes.append(f"test negatives read from {Path(negatives).name}")
 
     records = None

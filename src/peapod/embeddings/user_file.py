@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from peapod.data.p5 import decode_utf8, is_id_token
 from peapod.embeddings.base import CFEmbeddings
 from peapod.errors import InputError
 
@@ -68,16 +69,24 @@ def _read_parquet(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return ids, values
 
 
+def _load_npy(path: Path) -> np.ndarray:
+    """``np.load`` without pickles (an object array is refused, its payload never runs)."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise InputError(path, f"cannot read as .npy ({exc})") from None
+
+
 def _read_ids(path: Path) -> np.ndarray:
     if not path.exists():
         raise InputError(path, "ids file does not exist")
     if path.suffix == ".npy":
-        ids = np.load(path, allow_pickle=False)
+        ids = _load_npy(path)
     else:
-        tokens = path.read_text(encoding="utf-8").split()
-        bad = next((t for t in tokens if not t.lstrip("-").isdigit()), None)
+        tokens = decode_utf8(path, path.read_bytes()).split()
+        bad = next((t for t in tokens if not is_id_token(t.removeprefix("-"))), None)
         if bad is not None:
-            raise InputError(path, f"'{bad}' is not an integer user id", tokens.index(bad) + 1)
+            raise InputError(path, f"{bad!r} is not an integer user id", tokens.index(bad) + 1)
         ids = np.asarray([int(t) for t in tokens], dtype=np.int64)
     if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
         raise InputError(path, f"ids must be a 1-d array of integers, got {ids.dtype} {ids.shape}")
@@ -87,10 +96,7 @@ def _read_ids(path: Path) -> np.ndarray:
 def _read_npy(path: Path, ids_path: Path | None) -> tuple[np.ndarray, np.ndarray]:
     if ids_path is None:
         raise InputError(path, "a .npy embedding matrix needs an ids file (embeddings.file.ids_path)")
-    try:
-        values = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as exc:
-        raise InputError(path, f"cannot read as .npy ({exc})") from None
+    values = _load_npy(path)
     if not (np.issubdtype(values.dtype, np.floating) or np.issubdtype(values.dtype, np.integer)):
         raise InputError(path, f"values must be numbers, got {values.dtype}")
     ids = _read_ids(Path(ids_path))
