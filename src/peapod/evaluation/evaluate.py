@@ -29,6 +29,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import torch
 
+from peapod.data.p5 import is_id_token
 from peapod.evaluation.metrics import rank_from_scores, rank_in_list, task_ranking_metrics
 from peapod.evaluation.results import bucket_summary, metrics_table
 from peapod.evaluation.text_metrics import bleu4, per_pair_rouge, rouge_f1
@@ -139,7 +140,7 @@ class RunEvaluator:
                     item = trie_of_row(row).item_of(seq)
                 else:
                     text = self.tokenizer.decode(seq, skip_special_tokens=True).strip()
-                    item = int(text) if text.isdigit() and int(text) in self.item_tokens else None
+                    item = int(text) if is_id_token(text) and int(text) in self.item_tokens else None
                 if item is not None:
                     seen.setdefault(item, None)
                 if len(seen) == self.s.top_k:
