@@ -192,6 +192,18 @@ def test_demo_runs_end_to_end(tmp_path):
         assert len(pd.read_parquet(data / f"{name}.parquet")) > 0
     table = pd.read_csv(work / "results" / "tables" / "dataset_statistics.csv")
     assert table.loc[0, "dataset"] == "demo" and table.loc[0, "reviews"] == stats["reviews"]
-    # Second invocation: nothing left to do.
+    # Every run evaluated; every table, the heads figure and the heads ablation's own summary.
+    results = work / "results"
+    assert len(list(results.glob("demo/runs/*/seed*/metrics.parquet"))) == 9
+    for table in ("sequential", "topn", "explanation"):
+        for ext in ("md", "tex", "csv", "html"):
+            assert (results / "tables" / f"{table}.{ext}").stat().st_size > 0
+    assert (results / "figures" / "ablation_heads.png").read_bytes()[:4] == b"\x89PNG"
+    assert set(pd.read_csv(results / "ablations" / "heads" / "summary.csv")["variant"]) == {"mlp", "peapod"}
+    assert pd.read_csv(results / "aggregate" / "missing_runs.csv").empty
+    # Second invocation: nothing left to do; the HTML report builds from the finished run.
     again = run(["--cores", "2", "-n"], work)
     assert "Nothing to be done" in again.stdout + again.stderr
+    run(["--report", "report.html"], work)
+    html = (work / "report.html").read_text(errors="replace")
+    assert "ablation_heads.png" in html and "sequential.html" in html
