@@ -19,7 +19,8 @@ def main(smk, log):
         embeddings=smk.input.get("embeddings"),
         neighbors=smk.input.get("neighbors"),
     )
-    summary = train_generator(cfg, data, templates, seed=smk.params.seed, run_dir=Path(smk.output.model).parent, collab=collab)
+    summary = train_generator(cfg, data, templates, seed=smk.params.seed, run_dir=Path(smk.output.model).parent,
+                              collab=collab, score_validation_topn=cfg.validation_topn_scoring)
     log.info("run %s/%s seed %s done: %s", smk.wildcards.dataset, smk.wildcards.variant, smk.params.seed,
              {k: summary[k] for k in ("best_epoch", "best_valid_loss", "stop_reason", "train_seconds")})
 

@@ -50,6 +50,7 @@ class GeneratorConfig:
     mask_pad_in_loss: bool = True  # False reproduces released-code defect 1 (pad ids in the loss)
     decoder_encoder_mask: bool = True  # False reproduces defect 2 (decoder attends to encoder pads)
     validation_seed: int = 2022  # seed of the fixed validation prompts (same for every run)
+    validation_topn_scoring: bool = True  # after training, log the best model's top-n HR/NDCG on validation
 
     def __post_init__(self) -> None:
         if isinstance(self.tiny, dict):
