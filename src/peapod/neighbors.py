@@ -70,7 +70,10 @@ def top_k_cosine(
         raise ValueError(f"k = {k} neighbours needs 1 <= k <= N - 1 = {n - 1}")
     if not np.isfinite(x).all():
         raise ValueError("vectors contain NaN or infinite values")
-    norms = np.linalg.norm(x.astype(np.float64), axis=1)
+    # Norms in float64 a block of rows at a time: a whole float64 copy would double peak memory.
+    norms = np.concatenate(
+        [np.linalg.norm(x[s : s + 65536].astype(np.float64), axis=1) for s in range(0, n, 65536)]
+    )
     zero = norms == 0
     if zero.any():
         log.warning("%d zero vectors: their cosine similarity to every user is 0", int(zero.sum()))

@@ -26,10 +26,13 @@ def write_synthetic_p5(out_dir: str | Path, n_users: int, n_items: int, n_intera
     lengths = np.minimum(lengths, n_items - 200)  # leave room for 2 x 99 negatives
     popularity = 1.0 / np.arange(1, n_items + 1) ** 0.8
     popularity /= popularity.sum()
+    # rng.choice(p=...) rebuilds this CDF on every call (quadratic over users); the same draws, once.
+    cdf = np.cumsum(popularity)
+    cdf /= cdf[-1]
     with atomic_path(out_dir / "sequential_data.txt") as tmp, open(tmp, "w", encoding="utf-8") as handle:
         for user, length in enumerate(lengths.tolist(), start=1):
             # Distinct items per user: oversample by popularity, keep first occurrences.
-            draw = rng.choice(n_items, size=2 * length + 10, p=popularity) + 1
+            draw = np.searchsorted(cdf, rng.random(2 * length + 10), side="right") + 1
             _, first = np.unique(draw, return_index=True)
             items = draw[np.sort(first)][:length]
             while len(items) < length:  # rare: top up uniformly
