@@ -412,7 +412,10 @@ def truncated(write, keep=0.5):
 
 CASES = [
     # -- sequential_data.txt
-    ("seq/truncated-mid-line", p5(SEQ, cut_in_line(7, 4)), 7, ["user 7 has 1 item(s)", "leave-two-out"]),
+    ("seq/truncated-mid-line", p5(SEQ, cut_in_line(7, 4)), 7, ["no line ending", "looks truncated"]),
+    # the cut leaves a long, valid-looking last sequence (its last id cut to a shorter id)
+    ("seq/truncated-in-the-last-id", p5(SEQ, lambda p: p.write_bytes(p.read_bytes().rstrip(b"\n")[:-1])),
+        120, ["no line ending", "looks truncated"]),
     ("seq/truncated-at-a-line-end", p5(SEQ, keep_lines(60)),
         None, ["datamaps.json lists 60 user(s) with no sequence"]),
     ("seq/utf-16", p5(SEQ, reencode("utf-16")), 1, ["not UTF-8 text", "UTF-16 byte-order mark"]),
@@ -433,7 +436,7 @@ CASES = [
     ("seq/user-beyond-the-maps", p5(SEQ, edit_line(4, lambda t: ["99999"] + t[1:])),
         "user 99999", ["user 99999 is not in datamaps.json"]),
     # -- negative_samples.txt
-    ("neg/truncated-mid-line", p5(NEG, cut_in_line(5, 12)), 5, ["user 5 has", "negatives, expected 99"]),
+    ("neg/truncated-mid-line", p5(NEG, cut_in_line(5, 12)), 5, ["no line ending", "looks truncated"]),
     ("neg/truncated-at-a-line-end", p5(NEG, keep_lines(100)),
         None, ["20 user(s) have no negatives line (first: user 101)"]),
     ("neg/empty", p5(NEG, put(b"")), None, ["file is empty"]),
@@ -651,3 +654,20 @@ def test_atomic_path_leaves_no_temporary_file_and_keeps_the_old_output(tmp_path)
         tmp.write_bytes(b"new, but only half")
         raise RuntimeError("killed mid-write")
     assert list(tmp_path.iterdir()) == [target] and target.read_bytes() == b"old"
+
+
+def test_catalogue_too_small_for_the_negatives_names_the_sequence_file(tmp_path):
+    """Without a negatives file they are sampled; a catalogue too small for them is the input's
+    fault, reported against the sequence file and the first user that cannot get them."""
+    source = tmp_path / "src"
+    seq = write_lines(source / SEQ, ["1 1 2 3 4", "2 2 3 4 5", "3 1 3 5 6"])
+    out = tmp_path / "out"
+    out.mkdir()
+    outputs = {name: str(out / f"{name}.parquet") for name in TABLE_NAMES}
+    outputs["stats"] = str(out / "stats.json")
+    with pytest.raises(InputError) as info:
+        preprocess_dataset("tiny", {"source": "p5"}, discover_p5_files(source), outputs, n_negatives=5)
+    err = info.value
+    assert (err.path, err.where) == (str(seq), "user 1")
+    assert "only 2 catalogue item(s) outside their history, too few to draw 5 negatives" in err.problem
+    assert list(out.iterdir()) == []

@@ -66,14 +66,24 @@ def is_id_token(text: str) -> bool:
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
     """Yield (line number, text) for non-empty lines, accepting LF or CRLF; a blank line inside the
-    file is an error, trailing blank lines are not."""
+    file or a last line without its line ending is an error, trailing blank lines are not."""
     data = path.read_bytes()
     if not data.strip():
         raise InputError(path, "file is empty")
     raw_lines = data.split(b"\n")
     while raw_lines and not raw_lines[-1].strip():
         raw_lines.pop()
+    # Every writer ends its last line; a file cut short mid-line often still parses as a shorter,
+    # valid-looking sequence, so a last line without its line ending is refused.
+    unterminated = not data.rstrip(b" \t\r").endswith(b"\n")
     for number, raw in enumerate(raw_lines, start=1):
+        if unterminated and number == len(raw_lines):
+            raise InputError(
+                path,
+                "the last line has no line ending, so the file looks truncated "
+                "(if that line is complete, end it with a newline)",
+                number,
+            )
         text = decode_utf8(path, raw, number).rstrip("\r")
         if not text.strip():
             raise InputError(path, "empty line", number)

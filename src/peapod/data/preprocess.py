@@ -9,7 +9,8 @@ from typing import Any
 from peapod.data.amazon import read_amazon_reviews
 from peapod.data.p5 import read_explanations, read_p5_files
 from peapod.data.raw import RawDataset
-from peapod.data.tables import DatasetTables, build_tables, write_dataset
+from peapod.data.tables import DatasetTables, TooFewNegatives, build_tables, write_dataset
+from peapod.errors import InputError
 from peapod.provenance import provenance
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,11 @@ def preprocess_dataset(
             "the explanation task is switched off for this dataset",
             name,
         )
-    tables = build_tables(raw, name, n_negatives=n_negatives, negative_seed=negative_seed)
+    try:
+        tables = build_tables(raw, name, n_negatives=n_negatives, negative_seed=negative_seed)
+    except TooFewNegatives as exc:
+        source = inputs.get("sequences") or inputs.get("reviews") or name
+        raise InputError(source, str(exc), f"user {exc.user}") from None
     tables.stats["config"] = {"source": spec, "n_negatives": n_negatives, "negative_seed": negative_seed}
     tables.stats["provenance"] = provenance()
     write_dataset(tables, outputs, outputs["stats"])

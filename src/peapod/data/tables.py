@@ -48,6 +48,17 @@ SCHEMAS = {
 }
 
 
+class TooFewNegatives(ValueError):
+    """The catalogue is too small to draw a user's negatives (the reader maps it to its file)."""
+
+    def __init__(self, user: int, available: int, n_negatives: int):
+        self.user = user
+        super().__init__(
+            f"user {user} has only {available} catalogue item(s) outside their history, too few to draw "
+            f"{n_negatives} negatives (lower preprocess.n_negatives or use a larger catalogue)"
+        )
+
+
 def sample_negatives(
     sequences: dict[int, list[int]], catalogue: list[int], n_negatives: int, rng: np.random.Generator
 ) -> dict[int, list[int]]:
@@ -60,9 +71,7 @@ def sample_negatives(
         history = set(seq)
         available = len(catalogue_arr) - len(history & catalogue_set)
         if available < n_negatives:
-            raise ValueError(
-                f"user {user}: only {available} items outside the history, cannot draw {n_negatives} negatives"
-            )
+            raise TooFewNegatives(user, available, n_negatives)
         chosen: dict[int, None] = {}  # insertion-ordered set
         while len(chosen) < n_negatives:
             draw = catalogue_arr[rng.integers(0, len(catalogue_arr), size=2 * n_negatives + len(history))]
