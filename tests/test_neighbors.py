@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -133,3 +135,24 @@ def test_read_neighbors_rejects_unsorted(tmp_path):
     pq.write_table(table, tmp_path / "bad.parquet")
     with pytest.raises(InputError, match="not strictly increasing"):
         read_neighbors(tmp_path / "bad.parquet")
+
+
+def test_stage_output_records_its_settings_and_provenance(tmp_path, monkeypatch):
+    from peapod.embeddings.io import write_user_embeddings
+    from peapod.neighbors import build_neighbors_stage
+    from peapod.provenance import read_stamp
+    from tests.conftest import REPO
+
+    monkeypatch.chdir(tmp_path)  # not a git checkout: the commit comes from the installed source
+    rng = np.random.default_rng(3)
+    write_user_embeddings(np.arange(1, 31), rng.normal(size=(30, 4)), tmp_path / "e.parquet", source="pmf",
+                          record={"cf_model": "pmf", "config": {"dim": 4, "seed": 7}})
+    build_neighbors_stage(tmp_path / "e.parquet", tmp_path / "n.parquet", k=3, block_mib=1)
+    embedded, indexed = read_stamp(tmp_path / "e.parquet"), read_stamp(tmp_path / "n.parquet")
+    assert embedded["config"] == {"dim": 4, "seed": 7}
+    assert indexed["config"] == {"k": 3, "block_mib": 1} and indexed["embeddings"] == str(tmp_path / "e.parquet")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    for stamp in (embedded, indexed):
+        assert stamp["provenance"]["git"]["commit"] == head
+        assert stamp["provenance"]["packages"]["pyarrow"] == pa.__version__
+    assert read_neighbors(tmp_path / "n.parquet")[1].shape == (30, 3)

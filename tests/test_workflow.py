@@ -181,6 +181,45 @@ def test_bad_input_fails_the_job_with_the_message_in_its_log(tmp_path):
     assert not left, f"half-written or temporary outputs left behind: {left}"
 
 
+def assert_provenance(record: dict, where: str) -> None:
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    prov = record["provenance"]
+    assert prov["git"]["commit"] == head, where
+    assert prov["packages"]["torch"] and prov["packages"]["pandas"] and prov["python"], where
+
+
+def assert_outputs_record_what_made_them(results: Path) -> None:
+    """Each stage's output records its config, its seed, the package versions and the git commit."""
+    from peapod.provenance import read_stamp
+
+    demo = results / "demo"
+    stats = json.loads((demo / "data" / "stats.json").read_text())
+    assert stats["config"]["negative_seed"] == 2022 and stats["config"]["source"]["demo"]["seed"] == 0
+    assert_provenance(stats, "stats.json")
+    for model in ("pmf", "bivae", "lightgcn"):
+        metrics = json.loads((demo / "embeddings" / model / "metrics.json").read_text())
+        assert metrics["seed"] == 0 and metrics["config"]["dim"] == 32, model
+        assert_provenance(metrics, f"{model} metrics.json")
+        stamp = read_stamp(demo / "embeddings" / model / "user_embeddings.parquet")
+        assert stamp["config"]["dim"] == 32 and stamp["cf_model"] == model
+        assert_provenance(stamp, f"{model} user_embeddings.parquet")
+        stamp = read_stamp(demo / "neighbors" / model / "neighbors.parquet")
+        assert stamp["config"]["k"] == 20 and stamp["embeddings"].endswith(f"{model}/user_embeddings.parquet")
+        assert_provenance(stamp, f"{model} neighbors.parquet")
+    for seed in (0, 1, 2):
+        run_dir = demo / "runs" / "peapod" / f"seed{seed}"
+        trained = json.loads((run_dir / "run.json").read_text())
+        assert trained["seed"] == seed and trained["config"]["user_prompt"] == "mha"
+        assert_provenance(trained, f"seed {seed} run.json")
+        evaluated = json.loads((run_dir / "evaluation.json").read_text())
+        assert evaluated["seed"] == seed and evaluated["generator_config"] == trained["config"]
+        assert evaluated["settings"]["beams"] == 20
+        assert_provenance(evaluated, f"seed {seed} evaluation.json")
+    stamp = read_stamp(results / "aggregate" / "metrics.parquet")
+    assert stamp["seeds"] == [0, 1, 2] and "peapod" in stamp["config"]["variants"]
+    assert_provenance(stamp, "aggregate/metrics.parquet")
+
+
 @pytest.mark.slow
 def test_demo_runs_end_to_end(tmp_path):
     work = workflow_copy(tmp_path)
@@ -201,6 +240,7 @@ def test_demo_runs_end_to_end(tmp_path):
     assert (results / "figures" / "ablation_heads.png").read_bytes()[:4] == b"\x89PNG"
     assert set(pd.read_csv(results / "ablations" / "heads" / "summary.csv")["variant"]) == {"mlp", "peapod"}
     assert pd.read_csv(results / "aggregate" / "missing_runs.csv").empty
+    assert_outputs_record_what_made_them(results)
     # Second invocation: nothing left to do; the HTML report builds from the finished run.
     again = run(["--cores", "2", "-n"], work)
     assert "Nothing to be done" in again.stdout + again.stderr

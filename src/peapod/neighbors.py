@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 from peapod.errors import InputError
 from peapod.io import write_parquet
+from peapod.provenance import stamp_table
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +110,14 @@ def neighbors_schema(k: int) -> pa.Schema:
     )
 
 
-def write_neighbors(user_ids: np.ndarray, neighbor_ids: np.ndarray, similarity: np.ndarray, path: str | Path) -> None:
+def write_neighbors(
+    user_ids: np.ndarray,
+    neighbor_ids: np.ndarray,
+    similarity: np.ndarray,
+    path: str | Path,
+    record: dict | None = None,
+) -> None:
+    """Write the index sorted by user id; ``record`` (settings, source) is stamped in its metadata."""
     order = np.argsort(user_ids, kind="stable")
     n, k = neighbor_ids.shape
     table = pa.table(
@@ -124,7 +132,7 @@ def write_neighbors(user_ids: np.ndarray, neighbor_ids: np.ndarray, similarity: 
         },
         schema=neighbors_schema(k),
     )
-    write_parquet(table, path)
+    write_parquet(stamp_table(table, record or {}), path)
 
 
 def read_neighbors(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -211,4 +219,5 @@ def build_neighbors_stage(embeddings_path: str | Path, output_path: str | Path, 
     block_rows = block_rows_for(len(user_ids), block_mib)
     log.info("%d users x %d dims, k = %d, %d rows per block", len(user_ids), vectors.shape[1], k, block_rows)
     ids, neighbor_ids, sims = build_neighbors(user_ids, vectors, k, block_rows)
-    write_neighbors(ids, neighbor_ids, sims, output_path)
+    record = {"config": {"k": k, "block_mib": block_mib}, "embeddings": str(embeddings_path)}
+    write_neighbors(ids, neighbor_ids, sims, output_path, record)

@@ -22,6 +22,7 @@ from peapod.aggregate.settings import SETTING_KEYS, make_plan, settings_table
 from peapod.aggregate.stats import summarize
 from peapod.formatting import markdown_table
 from peapod.io import write_parquet, write_text
+from peapod.provenance import stamp_table
 
 log = logging.getLogger(__name__)
 SUMMARY_BY = ["dataset", "variant", "task", "method", "split", "metric"]
@@ -49,8 +50,9 @@ def collect_metrics(config: dict[str, Any], paths: dict[tuple[str, str, int], st
     """Write the tidy metrics (with each variant's settings), the seed summary and the missing runs."""
     plan = make_plan(config)
     tidy, summary, missing = _collect(config, plan, paths)
-    write_parquet(pa.Table.from_pandas(tidy, preserve_index=False), outputs["metrics"])
-    write_parquet(pa.Table.from_pandas(summary, preserve_index=False), outputs["summary"])
+    record = {"config": config, "seeds": config.get("seeds")}
+    write_parquet(stamp_table(pa.Table.from_pandas(tidy, preserve_index=False), record), outputs["metrics"])
+    write_parquet(stamp_table(pa.Table.from_pandas(summary, preserve_index=False), record), outputs["summary"])
     write_text(summary.to_csv(index=False), outputs["summary_csv"])
     write_text(missing.to_csv(index=False), outputs["missing"])
     log.info("%d metric values from %d run(s); %d gap(s) reported in %s",

@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 
 from peapod.errors import InputError
 from peapod.io import write_parquet
+from peapod.provenance import stamp_table
 
 
 def embedding_schema(dim: int) -> pa.Schema:
@@ -22,9 +23,15 @@ def embedding_schema(dim: int) -> pa.Schema:
 
 
 def write_user_embeddings(
-    user_ids: np.ndarray, vectors: np.ndarray, path: str | Path, source: str = "", extra: dict | None = None
+    user_ids: np.ndarray,
+    vectors: np.ndarray,
+    path: str | Path,
+    source: str = "",
+    extra: dict | None = None,
+    record: dict | None = None,
 ) -> None:
-    """Write (N,) ids and (N, d) vectors, sorted by id, atomically."""
+    """Write (N,) ids and (N, d) vectors, sorted by id, atomically; ``record`` (config, seed) is
+    stamped in the metadata with the provenance."""
     user_ids = np.asarray(user_ids)
     vectors = np.asarray(vectors, dtype=np.float32)
     if vectors.ndim != 2 or len(user_ids) != len(vectors):
@@ -46,7 +53,7 @@ def write_user_embeddings(
     metadata = {b"peapod.source": source.encode()}
     for key, value in (extra or {}).items():
         metadata[f"peapod.{key}".encode()] = str(value).encode()
-    write_parquet(table.replace_schema_metadata(metadata), path)
+    write_parquet(stamp_table(table.replace_schema_metadata(metadata), record or {}), path)
 
 
 def read_user_embeddings(path: str | Path) -> tuple[np.ndarray, np.ndarray]:

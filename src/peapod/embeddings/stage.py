@@ -14,6 +14,7 @@ from peapod.embeddings.interactions import read_train_interactions
 from peapod.embeddings.io import write_user_embeddings
 from peapod.embeddings.user_file import load_user_file
 from peapod.io import write_json
+from peapod.provenance import provenance
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +50,13 @@ def train_embeddings(
     seconds = time.perf_counter() - start
     log.info("%s: %d users x %d dims in %.1f s", cf_model, len(embeddings.user_ids), embeddings.dim, seconds)
 
-    write_user_embeddings(embeddings.user_ids, embeddings.user_vectors, outputs["embeddings"], source=cf_model)
+    write_user_embeddings(embeddings.user_ids, embeddings.user_vectors, outputs["embeddings"], source=cf_model,
+                          record={"dataset": dataset, "cf_model": cf_model, "config": config})
     record: dict[str, Any] = {
         "dataset": dataset,
         "cf_model": cf_model,
+        "seed": int(config.get("seed", 0)),
+        "config": config,
         "users": int(len(embeddings.user_ids)),
         "dim": int(embeddings.dim),
         "fit_seconds": round(seconds, 3),
@@ -69,5 +73,6 @@ def train_embeddings(
     else:
         record["test"] = None
         record["note"] = "no item vectors from this source: no top-n metrics"
+    record["provenance"] = provenance()
     write_json(record, outputs["metrics"])
     return record

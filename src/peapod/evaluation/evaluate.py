@@ -18,6 +18,7 @@ generation, with per-user results.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import asdict, dataclass
@@ -316,7 +317,11 @@ def evaluate_run_directory(run_dir: str | Path, data_dir: str | Path, templates_
             result[key].to_parquet(tmp, index=False)
     with atomic_path(outputs["buckets"]) as tmp:
         result["buckets"].to_csv(tmp, index=False)
-    summary = {"run": str(run_dir), "device": str(dev), "settings": result["settings"], "timings_s": result["timings"],
+    # The run's own record (seed, generator config) travels with its metrics.
+    run_record = Path(run_dir) / "run.json"
+    trained = json.loads(run_record.read_text()) if run_record.exists() else {}
+    summary = {"run": str(run_dir), "seed": trained.get("seed"), "generator_config": trained.get("config"),
+               "device": str(dev), "settings": result["settings"], "timings_s": result["timings"],
                "metrics": {f"{r.task}/{r.method}/{r.metric}": r.value for r in result["metrics"].itertuples()},
                "provenance": provenance()}
     write_json(summary, outputs["summary"])

@@ -34,6 +34,7 @@ from peapod.generator.config import TASKS, GeneratorConfig
 from peapod.generator.data import Batches, TaskData, Templates, Validation
 from peapod.generator.model import PeaPOD, token_losses
 from peapod.io import atomic_path, write_json
+from peapod.provenance import provenance
 
 log = logging.getLogger(__name__)
 
@@ -267,7 +268,7 @@ def export_run(cfg: GeneratorConfig, run_dir: Path, seed: int, state: dict[str, 
 
     best = existing_dir(run_dir / "best")
     summary: dict[str, Any] = {
-        "seed": seed, "config": cfg.to_dict(), "versions": versions(), "device": str(dev),
+        "seed": seed, "config": cfg.to_dict(), "versions": versions(), "provenance": provenance(), "device": str(dev),
         "best_epoch": state["best_epoch"], "best_valid_loss": state["best_valid"], "epochs_run": len(state["rows"]),
         "stop_reason": state["stop_reason"], "resumed": state["resumed"], "train_seconds": round(state["elapsed_s"], 3),
     }
