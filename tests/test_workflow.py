@@ -113,6 +113,19 @@ def test_paper_dry_run_lists_the_expected_jobs_per_dataset(tmp_path):
     assert "neighbors_20" not in sports and "neighbors_10" in sports
 
 
+def test_demo_ablations_overlay_adds_every_figure_to_the_demo(tmp_path):
+    """config/demo_ablations.yaml, given after the demo config, adds 7 variants and the five
+    ablation figures the offline demo can draw (not model size: no real T5 checkpoints)."""
+    jobs = dry_run_outputs(workflow_copy(tmp_path), ["--configfile", "config/config.yaml", "config/demo_ablations.yaml"])
+    trained = runs_of(jobs["train_generator"])
+    assert {v for _, v in trained} == {"peapod", "pod", "mlp", "no_task_prompt", "heads_2", "neighbors_5",
+                                       "neighbors_10", "prompt_length_6", "bivae", "lightgcn"}
+    assert len(jobs["train_generator"]) == len(jobs["evaluate_generator"]) == 30  # 10 variants x 3 seeds
+    figures = {Path(o).name for o in jobs["plot_ablation"]}
+    assert figures == {f"ablation_{a}.png" for a in ("task_prompt", "heads", "neighbors", "prompt_length", "embedding")}
+    assert "make_demo_dataset" in jobs
+
+
 # Each ablation target alone: its variants (with PeaPOD), on its datasets, 10 seeds each.
 ABLATION_RUNS = {
     "task_prompt": {"peapod", "no_task_prompt"},
