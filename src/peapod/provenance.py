@@ -12,7 +12,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-PACKAGES = ("peapod-repro", "numpy", "pandas", "pyarrow", "torch", "transformers", "cornac", "recbole", "snakemake")
+PACKAGES = ("peapod-repro", "numpy", "pandas", "pyarrow", "torch", "transformers", "tokenizers", "cornac", "recbole",
+            "snakemake")
 
 
 def _git_commit(directory: Path) -> dict[str, Any] | None:

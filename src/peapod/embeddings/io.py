@@ -27,7 +27,6 @@ def write_user_embeddings(
     vectors: np.ndarray,
     path: str | Path,
     source: str = "",
-    extra: dict | None = None,
     record: dict | None = None,
 ) -> None:
     """Write (N,) ids and (N, d) vectors, sorted by id, atomically; ``record`` (config, seed) is
@@ -51,8 +50,6 @@ def write_user_embeddings(
         schema=embedding_schema(dim),
     )
     metadata = {b"peapod.source": source.encode()}
-    for key, value in (extra or {}).items():
-        metadata[f"peapod.{key}".encode()] = str(value).encode()
     write_parquet(stamp_table(table.replace_schema_metadata(metadata), record or {}), path)
 
 

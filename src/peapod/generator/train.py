@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import platform
 import shutil
 import time
 from pathlib import Path
@@ -108,16 +107,6 @@ def valid_topn_metrics(scores: np.ndarray, target_index: np.ndarray) -> dict[str
     # (C - 1) / 2 for every user, a miss at small k; chance is random_ranking_metrics.
     ranks = ranks_from_score_matrix(scores, target_index, ties="half")
     return mean_ranking_metrics(ranks, VALID_TOPN_KS)
-
-
-def versions() -> dict[str, str]:
-    import tokenizers
-    import transformers
-
-    import peapod
-
-    return {"python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__,
-            "tokenizers": tokenizers.__version__, "numpy": np.__version__, "peapod": peapod.__version__}
 
 
 def _write_log_csv(rows: list[dict[str, Any]], path: Path) -> None:
@@ -267,8 +256,9 @@ def export_run(cfg: GeneratorConfig, run_dir: Path, seed: int, state: dict[str, 
     from peapod.generator.checkpoint import load_model_dir
 
     best = existing_dir(run_dir / "best")
+    made_by = provenance()
     summary: dict[str, Any] = {
-        "seed": seed, "config": cfg.to_dict(), "versions": versions(), "provenance": provenance(), "device": str(dev),
+        "seed": seed, "config": cfg.to_dict(), "versions": made_by["packages"], "provenance": made_by, "device": str(dev),
         "best_epoch": state["best_epoch"], "best_valid_loss": state["best_valid"], "epochs_run": len(state["rows"]),
         "stop_reason": state["stop_reason"], "resumed": state["resumed"], "train_seconds": round(state["elapsed_s"], 3),
     }
