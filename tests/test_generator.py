@@ -229,8 +229,9 @@ def test_epoch_plan_alternates_tasks_and_is_seeded(small):
     n = batches.batches_per_task()
     assert n == {"explanation": len(data.explanations["train"]["user"]) // 8, "sequential": len(batches.seq_users) // 8,
                  "topn": len(batches.topn_users) // 8}
-    assert [next(iter(t)) for t in tasks[:6]] == [0, 1, 2, 0, 1, 2]
-    assert len(plan) == sum(n.values())
+    # Strict rotation for the whole epoch; its length is the protocol's sum of floors.
+    assert [next(iter(t)) for t in tasks] == [k % 3 for k in range(len(plan))]
+    assert len(plan) == sum(n.values()) == batches.epoch_length()
     assert plan == Batches(data, tok, templates(), cfg, seed=0).epoch_plan(0)
     assert plan != batches.epoch_plan(1)
     built = batches.build(0, 4, plan[4])
@@ -238,6 +239,42 @@ def test_epoch_plan_alternates_tasks_and_is_seeded(small):
     assert all(torch.equal(built[k], again[k]) for k in built)
     mixed = Batches(data, tok, templates(), GeneratorConfig.from_dict({**cfg.to_dict(), "batching": "mixed"}), 0)
     assert any(len({t for t, _ in e}) > 1 for e in mixed.epoch_plan(0))
+
+
+def test_rotation_lasts_the_whole_epoch_and_recommendation_users_are_drawn_again(small):
+    """More explanations than users (as on every real dataset): the old plan trained explanation
+    alone once sequential and top-n ran out; the protocol rotates to the end, each task a third."""
+    data = small[0]
+    _, tok, cfg = small_model(small)
+    batches = Batches(data, tok, templates(), cfg, seed=0)
+    n_users = len(batches.seq_users)
+    batches.units["explanation"] = 5 * n_users  # pretend: five explanations per user
+    data.explanations["train"] = {k: np.resize(v, 5 * n_users) for k, v in data.explanations["train"].items()}
+    B = cfg.batch_size
+    plan = batches.epoch_plan(3)
+    per_task = {t: [e for e in plan if e[0][0] == t] for t in range(3)}
+    expected_length = 5 * n_users // B + len(batches.seq_users) // B + len(batches.topn_users) // B
+    assert len(plan) == expected_length
+    assert [e[0][0] for e in plan] == [k % 3 for k in range(len(plan))]
+    counts = [len(per_task[t]) for t in range(3)]
+    assert max(counts) - min(counts) <= 1 and counts[0] == -(-len(plan) // 3)
+    for t, name in enumerate(TASKS):
+        units = [j for e in per_task[t] for _, j in e]
+        assert all(task == t for e in per_task[t] for task, _ in e)
+        n = batches.units[name]
+        seen = np.bincount(units, minlength=n)
+        # Every unit drawn once per pass over the task's units, passes only as many as needed.
+        assert seen.max() - seen.min() <= 1 and seen.max() == -(-len(units) // n)
+    assert seen.max() > 1  # top-n: its third of the epoch needs more than one pass over the users
+
+
+def test_without_explanations_the_two_recommendation_tasks_alternate(small):
+    data = small[0]
+    _, tok, cfg = small_model(small, tasks=["sequential", "topn"])
+    batches = Batches(data, tok, templates(), cfg, seed=0)
+    plan = batches.epoch_plan(0)
+    assert [e[0][0] for e in plan] == [1 + k % 2 for k in range(len(plan))]
+    assert len(plan) == len(batches.seq_users) // cfg.batch_size + len(batches.topn_users) // cfg.batch_size
 
 
 def test_validation_is_fixed_across_run_seeds(small):

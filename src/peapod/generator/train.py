@@ -184,8 +184,8 @@ def train_generator(
         state["resumed"] += 1
         log.info("resumed from %s at epoch %d, step %d", resume_from, state["epoch"], state["step"])
     n_params = sum(p.numel() for p in model.parameters())
-    log.info("run %s: %s backbone, user prompt %s, %d trainable parameters, device %s, batches/epoch %s",
-             run_dir, cfg.backbone, cfg.user_prompt, n_params, dev, batches.batches_per_task())
+    log.info("run %s: %s backbone, user prompt %s, %d trainable parameters, device %s, batches/epoch %d (per task %s)",
+             run_dir, cfg.backbone, cfg.user_prompt, n_params, dev, batches.epoch_length(), {t: batches.task_schedule().count(t) for t in batches.units})
 
     def checkpoint() -> None:
         state["elapsed_s"] = elapsed()
