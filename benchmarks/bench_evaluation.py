@@ -26,7 +26,7 @@ from peapod.generator.backbone import load_backbone, random_t5
 from peapod.generator.config import GeneratorConfig
 from peapod.generator.data import TaskData, Templates
 from peapod.generator.model import PeaPOD
-from peapod.generator.train import pick_device
+from peapod.generator.runtime import pick_device
 
 REPO = Path(__file__).resolve().parents[1]
 SPORTS_USERS = 35_598

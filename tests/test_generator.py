@@ -176,15 +176,66 @@ def test_candidate_scoring_matches_a_full_forward_per_candidate(small):
     batch = {k: v[:4] for k, v in val.batches["topn"][0].items()}
     labels = val.item_labels[torch.from_numpy(val.topn_candidates[:4])]
     assert labels.shape[:2] == (4, 100)
-    fast = model.score_candidates(batch, labels, max_rows=64)
+    fast = model.score_candidates(batch, labels)
     slow = model.score_candidates_naive(batch, labels)
     assert torch.allclose(fast, slow, atol=1e-4)
+    # A budget below one prompt's working memory scores prompt by prompt, with the same result.
+    assert torch.allclose(model.score_candidates(batch, labels, memory_mib=1e-3), fast, atol=1e-5)
     # The true item's teacher-forced log-likelihood is the negative summed loss of its target.
     true = val.topn_target_index[:4]
     with torch.no_grad():
         out = model(batch)
     per_row = torch.nn.functional.cross_entropy(out.logits.transpose(1, 2), batch["labels"], reduction="none").sum(1)
     assert torch.allclose(fast[torch.arange(4), torch.from_numpy(true)], -per_row, atol=1e-4)
+
+
+def test_scoring_honours_the_decoder_encoder_mask_switch(small):
+    """Defect 2 reproduced (decoder attends to encoder pads): scoring still equals one full forward
+    per candidate with the same switch, and differs from the masked model on padded rows."""
+    data = small[0]
+    model, tok, cfg = small_model(small, decoder_encoder_mask=False)
+    masked, _, _ = small_model(small)
+    val = Batches(data, tok, templates(), cfg, seed=0).validation()
+    batch = {k: v[:4] for k, v in val.batches["topn"][0].items()}
+    for key in ("input_ids", "attention_mask", "whole_word_ids"):  # pad rows 0-1 as a longer row would
+        batch[key] = torch.cat([batch[key], torch.zeros(4, 6, dtype=torch.long)], dim=1)
+    batch["attention_mask"][2:, -6:] = 1
+    batch["input_ids"][2:, -6:] = batch["input_ids"][2:, :6]
+    labels = val.item_labels[torch.from_numpy(val.topn_candidates[:4])]
+    fast = model.score_candidates(batch, labels, memory_mib=0.5)
+    assert torch.allclose(fast, model.score_candidates_naive(batch, labels), atol=1e-4)
+    assert not torch.allclose(fast, masked.score_candidates(batch, labels), atol=1e-4)
+
+
+def test_generate_honours_the_decoder_encoder_mask_switch(small):
+    """generate's first-step scores equal the forward pass's first-step logits under either
+    setting of decoder_encoder_mask (the released code's defect 2 when false)."""
+    data = small[0]
+    for switch in (True, False):
+        model, tok, cfg = small_model(small, decoder_encoder_mask=switch)
+        val = Batches(data, tok, templates(), cfg, seed=0).validation()
+        batch = {k: v[:6] for k, v in val.batches["sequential"][0].items()}
+        assert (batch["attention_mask"] == 0).any()
+        out = model.generate(batch, max_new_tokens=1, do_sample=False, output_logits=True,
+                             return_dict_in_generate=True)
+        with torch.no_grad():
+            logits = model(batch, labels=torch.zeros(6, 1, dtype=torch.long)).logits[:, 0]
+        assert torch.allclose(out.logits[0], logits, atol=1e-4), switch
+
+
+def test_logits_stay_float32_under_bf16_autocast(small):
+    """bf16 logits tie close candidates: the output layer runs in float32 even under autocast."""
+    data = small[0]
+    model, tok, cfg = small_model(small)
+    val = Batches(data, tok, templates(), cfg, seed=0).validation()
+    batch = {k: v[:2] for k, v in val.batches["topn"][0].items()}
+    labels = val.item_labels[torch.from_numpy(val.topn_candidates[:2])]
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = model(batch).logits
+        scores = model.score_candidates(batch, labels)
+    assert logits.dtype == scores.dtype == torch.float32
+    # Full float32 precision: far fewer exact ties among 100 candidates than bf16 would leave.
+    assert len(torch.unique(scores[0])) > 90
 
 
 def test_generate_passes_through(small):

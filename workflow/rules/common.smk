@@ -4,18 +4,15 @@ from pathlib import Path
 from peapod.aggregate.settings import ABLATION_NAMES, FIGURE_ABLATIONS, make_plan
 from peapod.aggregate.tables import TABLE_NAMES
 from peapod.data.p5 import discover_p5_files
-from peapod.generator.config import run_config
+from peapod.generator.config import all_run_settings, neighbors_to_store
 
 DATASETS = list(config["datasets"])
 VARIANTS = dict(config["variants"])
 SEEDS = [int(seed) for seed in config["seeds"]]
-# Every (dataset, variant)'s settings: generator defaults, the dataset's overrides, the variant's.
+# Every (dataset, variant)'s settings: generator defaults, the dataset's overrides, the variant's,
+# the variant's on that dataset.
 # Checked now, so a bad value stops the workflow before any job runs.
-GENERATOR_SETTINGS = {
-    (dataset, variant): run_config(config["generator"], spec.get("generator"), overrides)
-    for dataset, spec in config["datasets"].items()
-    for variant, overrides in VARIANTS.items()
-}
+GENERATOR_SETTINGS = all_run_settings(config)
 # The runs to train and evaluate: the main tables' variants on every dataset, each ablation's
 # variants on its datasets, per seed (peapod.aggregate.settings.make_plan).
 PLAN = make_plan(config)
@@ -85,6 +82,16 @@ def generator_inputs(wildcards):
     return inputs
 
 
+def evaluation_inputs(wildcards):
+    """The trained run's exported files (train_generator's outputs), the data tables, the templates
+    and the CF files the run read."""
+    run = f"results/{wildcards.dataset}/runs/{wildcards.variant}/seed{wildcards.seed}"
+    inputs = {name: f"{run}/{name}.json" for name in ("config", "tokenizer")}
+    inputs["model"] = f"{run}/model.safetensors"
+    inputs.update(generator_inputs(wildcards))
+    return inputs
+
+
 def run_metrics_path(dataset, variant, seed):
     return f"results/{dataset}/runs/{variant}/seed{seed}/metrics.parquet"
 
@@ -92,6 +99,12 @@ def run_metrics_path(dataset, variant, seed):
 def evaluated_runs(wildcards=None):
     """The evaluation metrics of every planned run (each implies its training run)."""
     return [run_metrics_path(*key) for key in PLAN.runs()]
+
+
+def neighbors_k(wildcards):
+    """Neighbours to store for (dataset, cf_model): neighbors.k, or more when a run reads more
+    (e.g. the neighbors_30 ablation), so no training job finds too few."""
+    return neighbors_to_store(GENERATOR_SETTINGS, wildcards.dataset, wildcards.cf_model, config["neighbors"]["k"])
 
 
 def embedding_inputs(wildcards):

@@ -16,6 +16,7 @@ def main(smk, log):
         templates_path=smk.input.templates,
         settings=EvalSettings(**smk.params.evaluation),
         outputs=dict(smk.output.items()),
+        cf_files=(smk.input.embeddings, smk.input.neighbors) if "embeddings" in smk.input.keys() else None,
     )
 
 

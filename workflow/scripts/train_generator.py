@@ -12,7 +12,7 @@ from peapod.logs import run_logged
 def main(smk, log):
     torch.set_num_threads(max(1, smk.threads))
     cfg = GeneratorConfig.from_dict(dict(smk.params.generator))
-    data, templates, collab = load_run_inputs(
+    data, templates, collab, cf_source = load_run_inputs(
         cfg,
         data_dir=Path(smk.input.sequences).parent,
         templates_path=smk.input.templates,
@@ -20,7 +20,8 @@ def main(smk, log):
         neighbors=smk.input.get("neighbors"),
     )
     summary = train_generator(cfg, data, templates, seed=smk.params.seed, run_dir=Path(smk.output.model).parent,
-                              collab=collab, score_validation_topn=cfg.validation_topn_scoring)
+                              collab=collab, cf_source=cf_source, score_validation_topn=cfg.validation_topn_scoring,
+                              scoring_memory_mib=smk.params.scoring_memory_mib)
     log.info("run %s/%s seed %s done: %s", smk.wildcards.dataset, smk.wildcards.variant, smk.params.seed,
              {k: summary[k] for k in ("best_epoch", "best_valid_loss", "stop_reason", "train_seconds")})
 
