@@ -179,8 +179,20 @@ def test_candidate_scoring_matches_a_full_forward_per_candidate(small):
     fast = model.score_candidates(batch, labels)
     slow = model.score_candidates_naive(batch, labels)
     assert torch.allclose(fast, slow, atol=1e-4)
-    # A budget below one prompt's working memory scores prompt by prompt, with the same result.
-    assert torch.allclose(model.score_candidates(batch, labels, memory_mib=1e-3), fast, atol=1e-5)
+    # A budget below one prompt's working memory scores prompt by prompt, with the same result;
+    # a budget of two prompts' memory, two at a time.
+    from peapod.generator.model import scoring_bytes_per_prompt
+
+    groups = []
+    forward = model.t5.forward
+    model.t5.forward = lambda *a, **kw: groups.append(kw["decoder_input_ids"].shape[0]) or forward(*a, **kw)
+    try:
+        assert torch.allclose(model.score_candidates(batch, labels, memory_mib=1e-3), fast, atol=1e-5)
+        two = 2 * scoring_bytes_per_prompt(model.t5.config, 100, labels.shape[2], batch["input_ids"].shape[1] + 6)
+        model.score_candidates(batch, labels, memory_mib=two / 2**20)
+    finally:
+        model.t5.forward = forward
+    assert groups == [1, 1, 1, 1, 2, 2]
     # The true item's teacher-forced log-likelihood is the negative summed loss of its target.
     true = val.topn_target_index[:4]
     with torch.no_grad():

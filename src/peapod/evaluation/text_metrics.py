@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from nltk.translate.bleu_score import corpus_bleu
 from rouge_score import rouge_scorer
 
 
@@ -21,6 +20,8 @@ def bleu4(references: Sequence[str], hypotheses: Sequence[str]) -> float:
     """Corpus BLEU-4 x100 with uniform weights and no smoothing (nltk)."""
     if len(references) != len(hypotheses):
         raise ValueError(f"{len(references)} references but {len(hypotheses)} hypotheses")
+    from nltk.translate.bleu_score import corpus_bleu  # imported here: nltk pulls in scipy.stats (seconds)
+
     refs = [[r.split()] for r in references]
     hyps = [h.split() for h in hypotheses]
     return 100.0 * corpus_bleu(refs, hyps, weights=(0.25, 0.25, 0.25, 0.25))
