@@ -41,7 +41,25 @@ VERDICT_COLUMNS = [
 VERDICTS = {"inside": "inside the interval", "above": "above (ours higher)", "below": "below (ours lower)"}
 
 
-def _scores(tidy: pd.DataFrame, dataset, variant, task, method, metric) -> dict[int, float]:
+class SeedScores:
+    """The test split's seed scores, indexed once: (dataset, variant, task, method, metric) -> {seed: value}."""
+
+    def __init__(self, tidy: pd.DataFrame):
+        test = tidy[(tidy["split"] == TEST_SPLIT) & tidy["value"].notna()]
+        self._scores: dict[tuple, dict[int, float]] = {}
+        self._methods: dict[tuple, set[str]] = {}
+        for key, g in test.groupby(["dataset", "variant", "task", "method", "metric"], sort=False):
+            self._scores[key] = {int(s): float(v) for s, v in zip(g["seed"], g["value"])}
+            self._methods.setdefault(key[:3], set()).add(key[3])
+
+    def scores(self, dataset, variant, task, method, metric) -> dict[int, float]:
+        return self._scores.get((dataset, variant, task, method, metric), {})
+
+    def methods(self, dataset, variant, task) -> set[str]:
+        return self._methods.get((dataset, variant, task), set())
+
+
+def seed_scores(tidy: pd.DataFrame, dataset, variant, task, method, metric) -> dict[int, float]:
     sel = tidy[
         (tidy["dataset"] == dataset) & (tidy["variant"] == variant) & (tidy["task"] == task)
         & (tidy["method"] == method) & (tidy["split"] == TEST_SPLIT) & (tidy["metric"] == metric)
@@ -80,6 +98,7 @@ def tests_vs_reported(
     ``reported``: cells with the variant that reproduces each (peapod.aggregate.reported.attach_variants).
     """
     run_on = {d: set(variants_run_on(plan, d)) for d in plan.datasets}
+    index = SeedScores(tidy)
     rows = []
     for (paper, table), cells in reported.groupby(["paper", "table"], sort=False):
         group = table_group(paper, int(table))
@@ -87,8 +106,8 @@ def tests_vs_reported(
         for r in cells.itertuples(index=False):
             candidates = [v for v in dict.fromkeys([*shown, r.variant]) if v and v in run_on.get(r.dataset, ())]
             for variant in candidates:
-                method = compared_method(r.task, methods_of(tidy, r.dataset, variant, r.task))
-                scores = _scores(tidy, r.dataset, variant, r.task, method, r.metric)
+                method = compared_method(r.task, index.methods(r.dataset, variant, r.task))
+                scores = index.scores(r.dataset, variant, r.task, method, r.metric)
                 test = one_sample_ttest(list(scores.values()), r.value)
                 direction = "" if math.isnan(test.mean) else (
                     "higher" if test.mean > r.value else "lower" if test.mean < r.value else "equal")
@@ -125,6 +144,7 @@ def _comparisons(plan: AggregationPlan) -> list[tuple[str, str, str, tuple[str, 
 def paired_tests(tidy: pd.DataFrame, plan: AggregationPlan, alpha: float = 0.05) -> pd.DataFrame:
     """Paired t-tests over shared seeds for every comparison of the plan, Holm-adjusted per family."""
     test = tidy[tidy["split"] == TEST_SPLIT]
+    index = SeedScores(tidy)
     rows = []
     for family, va, vb, datasets in _comparisons(plan):
         for dataset in datasets:
@@ -132,8 +152,8 @@ def paired_tests(tidy: pd.DataFrame, plan: AggregationPlan, alpha: float = 0.05)
                 continue  # the default variant's own runs: nothing to compare
             keys = test[(test["dataset"] == dataset) & test["variant"].isin([va, vb])]
             for (task, method, metric), _ in keys.groupby(["task", "method", "metric"], sort=True):
-                a = _scores(tidy, dataset, va, task, method, metric)
-                b = _scores(tidy, dataset, vb, task, method, metric)
+                a = index.scores(dataset, va, task, method, metric)
+                b = index.scores(dataset, vb, task, method, metric)
                 res, unpaired = paired_ttest(a, b)
                 rows.append(
                     {
@@ -163,16 +183,16 @@ def reproduction_verdicts(
     """One row per reported cell that a variant reproduces and that has runs (the reference paper
     first): reported value, our mean, sd, n, 95% interval, difference (ours minus reported),
     relative difference, one-sample t-test and the verdict."""
-    test = summary[summary["split"] == TEST_SPLIT]
+    test = summary[summary["split"] == TEST_SPLIT].set_index(["dataset", "variant", "task", "method", "metric"])
+    index = SeedScores(tidy)
     rows = []
     for r in reported[reported["variant"].notna()].itertuples(index=False):
-        method = compared_method(r.task, methods_of(test, r.dataset, r.variant, r.task))
-        s = test[(test["dataset"] == r.dataset) & (test["variant"] == r.variant) & (test["task"] == r.task)
-                 & (test["method"] == method) & (test["metric"] == r.metric)]
-        if s.empty or s["n_seeds"].iloc[0] == 0:
+        method = compared_method(r.task, index.methods(r.dataset, r.variant, r.task))
+        key = (r.dataset, r.variant, r.task, method, r.metric)
+        if key not in test.index or test.loc[key, "n_seeds"] == 0:
             continue
-        s = s.iloc[0]
-        t = one_sample_ttest(list(_scores(tidy, r.dataset, r.variant, r.task, method, r.metric).values()), r.value)
+        s = test.loc[key]
+        t = one_sample_ttest(list(index.scores(*key).values()), r.value)
         rows.append({
             "paper": r.paper, "table": int(r.table), "dataset": r.dataset, "task": r.task, "metric": r.metric,
             "model": r.model, "variant": r.variant, "method": method, "reported": r.value, "mean": s["mean"],
