@@ -20,7 +20,7 @@ def workflow_copy(tmp_path: Path) -> Path:
     """The workflow files in a scratch directory, so runs never touch the repository's results/."""
     work = tmp_path / "wf"
     work.mkdir()
-    for name in ("Snakefile", "workflow", "config", "profiles", "envs"):
+    for name in ("Snakefile", "workflow", "config", "profiles", "envs", "resources/reported"):
         src = REPO / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, work / name)
     return work
