@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,8 @@ from peapod.aggregate.reported import REPORTED_TABLES, attach_variants, load_rep
 from peapod.aggregate.settings import SettingsError, make_plan, settings_table
 from peapod.aggregate.stats import confidence_interval, holm, one_sample_ttest, paired_ttest, summarize
 from peapod.errors import InputError
-from tests.aggregate_fixtures import make_config, run_metrics, write_runs
+from peapod.aggregate.claims import CLAIMS
+from tests.aggregate_fixtures import ABLATIONS, make_config, run_metrics, write_runs
 from tests.conftest import REPO
 
 A = [0.0671, 0.0655, 0.0690, 0.0662, 0.0648, 0.0683, 0.0659, 0.0677, 0.0668, 0.0651]
@@ -471,3 +473,192 @@ def test_figures_are_written(tmp_path):
     assert sorted(set(data["x"])) == [0, 1, 4, 8]
     assert all(Path(p).stat().st_size > 1000 for p in out)
     assert Path(out[0]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and Path(out[1]).read_bytes()[:4] == b"%PDF"
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole aggregation on per-run metrics written here: 10 seeds, three datasets, Toys without runs
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """Every table, the verdicts and their figure, and the claims, from runs on Sports and Beauty
+    (10 seeds each); Toys is configured but has no runs; own baselines for Sports and Beauty."""
+    from peapod.aggregate import pipeline
+
+    root = tmp_path_factory.mktemp("agg")
+    cfg = make_config(datasets=("sports", "beauty", "toys"), seeds=range(1, 11))
+    cfg["datasets"]["toys"]["generator"] = {"neighbors": 10}
+    plan = make_plan(cfg)
+    paths = write_runs(root / "results", cfg, skip={k for k in plan.runs() if k[0] == "toys"})
+    out = {k: str(root / f"{k}.{e}") for k, e in (("metrics", "parquet"), ("summary", "parquet"),
+                                                   ("summary_csv", "csv"), ("missing", "csv"))}
+    pipeline.collect_metrics(cfg, paths, out)
+    sig = {k: str(root / f"{k}.{e}") for k, e in (("vs_reported", "csv"), ("paired", "csv"), ("reproduced_csv", "csv"),
+                                                   ("reproduced_md", "md"), ("reproduced_html", "html"))}
+    pipeline.test_significance(cfg, out["metrics"], str(SHIPPED_CSV), sig)
+    baseline_paths = []
+    for dataset in ("sports", "beauty"):
+        path = root / f"baselines_{dataset}.csv"
+        pd.DataFrame([(dataset, "most_popular", "topn", "test", "hr@10", 0.234),
+                      (dataset, "most_popular", "sequential", "test", "hr@10", 0.0123),
+                      (dataset, "pmf", "topn", "test", "hr@10", 0.311)],
+                     columns=["dataset", "model", "task", "split", "metric", "value"]).to_csv(path, index=False)
+        baseline_paths.append(str(path))
+    names = tables.table_names(plan)
+    files = {}
+    for name in names:
+        files[name] = {k: str(root / f"{name}.{e}") for k, e in (("markdown", "md"), ("latex", "tex"), ("csv", "csv"), ("html", "html"))}
+        pipeline.tabulate_results(cfg, name, out["summary"], str(SHIPPED_CSV), sig["vs_reported"], sig["paired"],
+                                  baseline_paths, files[name])
+    figure = [str(root / "repro.png"), str(root / "repro.pdf")]
+    pipeline.plot_reproduction(cfg, sig["reproduced_csv"], figure)
+    claim_files = {k: str(root / f"claims.{e}") for k, e in (("csv", "csv"), ("detail", "detail.csv"),
+                                                             ("markdown", "md"), ("html", "html"))}
+    pipeline.check_claims(cfg, out["metrics"], claim_files)
+    return {"cfg": cfg, "plan": plan, "names": names, "tables": files, "sig": sig, "figure": figure,
+            "claims": claim_files, "summary": out["summary"]}
+
+
+# our table -> the reference paper's table it lays out
+TABLE_OF = {name: REPORTED_TABLES["peapod_cup"][(spec.group, spec.task)] for name, spec in tables.TABLE_SPECS.items()}
+
+
+def _md_rows(text: str) -> dict[str, list[str]]:
+    rows = {}
+    for line in text.splitlines():
+        if line.startswith("| ") and not line.startswith("| Model"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+def test_every_table_is_built_with_every_reported_cell_formatted(built):
+    assert built["names"] == ["sequential", "topn", "explanation"] + [
+        f"{g}_{t}" for g in ("task_prompt", "embedding", "model_size") for t in ("sequential", "topn", "explanation")]
+    rep = load_reported(SHIPPED_CSV)
+    for name, files in built["tables"].items():
+        md = Path(files["markdown"]).read_text()
+        tex = Path(files["latex"]).read_text()
+        rows = _md_rows(md)
+        spec = tables.TABLE_SPECS[name]
+        cells = rep[(rep.paper == "peapod_cup") & (rep.table == TABLE_OF[name])]
+        assert len(cells) > 0
+        columns = [(d, m) for d in ("sports", "beauty", "toys") for m in tables.TASK_METRICS[spec.task]]
+        for c in cells.itertuples():
+            label = next(k for k in rows if k in (c.model, f"{c.model} (paper)"))
+            shown = rows[label][columns.index((c.dataset, c.metric))]
+            assert re.sub(r"\*\*|</?u>", "", shown).startswith(f"{c.value:.4f}"), (name, c.model, c.dataset, c.metric, shown)
+            tex_line = next(line for line in tex.splitlines() if line.startswith(tables._tex(label) + " & "))
+            assert f"{c.value:.4f}" in tex_line, (name, c.model)
+        # Toys has no runs: its columns hold reported rows only, and say so
+        assert "Toys (reported only)" in md and "Toys (reported only)" in tex and "No runs of ours on Toys" in md
+        ours = [cells_ for label_, cells_ in rows.items() if "(ours)" in label_ and "same" not in label_]
+        assert ours and all(c == "–" for row in ours for c in row[-len(tables.TASK_METRICS[spec.task]):])
+        assert any(not c.startswith("–") for row in ours for c in row[:len(tables.TASK_METRICS[spec.task])])
+
+
+def test_tables_show_our_own_baselines_and_reproduced_rows(built):
+    topn = _md_rows(Path(built["tables"]["topn"]["markdown"]).read_text())
+    assert topn["Most popular (ours, same candidates)"][3].startswith("0.2340")  # Sports HR@10
+    assert topn["PMF (ours, same candidates)"][3].startswith("0.3110")
+    assert {"POD (ours)", "PeaPOD (ours)", "PeaPOD (ours, exact scoring)", "PeaPOD (ours, beam over candidates)"} <= set(topn)
+    assert topn["PeaPOD (ours)"][3].startswith("0.36") and "±" in topn["PeaPOD (ours)"][3]
+    seq = _md_rows(Path(built["tables"]["sequential"]["markdown"]).read_text())
+    assert "Most popular (ours, same split)" in seq and "PMF (ours, same split)" not in seq
+    expl = _md_rows(Path(built["tables"]["explanation"]["markdown"]).read_text())
+    assert not any("same" in k for k in expl) and "PeaPOD (ours, standard scoring)" in expl
+    appendix = {name: _md_rows(Path(f["markdown"]).read_text()) for name, f in built["tables"].items()}
+    assert {"PeaPOD (no task) (paper)", "PeaPOD (no task) (ours)", "PeaPOD (ours)"} <= set(appendix["task_prompt_topn"])
+    assert {"PeaPOD-BiVAE (ours)", "PeaPOD-LightGCN (ours)"} <= set(appendix["embedding_sequential"])
+    assert {"PeaPOD (small) (ours)", "PeaPOD (base) (ours)"} <= set(appendix["model_size_explanation"])
+    # † on base: T5-base (quality 1.05) is significantly above the default in the fixture
+    assert "†" in appendix["model_size_topn"]["PeaPOD (base) (ours)"][3]
+    csv = pd.read_csv(built["tables"]["topn"]["csv"])
+    row = csv[csv.model == "PeaPOD (ours)"].iloc[0]
+    assert row["sports:topn:hr@10:ci_low"] < row["sports:topn:hr@10"] < row["sports:topn:hr@10:ci_high"]
+    assert row["sports:topn:hr@10:n"] == 10
+
+
+def test_verdict_table_and_figure(built):
+    verdicts = pd.read_csv(built["sig"]["reproduced_csv"])
+    assert set(verdicts["dataset"]) == {"sports", "beauty"}  # Toys has no runs
+    assert set(verdicts["verdict"]) <= set(compare.VERDICTS.values())
+    assert verdicts["paper"].iloc[0] == "peapod_cup"  # the reference first
+    row = verdicts[(verdicts.paper == "peapod_cup") & (verdicts.table == 2) & (verdicts.dataset == "sports")
+                   & (verdicts.model == "PeaPOD") & (verdicts.metric == "hr@10")].iloc[0]
+    summary = pd.read_parquet(built["summary"])
+    ours = summary[(summary.dataset == "sports") & (summary.variant == "peapod") & (summary.task == "sequential")
+                   & (summary.method == "beam") & (summary.split == "test") & (summary.metric == "hr@10")].iloc[0]
+    assert row.reported == 0.0665 and row["mean"] == pytest.approx(ours["mean"]) and row.n == 10
+    assert row["diff"] == pytest.approx(ours["mean"] - 0.0665)
+    expl = verdicts[(verdicts.task == "explanation")]
+    assert set(expl["method"]) == {"beam_reference"}  # the reference's scoring stands for the paper's
+    assert set(verdicts.loc[verdicts.task == "topn", "method"]) == {"beam"}
+    # every reproduced model: PeaPOD, POD and the appendix models, from all three papers
+    assert {"PeaPOD", "POD", "PeaPOD (no task)", "PeaPOD-BiVAE", "PeaPOD (base)", "PeaPOD-PMF"} <= set(verdicts.model)
+    md = Path(built["sig"]["reproduced_md"]).read_text()
+    assert f"{len(verdicts)} reported cell(s) reproduced" in md and "| peapod_cup | 2 | sports |" in md
+    assert "Reproduction verdicts" in Path(built["sig"]["reproduced_html"]).read_text()
+    png, pdf = built["figure"]
+    assert Path(png).read_bytes()[:4] == b"\x89PNG" and Path(pdf).read_bytes()[:4] == b"%PDF"
+
+
+def test_claims_report(built):
+    summary = pd.read_csv(built["claims"]["csv"]).set_index("claim")
+    detail = pd.read_csv(built["claims"]["detail"])
+    assert set(summary.index) == {c.id for c in CLAIMS}
+    # The fixture's qualities: no task prompt 0.97, BiVAE 0.96, T5-base 1.05 against PeaPOD 1.00.
+    assert summary.loc["no_task_prompt_sports", "verdict"] == "disagrees"
+    assert summary.loc["no_task_prompt_beauty_toys", "verdict"] == "agrees"
+    assert summary.loc["bivae_sequential_sports", "verdict"] == "disagrees"
+    assert summary.loc["t5_base_not_better", "verdict"] == "disagrees"
+    # Toys has no runs: the Beauty-and-Toys claims rest on Beauty alone
+    assert set(detail.loc[detail.claim == "no_task_prompt_beauty_toys", "dataset"]) == {"beauty"}
+    bivae = detail[detail.claim == "bivae_sequential_sports"]
+    assert set(bivae.task) == {"sequential"} and set(bivae.dataset) == {"sports"} and set(bivae.metric) == {"hr@10", "ndcg@10"}
+    attention = detail[detail.claim == "attention_above_mlp"]
+    assert set(attention.reference) == {"mlp"} and set(attention.subject) == {"heads_1", "peapod", "heads_8"}
+    assert set(detail.loc[detail.claim == "more_heads_worse", "subject"]) == {"heads_8"}
+    r = attention.iloc[0]
+    assert r.p == pytest.approx(stats.ttest_rel(*_pair(built, r)).pvalue)
+    assert "| t5_base_not_better |" in Path(built["claims"]["markdown"]).read_text()
+
+
+def _pair(built, r):
+    tidy = pd.read_parquet(Path(built["summary"]).with_name("metrics.parquet"))
+    sel = tidy[(tidy.dataset == r.dataset) & (tidy.task == r.task) & (tidy.method == r.method) & (tidy.split == "test")
+               & (tidy.metric == r.metric)]
+    a = sel[sel.variant == r.subject].sort_values("seed")["value"].to_numpy()
+    b = sel[sel.variant == r.reference].sort_values("seed")["value"].to_numpy()
+    return a, b
+
+
+def test_without_reported_datasets_the_verdict_section_says_so(tmp_path):
+    """The demo's situation: no configured dataset has reported numbers. The verdict section is
+    still written and says so; the figure says so; claims tied to the papers' datasets are not run."""
+    from peapod.aggregate import pipeline
+
+    cfg = make_config(datasets=("demo",), seeds=(0, 1, 2), ablations={"heads": ABLATIONS["heads"]})
+    paths = write_runs(tmp_path / "results", cfg)
+    out = {k: str(tmp_path / f"{k}.{e}") for k, e in (("metrics", "parquet"), ("summary", "parquet"),
+                                                       ("summary_csv", "csv"), ("missing", "csv"))}
+    pipeline.collect_metrics(cfg, paths, out)
+    sig = {k: str(tmp_path / f"{k}.{e}") for k, e in (("vs_reported", "csv"), ("paired", "csv"), ("reproduced_csv", "csv"),
+                                                       ("reproduced_md", "md"), ("reproduced_html", "html"))}
+    pipeline.test_significance(cfg, out["metrics"], str(SHIPPED_CSV), sig)
+    assert pd.read_csv(sig["reproduced_csv"]).empty
+    for key in ("reproduced_md", "reproduced_html"):
+        text = Path(sig[key]).read_text()
+        assert "No reported cell is reproduced by this configuration" in text and "(demo)" in text
+    figure = [str(tmp_path / "r.png")]
+    pipeline.plot_reproduction(cfg, sig["reproduced_csv"], figure)
+    assert Path(figure[0]).stat().st_size > 1000
+    claims = {k: str(tmp_path / f"c.{k}") for k in ("csv", "detail", "markdown", "html")}
+    pipeline.check_claims(cfg, out["metrics"], claims)
+    verdicts = pd.read_csv(claims["csv"]).set_index("claim")["verdict"]
+    assert verdicts["no_task_prompt_sports"] == "not run" and verdicts["t5_base_not_better"] == "not run"
+    assert verdicts["heads_4_best"] != "not run"  # the demo's heads ablation does test it
+    files = {k: str(tmp_path / f"topn.{k}") for k in ("markdown",)}
+    pipeline.tabulate_results(cfg, "topn", out["summary"], str(SHIPPED_CSV), sig["vs_reported"], sig["paired"], [], files)
+    md = Path(files["markdown"]).read_text()
+    assert "Sports (reported only) HR@10" in md and "Demo HR@10" in md and "| PeaPOD (ours) |" in md

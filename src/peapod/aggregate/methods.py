@@ -28,6 +28,8 @@ METHOD_LABELS = {
     "scoring": "exact scoring",
     "beam_reference": "reference scoring",
 }
+# Where a method's name means something else on one task (explanation's beam is scored the standard way).
+TASK_METHOD_LABELS = {"explanation": {"beam": "standard scoring"}}
 # Order of extra rows (unknown methods last, by name).
 METHOD_ORDER = {"beam": 0, "beam_reference": 1, "beam_candidates": 2, "scoring": 3}
 
@@ -48,5 +50,5 @@ def ordered_methods(task: str, available: Iterable[str]) -> list[str]:
     return [first, *rest]
 
 
-def method_label(method: str) -> str:
-    return METHOD_LABELS.get(method, method)
+def method_label(method: str, task: str | None = None) -> str:
+    return TASK_METHOD_LABELS.get(task, {}).get(method) or METHOD_LABELS.get(method, method)

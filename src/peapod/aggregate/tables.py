@@ -262,7 +262,7 @@ def reproduced_rows(
                                     ci_low=float(h["ci_low"]), ci_high=float(h["ci_high"]))
                 else:
                     cells[c] = Cell()
-            label = f"{names[variant]} (ours)" if method == first else f"{names[variant]} (ours, {method_label(method)})"
+            label = f"{names[variant]} (ours)" if method == first else f"{names[variant]} (ours, {method_label(method, task)})"
             rows.append(Row(label, "reproduced", cells, variant=variant, method=method, compared=method == first))
     return rows
 
