@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from peapod.aggregate.collect import METRICS, TASKS
-from peapod.aggregate.settings import AggregationPlan, SettingsError, resolve_variant
+from peapod.aggregate.settings import SETTING_KEYS, AggregationPlan, settings_table
 from peapod.errors import InputError
 
 PAPERS = {
@@ -126,11 +126,15 @@ def variants_run_on(plan: AggregationPlan, dataset: str) -> list[str]:
     return [v for v in dict.fromkeys(order) if v in have]
 
 
-def reproducing_variant(config: dict[str, Any], plan: AggregationPlan, dataset: str, model: str) -> str | None:
+def reproducing_variant(
+    config: dict[str, Any], plan: AggregationPlan, dataset: str, model: str, settings: pd.DataFrame | None = None
+) -> str | None:
     """The variant of ours whose runs on ``dataset`` reproduce the reported ``model`` (None if none).
 
-    POD is the configured baseline variant. A PeaPOD model is the variant whose full settings on that
-    dataset equal the default variant's with MODEL_SETTINGS[model] applied (so names never matter).
+    POD is the configured baseline variant. A PeaPOD model is the variant whose model settings on
+    that dataset (SETTING_KEYS of settings_table: user prompt, heads, prompt lengths, neighbours, CF
+    model, backbone) equal the default variant's with MODEL_SETTINGS[model] applied; the default is
+    preferred when several do. Names never matter; optimiser settings (learning rate ...) do not count.
     """
     spec = MODEL_SETTINGS.get(model)
     run = variants_run_on(plan, dataset)
@@ -138,28 +142,24 @@ def reproducing_variant(config: dict[str, Any], plan: AggregationPlan, dataset: 
         return None
     if spec == "baseline":
         return plan.baseline_variant if plan.baseline_variant in run else None
-    defaults = dict(config.get("generator") or {})
-    variants = config.get("variants") or {}
-    dataset_overrides = (config["datasets"].get(dataset) or {}).get("generator")
-    try:
-        target = resolve_variant(defaults, {**(variants[plan.default_variant] or {}), **spec}, dataset_overrides)
-    except SettingsError:
-        return None  # e.g. a t5-small model asked of a config whose default backbone cannot take it
-    for variant in run:
-        if resolve_variant(defaults, variants[variant] or {}, dataset_overrides) == target:
-            return variant
-    return None
+    settings = settings_table(config, [dataset]) if settings is None else settings
+    rows = settings[settings["dataset"] == dataset].set_index("variant")[list(SETTING_KEYS)]
+    if plan.default_variant not in rows.index:
+        return None
+    target = {**rows.loc[plan.default_variant].to_dict(), **spec}
+    return next((v for v in run if v in rows.index and rows.loc[v].to_dict() == target), None)
 
 
 def attach_variants(reported: pd.DataFrame, config: dict[str, Any], plan: AggregationPlan) -> pd.DataFrame:
     """The reported cells with the variant that reproduces each (``variant``, None for baselines or
     models not run on that dataset)."""
     cache: dict[tuple[str, str], str | None] = {}
+    settings = settings_table(config)
     variants = []
     for dataset, model in zip(reported["dataset"], reported["model"]):
         if (dataset, model) not in cache:
             known = dataset in config["datasets"]
-            cache[dataset, model] = reproducing_variant(config, plan, dataset, model) if known else None
+            cache[dataset, model] = reproducing_variant(config, plan, dataset, model, settings) if known else None
         variants.append(cache[dataset, model])
     out = reported.copy()
     out["variant"] = pd.Series(variants, index=reported.index, dtype=object)

@@ -32,7 +32,7 @@ from peapod.aggregate.baselines import baseline_label
 from peapod.aggregate.compare import methods_of, shown_variants
 from peapod.aggregate.methods import compared_method, method_label, ordered_methods
 from peapod.aggregate.reported import PAPERS, reproducing_variant, table_number
-from peapod.aggregate.settings import AggregationPlan
+from peapod.aggregate.settings import AggregationPlan, settings_table
 
 METRIC_LABELS = {
     "hr@1": "HR@1", "hr@5": "HR@5", "hr@10": "HR@10", "ndcg@5": "NDCG@5", "ndcg@10": "NDCG@10",
@@ -279,9 +279,10 @@ def make_paper_table(name: str, inputs: TableInputs) -> PaperTable:
     columns = [Column(d, spec.task, m) for d in datasets for m in TASK_METRICS[spec.task]]
     # The reported model each shown variant reproduces (its row name), from the settings, not names.
     mapped: dict[str, str] = {}
+    settings = settings_table(inputs.config, run_datasets)
     for model in dict.fromkeys(rep["model"]):
         for dataset in run_datasets:
-            variant = reproducing_variant(inputs.config, plan, dataset, model)
+            variant = reproducing_variant(inputs.config, plan, dataset, model, settings)
             if variant in variants:
                 mapped.setdefault(variant, model)
     names = {v: mapped.get(v, inputs.labels.get(v, v)) for v in variants}
