@@ -660,5 +660,8 @@ def test_without_reported_datasets_the_verdict_section_says_so(tmp_path):
     assert verdicts["heads_4_best"] != "not run"  # the demo's heads ablation does test it
     files = {k: str(tmp_path / f"topn.{k}") for k in ("markdown",)}
     pipeline.tabulate_results(cfg, "topn", out["summary"], str(SHIPPED_CSV), sig["vs_reported"], sig["paired"], [], files)
+    with pytest.raises(SettingsError, match="model_size_topn needs the model_size ablation"):
+        pipeline.tabulate_results(cfg, "model_size_topn", out["summary"], str(SHIPPED_CSV), sig["vs_reported"],
+                                  sig["paired"], [], files)
     md = Path(files["markdown"]).read_text()
     assert "Sports (reported only) HR@10" in md and "Demo HR@10" in md and "| PeaPOD (ours) |" in md

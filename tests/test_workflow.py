@@ -260,3 +260,7 @@ def test_demo_runs_end_to_end(tmp_path):
     run(["--report", "report.html"], work)
     html = (work / "report.html").read_text(errors="replace")
     assert "ablation_heads.png" in html and "sequential.html" in html
+    # The verdict section is there on the demo too, saying there is nothing to compare.
+    assert "reproduced_vs_reported.html" in html and "claims.html" in html
+    verdicts = (results / "aggregate" / "reproduced_vs_reported.md").read_text()
+    assert "No reported cell is reproduced by this configuration" in verdicts

@@ -32,7 +32,7 @@ from peapod.aggregate.baselines import baseline_label
 from peapod.aggregate.compare import methods_of, shown_variants
 from peapod.aggregate.methods import compared_method, method_label, ordered_methods
 from peapod.aggregate.reported import PAPERS, reproducing_variant, table_number
-from peapod.aggregate.settings import AggregationPlan, settings_table
+from peapod.aggregate.settings import AggregationPlan, SettingsError, settings_table
 
 METRIC_LABELS = {
     "hr@1": "HR@1", "hr@5": "HR@5", "hr@10": "HR@10", "ndcg@5": "NDCG@5", "ndcg@10": "NDCG@10",
@@ -271,6 +271,8 @@ def make_paper_table(name: str, inputs: TableInputs) -> PaperTable:
     """One of TABLE_NAMES: the reference paper's table for (group, task) beside our rows."""
     spec = TABLE_SPECS[name]
     plan = inputs.plan
+    if spec.group != "main" and spec.group not in plan.ablations:
+        raise SettingsError(f"table {name} needs the {spec.group} ablation, which is not configured under ablations:")
     number = table_number(inputs.reference, spec.group, spec.task)
     rep = inputs.reported[(inputs.reported["paper"] == inputs.reference) & (inputs.reported["table"] == number)]
     variants = shown_variants(plan, spec.group)
