@@ -24,11 +24,11 @@ from typing import Any
 import pandas as pd
 
 from peapod.aggregate.compare import SeedScores
-from peapod.aggregate.methods import compared_method
+from peapod.aggregate.methods import HEADLINE_METRICS, compared_method
 from peapod.aggregate.settings import AggregationPlan
 from peapod.aggregate.stats import paired_ttest
 
-CLAIM_METRICS = {"sequential": ("hr@10", "ndcg@10"), "topn": ("hr@10", "ndcg@10"), "explanation": ("bleu4", "rougel")}
+CLAIM_METRICS = {task: tuple(m for t, m in HEADLINE_METRICS if t == task) for task, _ in HEADLINE_METRICS}
 EXPECTATIONS = ("higher", "lower", "significantly higher", "not higher")
 _OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 

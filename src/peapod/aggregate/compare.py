@@ -59,14 +59,6 @@ class SeedScores:
         return self._methods.get((dataset, variant, task), set())
 
 
-def seed_scores(tidy: pd.DataFrame, dataset, variant, task, method, metric) -> dict[int, float]:
-    sel = tidy[
-        (tidy["dataset"] == dataset) & (tidy["variant"] == variant) & (tidy["task"] == task)
-        & (tidy["method"] == method) & (tidy["split"] == TEST_SPLIT) & (tidy["metric"] == metric)
-    ]
-    return {int(s): float(v) for s, v in zip(sel["seed"], sel["value"]) if not math.isnan(v)}
-
-
 def methods_of(data: pd.DataFrame, dataset: str, variant: str, task: str) -> set[str]:
     """The methods a (dataset, variant) has results for on ``task`` (tidy metrics or a summary)."""
     sel = data[(data["dataset"] == dataset) & (data["variant"] == variant) & (data["task"] == task)]

@@ -17,13 +17,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from peapod.aggregate.methods import HEADLINE_METRICS  # noqa: E402
 from peapod.aggregate.settings import ABLATION_AXES  # noqa: E402
 from peapod.aggregate.tables import METRIC_LABELS, TASK_LABELS  # noqa: E402
 
-FIGURE_METRICS = [
-    ("sequential", "hr@10"), ("sequential", "ndcg@10"), ("topn", "hr@10"), ("topn", "ndcg@10"),
-    ("explanation", "bleu4"), ("explanation", "rougel"),
-]
+FIGURE_METRICS = list(HEADLINE_METRICS)
 CATEGORY_ORDER = {
     "task_prompt": ["without", "with"],
     "cf_model": ["pmf", "bivae", "lightgcn", "file"],

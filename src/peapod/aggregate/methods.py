@@ -16,6 +16,11 @@ from __future__ import annotations
 
 from typing import Iterable
 
+# The headline metrics of each task: the ablation figures' panels and the claims' comparisons.
+HEADLINE_METRICS = (
+    ("sequential", "hr@10"), ("sequential", "ndcg@10"), ("topn", "hr@10"), ("topn", "ndcg@10"),
+    ("explanation", "bleu4"), ("explanation", "rougel"),
+)
 # task -> methods that may stand for the paper's numbers, in order of preference.
 COMPARED_METHODS: dict[str, tuple[str, ...]] = {
     "sequential": ("beam",),
