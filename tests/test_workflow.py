@@ -106,6 +106,9 @@ def test_paper_dry_run_lists_the_expected_jobs_per_dataset(tmp_path):
     assert len(jobs["train_embeddings"]) == len(jobs["build_neighbors"]) == 9  # 3 CF models x 3 datasets
     assert len(jobs["preprocess"]) == 3
     assert len(jobs["summarize_ablation"]) == len(jobs["plot_ablation"]) == 6
+    # The main tables and three appendix groups (task prompt, embeddings, model size) per task;
+    # most-popular and the CF models' own ranking on each dataset's own candidates.
+    assert len(jobs["tabulate_results"]) == 12 and len(jobs["compute_baselines"]) == 3
     # Toys runs with 10 neighbours, so there neighbors_10 is PeaPOD itself and neighbors_20 is trained.
     toys = {v for d, v in runs_of(jobs["train_generator"]) if d == "toys"}
     sports = {v for d, v in runs_of(jobs["train_generator"]) if d == "sports"}
