@@ -139,9 +139,10 @@ def verdict_report(verdicts: pd.DataFrame, plan, reported: pd.DataFrame, referen
     return title, text, shown
 
 
-def html_page(title: str, text: str, df: pd.DataFrame) -> str:
-    """A standalone HTML page (for the Snakemake report): title, a paragraph, and a table if any rows."""
-    body = df.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="–", border=0) if len(df) else ""
+def html_page(title: str, text: str, *frames: pd.DataFrame) -> str:
+    """A standalone HTML page (for the Snakemake report): title, a paragraph, and each table that has rows."""
+    body = "".join(df.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="–", border=0) + "<br>"
+                   for df in frames if len(df))
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title><style>body{{font-family:sans-serif;margin:1em}}"
@@ -193,9 +194,15 @@ def check_claims(config: dict[str, Any], metrics_path: str, outputs: dict[str, s
     title = "The papers' claims checked against our runs"
     text = (f"Each claim is a set of paired t-tests over shared seeds at the headline metrics (alpha {agg['alpha']:g}); "
             "'agrees' when every comparison shows what the claim says, 'partly' when some do, 'not run' when the "
-            "configuration has no runs for it. Details: claims_detail.csv.")
-    write_text(f"**{title}**\n\n{text}\n\n{markdown_table(summary)}", outputs["markdown"])
-    write_text(html_page(title, text, summary), outputs["html"])
+            "configuration has no runs for it. Every test: claims_detail.csv and below.")
+    tests = detail[["claim", "dataset", "task", "metric", "subject", "reference", "n", "mean_subject",
+                    "mean_reference", "p", "expected", "observed", "agrees"]]
+    tests = tests.assign(p=[f"{p:.2g}" for p in tests["p"]],
+                         agrees=["yes" if a is True else "no" if a is False else "–" for a in tests["agrees"]])
+    md = f"**{title}**\n\n{text}\n\n{markdown_table(summary)}"
+    md += f"\nThe paired tests behind them:\n\n{markdown_table(tests)}" if len(tests) else ""
+    write_text(md, outputs["markdown"])
+    write_text(html_page(title, text, summary, tests), outputs["html"])
     log.info("claims: %s", ", ".join(f"{c} {v}" for c, v in zip(summary["claim"], summary["verdict"])))
 
 
