@@ -198,7 +198,7 @@ def check_claims(config: dict[str, Any], metrics_path: str, outputs: dict[str, s
     tests = detail[["claim", "dataset", "task", "metric", "subject", "reference", "n", "mean_subject",
                     "mean_reference", "p", "expected", "observed", "agrees"]]
     tests = tests.assign(p=[f"{p:.2g}" for p in tests["p"]],
-                         agrees=["yes" if a is True else "no" if a is False else "–" for a in tests["agrees"]])
+                         agrees=["–" if pd.isna(a) else "yes" if a else "no" for a in tests["agrees"]])
     md = f"**{title}**\n\n{text}\n\n{markdown_table(summary)}"
     md += f"\nThe paired tests behind them:\n\n{markdown_table(tests)}" if len(tests) else ""
     write_text(md, outputs["markdown"])
