@@ -2,7 +2,7 @@
 from pathlib import Path
 
 from peapod.aggregate.settings import ABLATION_NAMES, FIGURE_ABLATIONS, make_plan
-from peapod.aggregate.tables import TABLE_NAMES
+from peapod.aggregate.tables import TABLE_NAMES, table_names
 from peapod.data.p5 import discover_p5_files
 from peapod.generator.config import all_run_settings, neighbors_to_store
 
@@ -131,7 +131,7 @@ def embedding_settings(wildcards):
 
 
 # --- Aggregation (workflow/rules/report.smk) -----------------------------------------------------
-RESULT_TABLES = [t for t in TABLE_NAMES if t != "model_size" or "model_size" in PLAN.ablations]
+RESULT_TABLES = table_names(PLAN)  # the main tables, and an appendix group's when its ablation is configured
 ABLATION_FIGURES = [a for a in FIGURE_ABLATIONS if a in PLAN.ablations]
 
 
@@ -146,6 +146,23 @@ def existing_or_all(paths):
 def run_metrics_inputs(wildcards):
     """The metrics file of every planned run."""
     return existing_or_all(evaluated_runs())
+
+
+def baseline_inputs(wildcards):
+    """The data stage's tables (most popular) and every configured CF model's own metrics."""
+    data = f"results/{wildcards.dataset}/data"
+    cf = {f"cf_{m}": f"results/{wildcards.dataset}/embeddings/{m}/metrics.json" for m in CF_MODELS}
+    kept = set(existing_or_all(list(cf.values())))
+    return {
+        "sequences": f"{data}/sequences.parquet",
+        "candidates": f"{data}/candidates.parquet",
+        **{name: path for name, path in cf.items() if path in kept},
+    }
+
+
+def baseline_tables(wildcards):
+    """Every dataset's baselines on our own data (results/<dataset>/baselines/metrics.csv)."""
+    return existing_or_all([f"results/{dataset}/baselines/metrics.csv" for dataset in DATASETS])
 
 
 def ablation_run_inputs(wildcards):
@@ -178,7 +195,16 @@ def aggregation_outputs():
             "results/aggregate/tests_vs_reported.csv",
             "results/aggregate/tests_paired.csv",
             "results/aggregate/reproduced_vs_reported.csv",
+            "results/aggregate/reproduced_vs_reported.md",
+            "results/aggregate/reproduced_vs_reported.html",
+            "results/figures/reproduced_vs_reported.png",
+            "results/figures/reproduced_vs_reported.pdf",
+            "results/aggregate/claims.csv",
+            "results/aggregate/claims_detail.csv",
+            "results/aggregate/claims.md",
+            "results/aggregate/claims.html",
         ]
+        + [f"results/{dataset}/baselines/metrics.csv" for dataset in DATASETS]
         + expand("results/tables/{table}.{ext}", table=RESULT_TABLES, ext=["md", "tex", "csv", "html"])
         + expand("results/figures/ablation_{ablation}.{ext}", ablation=ABLATION_FIGURES, ext=["png", "pdf"])
         + [path for ablation in PLAN.ablations for path in ablation_outputs(ablation)]
