@@ -54,8 +54,7 @@ CANDIDATE_SHUFFLE_SEED = 2022  # fixed order of each user's 100 candidates in th
 TOPN_METHODS = ("beam", "beam_candidates", "scoring")
 # Explanation scoring styles and the method name each one's metrics carry.
 EXPLANATION_SCORING = {"standard": "beam", "reference": "beam_reference"}
-# The method whose numbers measure what the paper reported, per task and explanation scoring style.
-PAPER_METHODS = {"sequential": ("beam",), "topn": ("beam",), "explanation": ("beam", "beam_reference")}
+# Which method stands for the paper's numbers is peapod.aggregate.methods' to say.
 
 
 @dataclass
