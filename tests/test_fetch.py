@@ -12,9 +12,10 @@ import pytest
 from peapod.fetch import FetchError, amazon_url, check_record, fetch_backbone, fetch_file, sha256_of
 from tests.fetch_server import COMMIT, FakeServer, serve, write_tiny_checkpoint
 
+# Twelve users, twelve items, six reviews each way round (a 5-core that leaves room for 5 negatives).
 REVIEWS = gzip.compress(b"".join(
-    json.dumps({"reviewerID": f"U{u}", "asin": f"I{i}", "unixReviewTime": 1000 + 7 * u + i}).encode() + b"\n"
-    for u in range(6) for i in range(6)))
+    json.dumps({"reviewerID": f"U{u}", "asin": f"I{(u + j) % 12}", "unixReviewTime": 1000 + 7 * u + j}).encode()
+    + b"\n" for u in range(12) for j in range(6)))
 
 
 @pytest.fixture(scope="module")
@@ -112,3 +113,76 @@ def test_unknown_backbone_and_missing_repo(server, tmp_path):
     with pytest.raises(FetchError, match="HTTP 404"):
         fetch_backbone("t5-base", tmp_path / "t5-base", endpoint=server.url)
     assert leftovers(tmp_path) == []
+
+
+# --- The fetch rules in the workflow --------------------------------------------------------------
+
+AMAZON_CONFIG = """
+datasets:
+  beauty:
+    source: amazon_reviews
+    path: resources/amazon/reviews_Beauty_5.json.gz
+{pin}
+seeds: [0]
+preprocess: {{n_negatives: 5}}
+embeddings: {{models: [pmf], dim: 8}}
+generator: {{backbone: t5-small}}
+variants: {{pod: {{user_prompt: none}}}}
+aggregate: {{default_variant: pod, baseline_variant: pod}}
+"""
+
+
+def fetch_workflow(tmp_path: Path, server: FakeServer | None, download: bool, pin: str | None = None) -> Path:
+    from tests.test_workflow import workflow_copy
+
+    work = workflow_copy(tmp_path)
+    text = AMAZON_CONFIG.format(pin=f"    sha256: '{pin}'" if pin else "")
+    text += f"download: {str(download).lower()}\n"
+    if server is not None:
+        text += f"downloads: {{amazon_url: {server.url}/amazon}}\n"
+    (work / "fetch.yaml").write_text(text)
+    return work
+
+
+def snakemake(work: Path, *args: str, hub: str | None = None) -> subprocess.CompletedProcess:
+    import os
+    import sys
+
+    env = {**os.environ, **({"HF_ENDPOINT": hub} if hub else {})}
+    return subprocess.run([sys.executable, "-m", "snakemake", "--configfile", "fetch.yaml", *args], cwd=work,
+                          capture_output=True, text=True, timeout=600, env=env)
+
+
+def test_offline_default_says_what_to_fetch(tmp_path):
+    proc = snakemake(fetch_workflow(tmp_path, None, download=False), "-n")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert ("resources/amazon/reviews_Beauty_5.json.gz does not exist, and nothing is downloaded (download: false). "
+            "Fetch the raw Amazon 2014 5-core reviews from "
+            "http://snap.stanford.edu/data/amazon/productGraph/categoryFiles/reviews_Beauty_5.json.gz") in out, out[-3000:]
+
+
+def test_fetch_rules_get_reviews_and_backbone_from_the_local_server(server, tmp_path):
+    work = fetch_workflow(tmp_path, server, download=True, pin=sha256_of_bytes(REVIEWS))
+    dry = snakemake(work, "-n", "--cores", "1", hub=server.url)
+    assert dry.returncode == 0, dry.stdout[-3000:] + dry.stderr[-3000:]
+    assert "rule fetch_backbone:" in dry.stdout and "rule fetch_amazon_reviews:" in dry.stdout
+    proc = snakemake(work, "--cores", "1", "resources/models/t5-small", "results/beauty/data/stats.json",
+                     hub=server.url)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert check_record(work / "resources" / "amazon" / "reviews_Beauty_5.json.gz") == sha256_of_bytes(REVIEWS)
+    assert json.loads((work / "results" / "beauty" / "data" / "stats.json").read_text())["users"] == 12
+    fetched = json.loads((work / "resources" / "models" / "t5-small" / "fetched.json").read_text())
+    assert fetched["endpoint"] == server.url and fetched["commit"] == COMMIT
+    # Fetched once: the training jobs now find everything in place.
+    again = snakemake(work, "-n", "--cores", "1", hub=server.url)
+    assert "rule fetch_" not in again.stdout and "train_generator" in again.stdout, again.stdout[-3000:]
+
+
+def test_fetch_rule_refuses_a_file_that_does_not_match_its_pin(server, tmp_path):
+    work = fetch_workflow(tmp_path, server, download=True, pin="0" * 64)
+    proc = snakemake(work, "--cores", "1", "results/beauty/data/stats.json")
+    assert proc.returncode != 0
+    log = (work / "results" / "logs" / "fetch_amazon_reviews_Beauty.log").read_text()
+    assert f"{server.url}/amazon/reviews_Beauty_5.json.gz: SHA-256" in log and "does not match the expected" in log
+    assert leftovers(work / "resources" / "amazon") == []

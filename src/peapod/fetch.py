@@ -25,12 +25,14 @@ import http.client
 import json
 import logging
 import os
+import re
 import shutil
 import urllib.error
 import urllib.request
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 log = logging.getLogger(__name__)
 
@@ -255,3 +257,45 @@ def _save_pretrained(raw: Path, saved: Path) -> None:
         raise FetchError(f"the files fetched into {raw} do not load as a T5 checkpoint: {exc}") from None
     model.save_pretrained(saved)
     tokenizer.save_pretrained(saved)
+
+
+# --- The workflow's side: what may be fetched, and the message when it may not --------------------
+
+FETCHABLE_REVIEWS = re.compile(r"^resources/amazon/reviews_[A-Za-z_]+_5\.json\.gz$")
+
+
+def require_download(config: Mapping, target: str | Path) -> Mapping:
+    """The config's ``downloads`` section, or FetchError when ``download`` is not true."""
+    if not config.get("download", False):
+        raise FetchError(f"{target}: not fetched, the config has download: false (set download: true to allow it)")
+    return config.get("downloads") or {}
+
+
+def reviews_input(path: str, download: bool, base_url: str | None = None) -> str:
+    """The raw reviews file of an amazon_reviews dataset as a workflow input: ``path`` when it exists
+    or the fetch rule can make it; else FileNotFoundError saying what to fetch and where."""
+    if Path(path).exists():
+        return path
+    name = Path(path).name
+    if not re.fullmatch(r"reviews_[A-Za-z_]+_5\.json\.gz", name):
+        name = "reviews_<Category>_5.json.gz"
+    url = amazon_url(name, base_url)
+    if not download:
+        raise FileNotFoundError(f"{path} does not exist, and nothing is downloaded (download: false). Fetch the raw "
+                                f"Amazon 2014 5-core reviews from {url} to {path}, or set download: true to let "
+                                "the workflow fetch them.")
+    if not FETCHABLE_REVIEWS.match(os.path.normpath(path)):
+        raise FileNotFoundError(f"{path} does not exist; download: true fetches raw Amazon reviews only to "
+                                f"resources/amazon/reviews_<Category>_5.json.gz (from {url}): set the dataset's "
+                                "path to that form.")
+    return os.path.normpath(path)
+
+
+def pinned_sha256(datasets: Mapping, path: str | Path) -> str | None:
+    """The ``sha256`` a dataset of the config pins for ``path`` (None when none does)."""
+    target = os.path.normpath(path)
+    pins = {spec["sha256"] for spec in datasets.values()
+            if spec.get("sha256") and os.path.normpath(spec.get("path", "")) == target}
+    if len(pins) > 1:
+        raise ValueError(f"datasets pin different SHA-256 values for {path}: {', '.join(sorted(pins))}")
+    return pins.pop() if pins else None
