@@ -6,8 +6,11 @@
 #                                         slurmd; wait until the node is idle; prints export SLURM_CONF=...
 #   tests/slurm/cluster.sh stop [DIR]     stop the three daemons by their pid files in DIR
 #
-# DIR (default $PEAPOD_SLURM_DIR or /tmp/peapod-slurm) holds the config, state, logs and pid files;
-# nothing is written under /etc. Clients find the cluster through SLURM_CONF=DIR/slurm.conf.
+# DIR (default $PEAPOD_SLURM_DIR or /tmp/peapod-slurm) holds the config, state, logs and pid files.
+# /etc/slurm/slurm.conf and gres.conf become links to DIR's (removed again by stop): the executor's
+# job step (snakemake-executor-plugin-slurm-jobstep) strips SLURM_* variables, SLURM_CONF included,
+# before its inner srun, so the config must sit where the SLURM tools look by default. An
+# /etc/slurm/slurm.conf that this script did not write is never replaced: start refuses instead.
 # The node is this machine: its real CPU count, RealMemory 2 GiB below its memory, one stand-in GPU
 # GRES (File=/dev/null) so that `--gpus=1` requests of GPU rules can be scheduled. No accounting
 # (sacct does not work: use the executor's `slurm-status-command: squeue`).
@@ -29,6 +32,33 @@ install() {
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends munge slurmctld slurmd slurm-client >/dev/null
+}
+
+ETC=/etc/slurm
+
+# A link left by this script (its target's slurm.conf carries our header), or a dangling link.
+ours() {
+    [ -L "$1" ] || return 1
+    [ -e "$1" ] || return 0
+    grep -q "^# Written by tests/slurm/cluster.sh" "$(dirname "$(readlink -f "$1")")/slurm.conf" 2>/dev/null
+}
+
+link_etc() {
+    mkdir -p "$ETC"
+    local name
+    for name in slurm.conf gres.conf; do
+        if [ -e "$ETC/$name" ] && ! ours "$ETC/$name"; then
+            die "$ETC/$name exists and was not written by this script; not replacing a real SLURM config"
+        fi
+        ln -sfn "$DIR/$name" "$ETC/$name"
+    done
+}
+
+unlink_etc() {
+    local name
+    for name in slurm.conf gres.conf; do
+        if [ -L "$ETC/$name" ] && [ "$(readlink "$ETC/$name")" = "$DIR/$name" ]; then rm -f "$ETC/$name"; fi
+    done
 }
 
 write_config() {
@@ -102,11 +132,20 @@ start() {
     [ "$(id -u)" = 0 ] || die "starting the test cluster needs root"
     command -v slurmctld >/dev/null || die "SLURM is not installed: run $0 install (as root)"
     stop >/dev/null 2>&1 || true
+    if pgrep -x slurmctld >/dev/null || pgrep -x slurmd >/dev/null; then
+        die "slurmctld or slurmd is already running (another cluster?); stop it first"
+    fi
     write_config
+    link_etc
     export SLURM_CONF=$CONF
     start_munge
     slurmctld -c -f "$CONF"
     slurmd -f "$CONF"
+    local pidfile
+    for pidfile in "$DIR/munge/munged.pid" "$DIR/slurmctld.pid" "$DIR/slurmd.pid"; do
+        for _ in $(seq 1 50); do [ -s "$pidfile" ] && break; sleep 0.1; done
+        [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null || die "a daemon did not start ($pidfile); logs in $DIR"
+    done
     wait_idle
     echo "export SLURM_CONF=$CONF"
 }
@@ -126,6 +165,7 @@ stop() {
     stop_pidfile "$DIR/slurmd.pid"
     stop_pidfile "$DIR/slurmctld.pid"
     stop_pidfile "$DIR/munge/munged.pid"
+    unlink_etc
     echo "SLURM test cluster stopped"
 }
 
