@@ -100,7 +100,9 @@ def slurm_env():
         pytest.skip("a real SLURM cluster needs root (tests/slurm/cluster.sh starts munged, slurmctld, slurmd)")
     if not (shutil.which("slurmctld") and shutil.which("slurmd") and shutil.which("sbatch")):
         pytest.skip("SLURM is not installed: run `tests/slurm/cluster.sh install` as root (.ci/run does)")
-    state = Path(tempfile.mkdtemp(prefix="peapod-slurm-"))
+    # $PEAPOD_SLURM_DIR when set (.ci/run sets it, to stop the daemons even if pytest is killed)
+    state = Path(os.environ.get("PEAPOD_SLURM_DIR") or tempfile.mkdtemp(prefix="peapod-slurm-"))
+    state.mkdir(parents=True, exist_ok=True)
     state.chmod(0o755)  # munged runs as the munge user
     start = subprocess.run([str(CLUSTER), "start", str(state)], capture_output=True, text=True, timeout=300)
     try:
