@@ -115,11 +115,12 @@ def slurm_env():
         shutil.rmtree(state, ignore_errors=True)
 
 
-def slurm_workflow(root: Path) -> tuple[Path, list[str]]:
+def slurm_workflow(root: Path, *targets: str) -> tuple[Path, list[str]]:
     root.mkdir()
     work = workflow_copy(root)
     (work / "slurm_demo.yaml").write_text(SLURM_DEMO)
-    return work, SNAKEMAKE + ["--profile", site_profile(work), "--configfile", "slurm_demo.yaml"]
+    # targets before --configfile, which takes several values
+    return work, SNAKEMAKE + [*targets, "--profile", site_profile(work), "--configfile", "slurm_demo.yaml"]
 
 
 def run_metrics(work: Path) -> dict[str, pd.DataFrame]:
@@ -181,9 +182,9 @@ def training_job_ids(env: dict) -> list[str]:
 def test_cancelled_training_job_is_resubmitted_and_resumes(slurm_run, slurm_env, tmp_path):
     reference, _ = slurm_run
     target = "results/demo/runs/pod/seed0/metrics.parquet"
-    work, command = slurm_workflow(tmp_path / "cancelled")
+    work, command = slurm_workflow(tmp_path / "cancelled", target)
     start = time.monotonic()
-    proc = subprocess.Popen(command + [target], cwd=work, env=slurm_env, stdout=subprocess.PIPE,
+    proc = subprocess.Popen(command, cwd=work, env=slurm_env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     try:
         run_dir = work / "results" / "demo" / "runs" / "pod" / "seed0"
