@@ -153,8 +153,9 @@ def claim_device(jobs_per_device: int = 1, lock_dir: str | Path | None = None, *
                      claim.slot + 1, jobs_per_device, claim.lock_path)
             return claim
         if timeout_s is not None and time.monotonic() - start >= timeout_s:
-            raise TimeoutError(f"all {len(devices) * jobs_per_device} device slots in {lock_dir} stayed busy "
-                               f"for {timeout_s:.0f} s (GPUs {', '.join(devices)}, {jobs_per_device} job(s) each)")
+            raise TimeoutError(f"all {len(devices) * jobs_per_device} device slots in {lock_dir} stayed "
+                               f"busy for {timeout_s:.0f} s (GPUs {', '.join(devices)}, "
+                               f"{jobs_per_device} job(s) each)")
         if not waited:
             log.warning("all %d device slots are busy (GPUs %s, %d job(s) each; locks in %s): waiting",
                         len(devices) * jobs_per_device, ", ".join(devices), jobs_per_device, lock_dir)

@@ -42,8 +42,8 @@ HUB_REPOS = {"t5-small": "google-t5/t5-small", "t5-base": "google-t5/t5-base"}
 # Raw Amazon 2014 5-core review files (McAuley et al.): <url>/reviews_<Category>_5.json.gz
 AMAZON_2014_URL = "http://snap.stanford.edu/data/amazon/productGraph/categoryFiles"
 # Files of a Hub checkpoint that from_pretrained needs (the rest, e.g. TF/Flax weights, is skipped).
-CHECKPOINT_FILES = ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "spiece.model",
-                    "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json")
+CHECKPOINT_FILES = ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
+                    "spiece.model", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json")
 CHUNK = 1 << 20
 
 
@@ -203,8 +203,9 @@ def hub_listing(repo: str, revision: str = "main", endpoint: str | None = None,
             continue
         entry = siblings[name]
         lfs = entry.get("lfs") or {}
-        remote = RemoteFile(name, f"{base}/{repo}/resolve/{commit}/{name}", lfs.get("size", entry.get("size")),
-                            lfs.get("sha256"), None if lfs else entry.get("blobId"))
+        remote = RemoteFile(name, f"{base}/{repo}/resolve/{commit}/{name}",
+                            size=lfs.get("size", entry.get("size")), sha256=lfs.get("sha256"),
+                            git_sha1=None if lfs else entry.get("blobId"))
         if remote.sha256 is None and remote.git_sha1 is None:
             raise FetchError(f"{url}: no digest published for {name}; refusing to fetch it unverified")
         files.append(remote)
@@ -232,11 +233,13 @@ def fetch_backbone(backbone: str, dest: str | Path, endpoint: str | None = None,
     try:
         commit, files = hub_listing(repo, revision, endpoint, timeout)
         raw, saved = work / "hub", work / "saved"
-        fetched = {f.name: {"sha256": download(f, raw / f.name, timeout), "size": (raw / f.name).stat().st_size}
-                   for f in files}
+        fetched = {}
+        for remote in files:
+            digest = download(remote, raw / remote.name, timeout)
+            fetched[remote.name] = {"sha256": digest, "size": (raw / remote.name).stat().st_size}
         _save_pretrained(raw, saved)
-        record = {"backbone": backbone, "repo": repo, "endpoint": hub_endpoint(endpoint), "revision": revision,
-                  "commit": commit, "downloaded": fetched,
+        record = {"backbone": backbone, "repo": repo, "endpoint": hub_endpoint(endpoint),
+                  "revision": revision, "commit": commit, "downloaded": fetched,
                   "saved": {p.name: sha256_of(p) for p in sorted(saved.iterdir()) if p.is_file()}}
         (saved / "fetched.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         os.replace(saved, dest)
@@ -267,7 +270,8 @@ FETCHABLE_REVIEWS = re.compile(r"^resources/amazon/reviews_[A-Za-z_]+_5\.json\.g
 def require_download(config: Mapping, target: str | Path) -> Mapping:
     """The config's ``downloads`` section, or FetchError when ``download`` is not true."""
     if not config.get("download", False):
-        raise FetchError(f"{target}: not fetched, the config has download: false (set download: true to allow it)")
+        raise FetchError(f"{target}: not fetched, the config has download: false "
+                         "(set download: true to allow it)")
     return config.get("downloads") or {}
 
 
@@ -281,13 +285,13 @@ def reviews_input(path: str, download: bool, base_url: str | None = None) -> str
         name = "reviews_<Category>_5.json.gz"
     url = amazon_url(name, base_url)
     if not download:
-        raise FileNotFoundError(f"{path} does not exist, and nothing is downloaded (download: false). Fetch the raw "
-                                f"Amazon 2014 5-core reviews from {url} to {path}, or set download: true to let "
-                                "the workflow fetch them.")
+        raise FileNotFoundError(f"{path} does not exist, and nothing is downloaded (download: false). "
+                                f"Fetch the raw Amazon 2014 5-core reviews from {url} to {path}, or set "
+                                "download: true to let the workflow fetch them.")
     if not FETCHABLE_REVIEWS.match(os.path.normpath(path)):
-        raise FileNotFoundError(f"{path} does not exist; download: true fetches raw Amazon reviews only to "
-                                f"resources/amazon/reviews_<Category>_5.json.gz (from {url}): set the dataset's "
-                                "path to that form.")
+        raise FileNotFoundError(f"{path} does not exist; download: true fetches raw Amazon reviews only "
+                                f"to resources/amazon/reviews_<Category>_5.json.gz (from {url}): set the "
+                                "dataset's path to that form.")
     return os.path.normpath(path)
 
 

@@ -9,7 +9,8 @@ from peapod.logs import run_logged
 def main(smk, log):
     downloads = require_download(smk.config, smk.output.reviews)
     url = amazon_url(Path(smk.output.reviews).name, downloads.get("amazon_url"))
-    digest = fetch_file(url, smk.output.reviews, sha256=pinned_sha256(smk.config["datasets"], smk.output.reviews))
+    pin = pinned_sha256(smk.config["datasets"], smk.output.reviews)
+    digest = fetch_file(url, smk.output.reviews, sha256=pin)
     log.info("%s: sha256 %s recorded in %s", smk.output.reviews, digest, smk.output.checksum)
 
 
