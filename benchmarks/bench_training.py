@@ -28,7 +28,7 @@ from peapod.generator.config import GeneratorConfig
 from peapod.generator.data import Batches, TaskData, Templates
 from peapod.generator.model import PeaPOD
 from peapod.generator.tokenization import train_tokenizer
-from peapod.generator.train import autocast, pick_device, to_device
+from peapod.generator.runtime import autocast, pick_device, to_device
 
 REFERENCE_SAMPLES_PER_S = 218.0
 TEMPLATES = Path(__file__).resolve().parents[1] / "config" / "templates.yaml"

@@ -39,8 +39,10 @@ QUALITY = {"pod": 0.80, "peapod": 1.00, "mlp": 0.93, "heads_1": 0.95, "heads_8":
 BASE = {
     ("sequential", "beam"): {"hr@5": 0.05, "ndcg@5": 0.035, "hr@10": 0.07, "ndcg@10": 0.045},
     ("topn", "beam"): {"hr@1": 0.12, "hr@5": 0.26, "ndcg@5": 0.19, "hr@10": 0.36, "ndcg@10": 0.23},
+    ("topn", "beam_candidates"): {"hr@1": 0.125, "hr@5": 0.27, "ndcg@5": 0.195, "hr@10": 0.37, "ndcg@10": 0.235},
     ("topn", "scoring"): {"hr@1": 0.13, "hr@5": 0.28, "ndcg@5": 0.2, "hr@10": 0.38, "ndcg@10": 0.24},
     ("explanation", "beam"): {"bleu4": 1.1, "rouge1": 17.0, "rouge2": 2.5, "rougel": 13.0},
+    ("explanation", "beam_reference"): {"bleu4": 1.05, "rouge1": 16.0, "rouge2": 2.4, "rougel": 12.5},
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -11,12 +12,14 @@ import pytest
 from scipy import stats
 
 from peapod.aggregate import compare, tables
-from peapod.aggregate.collect import collect_runs, read_run_metrics
-from peapod.aggregate.reported import load_reported
+from peapod.aggregate.collect import METRICS, collect_runs, read_run_metrics
+from peapod.aggregate.methods import compared_method, ordered_methods
+from peapod.aggregate.reported import REPORTED_TABLES, attach_variants, load_reported, reproducing_variant
 from peapod.aggregate.settings import SettingsError, make_plan, settings_table
 from peapod.aggregate.stats import confidence_interval, holm, one_sample_ttest, paired_ttest, summarize
 from peapod.errors import InputError
-from tests.aggregate_fixtures import make_config, run_metrics, write_runs
+from peapod.aggregate.claims import CLAIMS
+from tests.aggregate_fixtures import ABLATIONS, make_config, run_metrics, write_runs
 from tests.conftest import REPO
 
 A = [0.0671, 0.0655, 0.0690, 0.0662, 0.0648, 0.0683, 0.0659, 0.0677, 0.0668, 0.0651]
@@ -168,7 +171,7 @@ def test_missing_run_and_missing_metric_are_reported(tmp_path, caplog):
     # seed 3 of peapod lacks explanation rouge1; seed 1 of peapod has a NaN
     p3 = paths[("sports", "peapod", 3)]
     df = pd.read_parquet(p3)
-    df[~((df.task == "explanation") & (df.metric == "rouge1"))].to_parquet(p3, index=False)
+    df[~((df.task == "explanation") & (df.metric == "rouge1") & (df.method == "beam"))].to_parquet(p3, index=False)
     p1 = paths[("sports", "peapod", 1)]
     df = pd.read_parquet(p1)
     df.loc[(df.task == "sequential") & (df.metric == "hr@5") & (df.split == "test"), "value"] = float("nan")
@@ -220,27 +223,32 @@ def _fixed_summary():
 
 
 def _fixed_reported():
-    base = {"reproduced_by": None, "backbone": "t5-small", "dataset": "sports", "task": "topn", "method": "beam",
-            "source": "s", "paper": "p", "table": "t", "read_from": "r"}
+    base = {"paper": "peapod_cup", "table": 3, "task": "topn", "dataset": "sports", "underlined": False,
+            "significant": False, "variant": None}
     return pd.DataFrame([
         {**base, "model": "P5", "metric": "hr@10", "value": 0.35},
         {**base, "model": "P5", "metric": "ndcg@10", "value": 0.25},  # better than every reproduction
-        {**base, "model": "POD", "reproduced_by": "pod", "metric": "hr@10", "value": 0.30},
+        {**base, "model": "POD", "variant": "pod", "metric": "hr@10", "value": 0.30},
     ])
+
+
+def _half(values):
+    low, high = confidence_interval(values)
+    return f"{(high - low) / 2:.4f}"
 
 
 def test_bold_underline_and_star_placement():
     tidy, summary = _fixed_summary()
     reported = _fixed_reported()
-    cfg = make_config(datasets=("sports",), ablations={})
-    plan = make_plan(cfg)
-    vs = compare.tests_vs_reported(tidy, reported, ["pod", "peapod"])
+    plan = make_plan(make_config(datasets=("sports",), ablations={}))
+    vs = compare.tests_vs_reported(tidy, reported, plan)
     paired = compare.paired_tests(tidy, plan)
     cols = [tables.Column("sports", "topn", "hr@10"), tables.Column("sports", "topn", "ndcg@10")]
-    table = tables.build_table("t", "T", cols, summary, reported,
-                               [("POD (ours)", "pod", "beam"), ("PeaPOD (ours)", "peapod", "beam")])
+    rows = tables.reported_rows(reported, cols, {"POD"}) + tables.reproduced_rows(
+        summary, cols, "topn", ["pod", "peapod"], {"pod": "POD", "peapod": "PeaPOD"})
+    table = tables.PaperTable("t", "T", cols, rows)
     tables.mark_best(table)
-    tables.add_significance(table, vs, paired, paired_against={"peapod": "pod"})
+    tables.add_significance(table, vs, paired, paired_against={"peapod": "pod"}, reported_table=("peapod_cup", 3))
     by = {r.label: r.cells for r in table.rows}
     assert [r.label for r in table.rows] == ["P5", "POD (paper)", "POD (ours)", "PeaPOD (ours)"]
     hr, nd = cols
@@ -250,7 +258,7 @@ def test_bold_underline_and_star_placement():
     assert by["P5"][nd].bold and by["PeaPOD (ours)"][nd].underline
     # POD (paper) 0.30 and POD (ours) 0.30 tie on display: both unmarked third
     assert not by["POD (paper)"][hr].bold and not by["POD (ours)"][hr].underline
-    # *: PeaPOD's 0.41 vs the strongest other baseline (P5 0.35): higher, p < 0.05
+    # *: PeaPOD's 0.41 vs the strongest reported baseline (P5 0.35; POD 0.30 is one too): higher, p < 0.05
     assert tables.STAR in by["PeaPOD (ours)"][hr].marks
     # no * where the reproduction is below the strongest baseline
     assert tables.STAR not in by["PeaPOD (ours)"][nd].marks
@@ -261,10 +269,11 @@ def test_bold_underline_and_star_placement():
     assert by["P5"][hr].marks == []
 
     md = tables.to_markdown(table)
-    assert "| PeaPOD (ours) | **0.4100***† | <u>0.2050</u>† |" in md
+    half_hr, half_nd = _half([0.40, 0.41, 0.42]), _half([0.20, 0.205, 0.21])
+    assert f"| PeaPOD (ours) | **0.4100***† ±{half_hr} | <u>0.2050</u>† ±{half_nd} |" in md
     assert "| P5 | <u>0.3500</u> | **0.2500** |" in md
     tex = tables.to_latex(table)
-    assert "\\textbf{0.4100}$^{*\\dagger}$" in tex and "\\underline{0.3500}" in tex
+    assert f"\\textbf{{0.4100}}$^{{*\\dagger}}${{\\scriptsize$\\pm${half_hr}}}" in tex and "\\underline{0.3500}" in tex
     assert tex.count("\\midrule") == 2 and "\\toprule" in tex and "\\bottomrule" in tex
     assert "\\multicolumn{2}{c}{Sports}" in tex
     html = tables.to_html(table)
@@ -272,41 +281,184 @@ def test_bold_underline_and_star_placement():
     csv = pd.read_csv(pd.io.common.StringIO(tables.to_csv(table)))
     assert csv.loc[3, "sports:topn:hr@10"] == pytest.approx(0.41)
     assert csv.loc[3, "sports:topn:hr@10:marks"] == "best*†"
+    assert csv.loc[3, "sports:topn:hr@10:ci_low"] == pytest.approx(confidence_interval([0.40, 0.41, 0.42])[0])
+    assert csv.loc[3, "sports:topn:hr@10:n"] == 3
 
 
-def test_reproduced_vs_reported_interval():
+def test_verdicts_place_the_reported_value_against_our_interval():
     tidy, summary = _fixed_summary()
     reported = _fixed_reported()
-    vs = compare.tests_vs_reported(tidy, reported, ["pod", "peapod"])
-    rep = compare.reproduced_vs_reported(summary, reported, vs)
-    row = rep.iloc[0]
-    assert (row.model, row.variant, row.n) == ("POD", "pod", 3)
-    assert row["diff"] == pytest.approx(0.0) and row.reported_in_ci
+    reported = pd.concat([reported, reported.iloc[[2]].assign(value=0.25), reported.iloc[[2]].assign(value=0.40)])
+    reported["table"] = [3, 3, 3, 2, 4]  # one cell per table, so none is a duplicate
+    rep = compare.reproduction_verdicts(tidy, summary, reported, "peapod_cup").set_index("table")
+    assert list(rep["reported"]) == [0.25, 0.30, 0.40]  # ordered by paper and table
+    assert list(rep["verdict"]) == ["above (ours higher)", "inside the interval", "below (ours lower)"]
+    row = rep.loc[3]
+    assert (row.model, row.variant, row.method, row.n) == ("POD", "pod", "beam", 3)
+    assert row["diff"] == pytest.approx(0.0) and row.p == pytest.approx(stats.ttest_1samp([0.30, 0.31, 0.29], 0.30).pvalue)
+    assert rep.loc[2].rel_diff == pytest.approx((0.30 - 0.25) / 0.25)
+    plan = make_plan(make_config(datasets=("sports",), ablations={}))
+    vs = compare.tests_vs_reported(tidy, _fixed_reported(), plan)
     t = vs[(vs.variant == "peapod") & (vs.model == "P5") & (vs.metric == "hr@10")].iloc[0]
     assert t.p == pytest.approx(stats.ttest_1samp([0.40, 0.41, 0.42], 0.35).pvalue)
-    assert t.n == 3 and t.direction == "higher"
-    # Holm over the family (task topn): 6 tests
-    fam = vs[vs.family == "topn"]
+    assert t.n == 3 and t.direction == "higher" and t.relation == "baseline"
+    assert set(vs.loc[(vs.variant == "pod") & (vs.model == "POD"), "relation"]) == {"own"}
+    # Holm over the family (one paper table): 2 variants x 3 cells
+    fam = vs[vs.family == "peapod_cup table 3"]
     assert len(fam) == 6 and fam.p_holm.to_numpy() == pytest.approx(holm(fam.p.to_numpy()))
 
 
+def test_compared_method_is_the_papers_and_others_are_extra_rows():
+    assert compared_method("topn", {"scoring", "beam_candidates", "beam"}) == "beam"
+    assert ordered_methods("topn", {"scoring", "beam_candidates", "beam"}) == ["beam", "beam_candidates", "scoring"]
+    assert compared_method("explanation", {"beam", "beam_reference"}) == "beam_reference"
+    assert compared_method("explanation", {"beam"}) == "beam"
+    tidy = pd.concat([run_metrics("peapod", s).assign(dataset="sports", variant="peapod", seed=s) for s in (1, 2, 3)])
+    summary = summarize(tidy, ["dataset", "variant", "task", "method", "split", "metric"])
+    cols = [tables.Column("sports", "topn", "hr@10")]
+    rows = tables.reproduced_rows(summary, cols, "topn", ["peapod"], {"peapod": "PeaPOD"})
+    assert [(r.label, r.compared) for r in rows] == [
+        ("PeaPOD (ours)", True), ("PeaPOD (ours, beam over candidates)", False), ("PeaPOD (ours, exact scoring)", False)]
+    rows = tables.reproduced_rows(summary, [tables.Column("sports", "explanation", "bleu4")], "explanation",
+                                  ["peapod"], {"peapod": "PeaPOD"})
+    assert [(r.method, r.compared) for r in rows] == [("beam_reference", True), ("beam", False)]
+
+
 # ---------------------------------------------------------------------------------------------
-# Reported numbers and figures
+# Reported numbers: the shipped CSV, its checks, and which of our variants reproduces which model
+
+SHIPPED_CSV = REPO / "resources" / "reported" / "paper_tables.csv"
+SHARED_CSV = REPO.parent / "shared" / "reported" / "paper_tables.csv"
 
 
-def test_reported_numbers_load_with_their_sources():
-    rep = load_reported(REPO / "config" / "reported.yaml")
-    assert len(rep) > 0 and rep["source"].notna().all() and rep["table"].str.len().gt(0).all()
-    peapod = rep[(rep.model == "PeaPOD") & (rep.dataset == "sports") & (rep.task == "sequential")]
-    assert dict(zip(peapod.metric, peapod.value)) == {"hr@10": 0.0665, "ndcg@10": 0.0473}
+@pytest.mark.skipif(not SHARED_CSV.exists(), reason="../shared/reported/paper_tables.csv is not beside the repository")
+def test_shipped_csv_is_the_shared_copy_byte_for_byte():
+    assert SHIPPED_CSV.read_bytes() == SHARED_CSV.read_bytes()
 
 
-def test_reported_file_errors_name_the_row(tmp_path):
-    bad = tmp_path / "r.yaml"
-    bad.write_text("sources: {s: {paper: p, table: t, read_from: r}}\n"
-                   "rows:\n  - {model: X, dataset: d, task: topn, method: beam, source: s, values: {hr@10: 1.5}}\n")
-    with pytest.raises(InputError, match=r"record rows\[0\]: hr@10: value 1.5 outside"):
+def test_shipped_reported_numbers_load():
+    rep = load_reported(SHIPPED_CSV)
+    assert len(rep) == 1233 and set(rep["paper"]) == {"peapod_cup", "peapod_pd", "pod"}
+    assert set(rep["metric"]) <= set(METRICS) and "rougel" in set(rep["metric"])
+    peapod = rep[(rep.paper == "peapod_cup") & (rep.model == "PeaPOD") & (rep.task == "sequential")]
+    got = {(d, m): v for d, m, v in zip(peapod.dataset, peapod.metric, peapod.value)}
+    assert got[("sports", "hr@10")] == 0.0665 and got[("toys", "ndcg@10")] == 0.0677  # PROTOCOL.md's orientation
+    topn = rep[(rep.paper == "peapod_cup") & (rep.table == 3) & (rep.model == "PeaPOD") & (rep.metric == "hr@10")]
+    assert dict(zip(topn.dataset, topn.value)) == {"sports": 0.3645, "beauty": 0.3417, "toys": 0.2793}
+    # every table of REPORTED_TABLES exists in the file, for the three datasets
+    for paper, tabs in REPORTED_TABLES.items():
+        for (group, task), number in tabs.items():
+            sub = rep[(rep.paper == paper) & (rep.table == number)]
+            assert set(sub.task) == {task} and set(sub.dataset) == {"sports", "beauty", "toys"}, (paper, number)
+
+
+def test_reported_file_errors_name_the_line(tmp_path):
+    bad = tmp_path / "r.csv"
+    header = "paper,table,task,dataset,method,metric,value,underlined,significant\n"
+    bad.write_text(header + "pod,3,topn,sports,MF,hr@10,0.2,0,0\npod,3,topn,sports,MF,hr@5,1.5,0,0\n")
+    with pytest.raises(InputError, match=r"r.csv, line 3: hr@5: value 1.5 outside"):
         load_reported(bad)
+    bad.write_text(header + "pod,3,topn,sports,MF,HR@11,0.2,0,0\n")
+    with pytest.raises(InputError, match=r"line 2: metric 'HR@11' is not one of"):
+        load_reported(bad)
+    bad.write_text(header + "pod,3,topn,sports,MF,hr@5,0.2,0,0\npod,3,topn,sports,MF,hr@5,0.3,0,0\n")
+    with pytest.raises(InputError, match=r"line 3: pod table 3 sports MF hr@5 is given more than once"):
+        load_reported(bad)
+    bad.write_text("paper,table\npod,3\n")
+    with pytest.raises(InputError, match="line 1: columns are paper, table"):
+        load_reported(bad)
+
+
+def test_reported_models_map_to_variants_by_settings_not_names():
+    cfg = make_config(datasets=("sports", "toys"))
+    cfg["datasets"]["toys"]["generator"] = {"neighbors": 10}
+    cfg["variants"]["emb_b"] = cfg["variants"].pop("bivae")  # a name that says nothing
+    cfg["ablations"]["embedding"]["variants"] = ["peapod", "emb_b", "lightgcn"]
+    plan = make_plan(cfg)
+    expected = {"PeaPOD": "peapod", "PeaPOD-PMF": "peapod", "PeaPOD (small)": "peapod", "POD": "pod",
+                "PeaPOD-BiVAE": "emb_b", "PeaPOD-LightGCN": "lightgcn", "PeaPOD (base)": "base",
+                "PeaPOD-PMF (base)": "base", "PeaPOD (no task)": "no_task_prompt", "GRU4Rec": None, "MF": None}
+    for model, variant in expected.items():
+        assert reproducing_variant(cfg, plan, "sports", model) == variant, model
+        assert reproducing_variant(cfg, plan, "toys", model) == variant, model  # Toys' own neighbours
+    cfg["ablations"].pop("model_size")
+    assert reproducing_variant(cfg, make_plan(cfg), "sports", "PeaPOD (base)") is None  # not run
+    rep = attach_variants(load_reported(SHIPPED_CSV), cfg, plan)
+    assert set(rep.loc[rep.dataset == "beauty", "variant"].dropna()) == set()  # beauty is not configured
+    assert set(rep.loc[(rep.dataset == "sports") & (rep.model == "PeaPOD-BiVAE"), "variant"]) == {"emb_b"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Baselines on our own data
+
+
+def _tiny_tables():
+    """3 users, items 1-6. Training counts: item 1: 3, item 2: 2, item 3: 1, items 4-6: 0."""
+    seqs = {1: [1, 2, 3, 4, 5], 2: [1, 2, 6, 1], 3: [1, 4, 6]}
+    rows = []
+    for u, items in seqs.items():
+        n = len(items)
+        for pos, item in enumerate(items):
+            role = "test" if pos == n - 1 else "valid" if pos == n - 2 else "train"
+            rows.append((u, pos, item, role))
+    sequences = pd.DataFrame(rows, columns=["user_id", "position", "item_id", "role"])
+    import pyarrow as pa
+
+    # test: user 1 target 5 among {5, 2, 6}; user 2 target 1 among {1, 3, 4}; user 3 target 6 among {6, 2, 3}
+    candidates = pa.table({
+        "user_id": pa.array([1, 2, 3, 1, 2, 3], pa.int32()),
+        "split": ["test"] * 3 + ["valid"] * 3,
+        "target": pa.array([5, 1, 6, 4, 6, 4], pa.int32()),
+        "negatives": pa.array([[2, 6], [3, 4], [2, 3], [1, 6], [1, 5], [3, 2]], pa.list_(pa.int32())),
+    })
+    return sequences, candidates
+
+
+def test_most_popular_hand_computed():
+    from peapod.aggregate.baselines import most_popular, training_counts
+
+    sequences, candidates = _tiny_tables()
+    assert training_counts(sequences).to_dict() == {1: 3, 2: 2, 3: 1, 4: 0, 5: 0, 6: 0}
+    m = most_popular(sequences, candidates).set_index(["task", "split", "metric"])["value"]
+    # top-n test ranks (ties against the target): user 1: item 5 (0) behind 2 (2) and 6 (0, tie) -> 2;
+    # user 2: item 1 (3) first -> 0; user 3: item 6 (0) behind 2 and 3 -> 2.
+    assert m[("topn", "test", "hr@1")] == pytest.approx(1 / 3)
+    assert m[("topn", "test", "hr@5")] == pytest.approx(1.0)
+    assert m[("topn", "test", "ndcg@5")] == pytest.approx((2 / np.log2(4) + 1) / 3)
+    # valid: user 1: item 4 (0) behind 1 and 6 (tie) -> 2; user 2: item 6 (0) behind 1, 5 (tie) -> 2;
+    # user 3: item 4 (0) behind 3 and 2 -> 2.
+    assert m[("topn", "valid", "hr@1")] == 0 and m[("topn", "valid", "ndcg@5")] == pytest.approx(1 / np.log2(4))
+    # sequential over the 6 items: counts 3, 2, 1, 0, 0, 0; a zero-count target ranks 5 (last of the tie),
+    # item 1 ranks 0. Test targets 5, 1, 6 -> ranks 5, 0, 5: hr@5 1/3, hr@10 1.
+    assert m[("sequential", "test", "hr@5")] == pytest.approx(1 / 3)
+    assert m[("sequential", "test", "hr@10")] == pytest.approx(1.0)
+    assert m[("sequential", "test", "ndcg@10")] == pytest.approx((1 + 2 / np.log2(7)) / 3)
+
+
+def test_baselines_file_joins_the_cf_models_own_metrics(tmp_path):
+    import json
+
+    from peapod.aggregate.baselines import compute_baselines
+    from peapod.data.tables import SCHEMAS
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sequences, candidates = _tiny_tables()
+    pq.write_table(pa.Table.from_pandas(sequences, schema=SCHEMAS["sequences"], preserve_index=False), tmp_path / "s.parquet")
+    pq.write_table(candidates.cast(SCHEMAS["candidates"]), tmp_path / "c.parquet")
+    (tmp_path / "pmf.json").write_text(json.dumps({"cf_model": "pmf", "test": {"hr@10": 0.311, "ndcg@10": 0.2, "users": 3}}))
+    (tmp_path / "file.json").write_text(json.dumps({"cf_model": "file", "test": None}))
+    out = compute_baselines("toys", tmp_path / "s.parquet", tmp_path / "c.parquet",
+                            {"pmf": tmp_path / "pmf.json", "file": tmp_path / "file.json"})
+    assert set(out["model"]) == {"most_popular", "pmf"} and set(out["dataset"]) == {"toys"}
+    pmf = out[out.model == "pmf"]
+    assert dict(zip(pmf.metric, pmf.value)) == {"hr@10": 0.311, "ndcg@10": 0.2}
+    assert set(pmf.task) == {"topn"} and set(pmf.split) == {"test"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures
 
 
 def test_figures_are_written(tmp_path):
@@ -321,3 +473,195 @@ def test_figures_are_written(tmp_path):
     assert sorted(set(data["x"])) == [0, 1, 4, 8]
     assert all(Path(p).stat().st_size > 1000 for p in out)
     assert Path(out[0]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and Path(out[1]).read_bytes()[:4] == b"%PDF"
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole aggregation on per-run metrics written here: 10 seeds, three datasets, Toys without runs
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """Every table, the verdicts and their figure, and the claims, from runs on Sports and Beauty
+    (10 seeds each); Toys is configured but has no runs; own baselines for Sports and Beauty."""
+    from peapod.aggregate import pipeline
+
+    root = tmp_path_factory.mktemp("agg")
+    cfg = make_config(datasets=("sports", "beauty", "toys"), seeds=range(1, 11))
+    cfg["datasets"]["toys"]["generator"] = {"neighbors": 10}
+    plan = make_plan(cfg)
+    paths = write_runs(root / "results", cfg, skip={k for k in plan.runs() if k[0] == "toys"})
+    out = {k: str(root / f"{k}.{e}") for k, e in (("metrics", "parquet"), ("summary", "parquet"),
+                                                   ("summary_csv", "csv"), ("missing", "csv"))}
+    pipeline.collect_metrics(cfg, paths, out)
+    sig = {k: str(root / f"{k}.{e}") for k, e in (("vs_reported", "csv"), ("paired", "csv"), ("reproduced_csv", "csv"),
+                                                   ("reproduced_md", "md"), ("reproduced_html", "html"))}
+    pipeline.test_significance(cfg, out["metrics"], str(SHIPPED_CSV), sig)
+    baseline_paths = []
+    for dataset in ("sports", "beauty"):
+        path = root / f"baselines_{dataset}.csv"
+        pd.DataFrame([(dataset, "most_popular", "topn", "test", "hr@10", 0.234),
+                      (dataset, "most_popular", "sequential", "test", "hr@10", 0.0123),
+                      (dataset, "pmf", "topn", "test", "hr@10", 0.311)],
+                     columns=["dataset", "model", "task", "split", "metric", "value"]).to_csv(path, index=False)
+        baseline_paths.append(str(path))
+    names = tables.table_names(plan)
+    files = {}
+    for name in names:
+        files[name] = {k: str(root / f"{name}.{e}") for k, e in (("markdown", "md"), ("latex", "tex"), ("csv", "csv"), ("html", "html"))}
+        pipeline.tabulate_results(cfg, name, out["summary"], str(SHIPPED_CSV), sig["vs_reported"], sig["paired"],
+                                  baseline_paths, files[name])
+    figure = [str(root / "repro.png"), str(root / "repro.pdf")]
+    pipeline.plot_reproduction(cfg, sig["reproduced_csv"], figure)
+    claim_files = {k: str(root / f"claims.{e}") for k, e in (("csv", "csv"), ("detail", "detail.csv"),
+                                                             ("markdown", "md"), ("html", "html"))}
+    pipeline.check_claims(cfg, out["metrics"], claim_files)
+    return {"cfg": cfg, "plan": plan, "names": names, "tables": files, "sig": sig, "figure": figure,
+            "claims": claim_files, "summary": out["summary"]}
+
+
+# our table -> the reference paper's table it lays out
+TABLE_OF = {name: REPORTED_TABLES["peapod_cup"][(spec.group, spec.task)] for name, spec in tables.TABLE_SPECS.items()}
+
+
+def _md_rows(text: str) -> dict[str, list[str]]:
+    rows = {}
+    for line in text.splitlines():
+        if line.startswith("| ") and not line.startswith("| Model"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+def test_every_table_is_built_with_every_reported_cell_formatted(built):
+    assert built["names"] == ["sequential", "topn", "explanation"] + [
+        f"{g}_{t}" for g in ("task_prompt", "embedding", "model_size") for t in ("sequential", "topn", "explanation")]
+    rep = load_reported(SHIPPED_CSV)
+    for name, files in built["tables"].items():
+        md = Path(files["markdown"]).read_text()
+        tex = Path(files["latex"]).read_text()
+        rows = _md_rows(md)
+        spec = tables.TABLE_SPECS[name]
+        cells = rep[(rep.paper == "peapod_cup") & (rep.table == TABLE_OF[name])]
+        assert len(cells) > 0
+        columns = [(d, m) for d in ("sports", "beauty", "toys") for m in tables.TASK_METRICS[spec.task]]
+        for c in cells.itertuples():
+            label = next(k for k in rows if k in (c.model, f"{c.model} (paper)"))
+            shown = rows[label][columns.index((c.dataset, c.metric))]
+            assert re.sub(r"\*\*|</?u>", "", shown).startswith(f"{c.value:.4f}"), (name, c.model, c.dataset, c.metric, shown)
+            tex_line = next(line for line in tex.splitlines() if line.startswith(tables._tex(label) + " & "))
+            assert f"{c.value:.4f}" in tex_line, (name, c.model)
+        # Toys has no runs: its columns hold reported rows only, and say so
+        assert "Toys (reported only)" in md and "Toys (reported only)" in tex and "No runs of ours on Toys" in md
+        ours = [cells_ for label_, cells_ in rows.items() if "(ours)" in label_ and "same" not in label_]
+        assert ours and all(c == "–" for row in ours for c in row[-len(tables.TASK_METRICS[spec.task]):])
+        assert any(not c.startswith("–") for row in ours for c in row[:len(tables.TASK_METRICS[spec.task])])
+
+
+def test_tables_show_our_own_baselines_and_reproduced_rows(built):
+    topn = _md_rows(Path(built["tables"]["topn"]["markdown"]).read_text())
+    assert topn["Most popular (ours, same candidates)"][3].startswith("0.2340")  # Sports HR@10
+    assert topn["PMF (ours, same candidates)"][3].startswith("0.3110")
+    assert {"POD (ours)", "PeaPOD (ours)", "PeaPOD (ours, exact scoring)", "PeaPOD (ours, beam over candidates)"} <= set(topn)
+    assert topn["PeaPOD (ours)"][3].startswith("0.36") and "±" in topn["PeaPOD (ours)"][3]
+    seq = _md_rows(Path(built["tables"]["sequential"]["markdown"]).read_text())
+    assert "Most popular (ours, same split)" in seq and "PMF (ours, same split)" not in seq
+    expl = _md_rows(Path(built["tables"]["explanation"]["markdown"]).read_text())
+    assert not any("same" in k for k in expl) and "PeaPOD (ours, standard scoring)" in expl
+    appendix = {name: _md_rows(Path(f["markdown"]).read_text()) for name, f in built["tables"].items()}
+    assert {"PeaPOD (no task) (paper)", "PeaPOD (no task) (ours)", "PeaPOD (ours)"} <= set(appendix["task_prompt_topn"])
+    assert {"PeaPOD-BiVAE (ours)", "PeaPOD-LightGCN (ours)"} <= set(appendix["embedding_sequential"])
+    assert {"PeaPOD (small) (ours)", "PeaPOD (base) (ours)"} <= set(appendix["model_size_explanation"])
+    # † on base: T5-base (quality 1.05) is significantly above the default in the fixture
+    assert "†" in appendix["model_size_topn"]["PeaPOD (base) (ours)"][3]
+    csv = pd.read_csv(built["tables"]["topn"]["csv"])
+    row = csv[csv.model == "PeaPOD (ours)"].iloc[0]
+    assert row["sports:topn:hr@10:ci_low"] < row["sports:topn:hr@10"] < row["sports:topn:hr@10:ci_high"]
+    assert row["sports:topn:hr@10:n"] == 10
+
+
+def test_verdict_table_and_figure(built):
+    verdicts = pd.read_csv(built["sig"]["reproduced_csv"])
+    assert set(verdicts["dataset"]) == {"sports", "beauty"}  # Toys has no runs
+    assert set(verdicts["verdict"]) <= set(compare.VERDICTS.values())
+    assert verdicts["paper"].iloc[0] == "peapod_cup"  # the reference first
+    row = verdicts[(verdicts.paper == "peapod_cup") & (verdicts.table == 2) & (verdicts.dataset == "sports")
+                   & (verdicts.model == "PeaPOD") & (verdicts.metric == "hr@10")].iloc[0]
+    summary = pd.read_parquet(built["summary"])
+    ours = summary[(summary.dataset == "sports") & (summary.variant == "peapod") & (summary.task == "sequential")
+                   & (summary.method == "beam") & (summary.split == "test") & (summary.metric == "hr@10")].iloc[0]
+    assert row.reported == 0.0665 and row["mean"] == pytest.approx(ours["mean"]) and row.n == 10
+    assert row["diff"] == pytest.approx(ours["mean"] - 0.0665)
+    expl = verdicts[(verdicts.task == "explanation")]
+    assert set(expl["method"]) == {"beam_reference"}  # the reference's scoring stands for the paper's
+    assert set(verdicts.loc[verdicts.task == "topn", "method"]) == {"beam"}
+    # every reproduced model: PeaPOD, POD and the appendix models, from all three papers
+    assert {"PeaPOD", "POD", "PeaPOD (no task)", "PeaPOD-BiVAE", "PeaPOD (base)", "PeaPOD-PMF"} <= set(verdicts.model)
+    md = Path(built["sig"]["reproduced_md"]).read_text()
+    assert f"{len(verdicts)} reported cell(s) reproduced" in md and "| peapod_cup | 2 | sports |" in md
+    assert "Reproduction verdicts" in Path(built["sig"]["reproduced_html"]).read_text()
+    png, pdf = built["figure"]
+    assert Path(png).read_bytes()[:4] == b"\x89PNG" and Path(pdf).read_bytes()[:4] == b"%PDF"
+
+
+def test_claims_report(built):
+    summary = pd.read_csv(built["claims"]["csv"]).set_index("claim")
+    detail = pd.read_csv(built["claims"]["detail"])
+    assert set(summary.index) == {c.id for c in CLAIMS}
+    # The fixture's qualities: no task prompt 0.97, BiVAE 0.96, T5-base 1.05 against PeaPOD 1.00.
+    assert summary.loc["no_task_prompt_sports", "verdict"] == "disagrees"
+    assert summary.loc["no_task_prompt_beauty_toys", "verdict"] == "agrees"
+    assert summary.loc["bivae_sequential_sports", "verdict"] == "disagrees"
+    assert summary.loc["t5_base_not_better", "verdict"] == "disagrees"
+    # Toys has no runs: the Beauty-and-Toys claims rest on Beauty alone
+    assert set(detail.loc[detail.claim == "no_task_prompt_beauty_toys", "dataset"]) == {"beauty"}
+    bivae = detail[detail.claim == "bivae_sequential_sports"]
+    assert set(bivae.task) == {"sequential"} and set(bivae.dataset) == {"sports"} and set(bivae.metric) == {"hr@10", "ndcg@10"}
+    attention = detail[detail.claim == "attention_above_mlp"]
+    assert set(attention.reference) == {"mlp"} and set(attention.subject) == {"heads_1", "peapod", "heads_8"}
+    assert set(detail.loc[detail.claim == "more_heads_worse", "subject"]) == {"heads_8"}
+    r = attention.iloc[0]
+    assert r.p == pytest.approx(stats.ttest_rel(*_pair(built, r)).pvalue)
+    assert "| t5_base_not_better |" in Path(built["claims"]["markdown"]).read_text()
+
+
+def _pair(built, r):
+    tidy = pd.read_parquet(Path(built["summary"]).with_name("metrics.parquet"))
+    sel = tidy[(tidy.dataset == r.dataset) & (tidy.task == r.task) & (tidy.method == r.method) & (tidy.split == "test")
+               & (tidy.metric == r.metric)]
+    a = sel[sel.variant == r.subject].sort_values("seed")["value"].to_numpy()
+    b = sel[sel.variant == r.reference].sort_values("seed")["value"].to_numpy()
+    return a, b
+
+
+def test_without_reported_datasets_the_verdict_section_says_so(tmp_path):
+    """The demo's situation: no configured dataset has reported numbers. The verdict section is
+    still written and says so; the figure says so; claims tied to the papers' datasets are not run."""
+    from peapod.aggregate import pipeline
+
+    cfg = make_config(datasets=("demo",), seeds=(0, 1, 2), ablations={"heads": ABLATIONS["heads"]})
+    paths = write_runs(tmp_path / "results", cfg)
+    out = {k: str(tmp_path / f"{k}.{e}") for k, e in (("metrics", "parquet"), ("summary", "parquet"),
+                                                       ("summary_csv", "csv"), ("missing", "csv"))}
+    pipeline.collect_metrics(cfg, paths, out)
+    sig = {k: str(tmp_path / f"{k}.{e}") for k, e in (("vs_reported", "csv"), ("paired", "csv"), ("reproduced_csv", "csv"),
+                                                       ("reproduced_md", "md"), ("reproduced_html", "html"))}
+    pipeline.test_significance(cfg, out["metrics"], str(SHIPPED_CSV), sig)
+    assert pd.read_csv(sig["reproduced_csv"]).empty
+    for key in ("reproduced_md", "reproduced_html"):
+        text = Path(sig[key]).read_text()
+        assert "No reported cell is reproduced by this configuration" in text and "(demo)" in text
+    figure = [str(tmp_path / "r.png")]
+    pipeline.plot_reproduction(cfg, sig["reproduced_csv"], figure)
+    assert Path(figure[0]).stat().st_size > 1000
+    claims = {k: str(tmp_path / f"c.{k}") for k in ("csv", "detail", "markdown", "html")}
+    pipeline.check_claims(cfg, out["metrics"], claims)
+    verdicts = pd.read_csv(claims["csv"]).set_index("claim")["verdict"]
+    assert verdicts["no_task_prompt_sports"] == "not run" and verdicts["t5_base_not_better"] == "not run"
+    assert verdicts["heads_4_best"] != "not run"  # the demo's heads ablation does test it
+    files = {k: str(tmp_path / f"topn.{k}") for k in ("markdown",)}
+    pipeline.tabulate_results(cfg, "topn", out["summary"], str(SHIPPED_CSV), sig["vs_reported"], sig["paired"], [], files)
+    with pytest.raises(SettingsError, match="model_size_topn needs the model_size ablation"):
+        pipeline.tabulate_results(cfg, "model_size_topn", out["summary"], str(SHIPPED_CSV), sig["vs_reported"],
+                                  sig["paired"], [], files)
+    md = Path(files["markdown"]).read_text()
+    assert "Sports (reported only) HR@10" in md and "Demo HR@10" in md and "| PeaPOD (ours) |" in md

@@ -72,3 +72,38 @@ def test_every_schema_property_is_described():
             walk(sub, f"$defs.{key}")
 
     walk(copy.deepcopy(schema), "config")
+
+
+def test_a_generator_key_can_be_set_for_one_variant_on_one_dataset():
+    """POD used 1e-3 on Sports and 5e-4 elsewhere; PeaPOD 5e-4 everywhere; nobody clips."""
+    from peapod.generator.config import all_run_settings
+
+    settings = all_run_settings(load("paper.yaml"))
+    assert settings["sports", "pod"].learning_rate == 0.001
+    assert settings["beauty", "pod"].learning_rate == settings["toys", "pod"].learning_rate == 0.0005
+    assert settings["sports", "peapod"].learning_rate == 0.0005
+    assert all(s.clip_norm == 0 for s in settings.values())
+    # Order: defaults < dataset < variant < the variant on that dataset.
+    cfg = {"datasets": {"a": {"generator": {"heads": 2, "neighbors": 7},
+                              "variants": {"v": {"heads": 16}}}, "b": {}},
+           "generator": {"heads": 4}, "variants": {"v": {"heads": 8, "neighbors": 5}, "w": {}}}
+    settings = all_run_settings(cfg)
+    assert (settings["a", "v"].heads, settings["a", "v"].neighbors) == (16, 5)
+    assert (settings["a", "w"].heads, settings["b", "v"].heads, settings["b", "w"].heads) == (2, 8, 4)
+    cfg["datasets"]["b"]["variants"] = {"typo": {"heads": 1}}
+    with pytest.raises(ValueError, match=r"datasets.b.variants: \['typo'\] not defined"):
+        all_run_settings(cfg)
+
+
+def test_neighbour_index_keeps_the_most_any_run_reads():
+    """neighbors.k 20 with a neighbors_30 variant: the PMF indexes must keep 30 (else 30 training
+    jobs per dataset fail); an index no 30-run reads keeps k."""
+    from peapod.generator.config import all_run_settings, neighbors_to_store
+
+    cfg = load("paper.yaml")
+    settings = all_run_settings(cfg)
+    k = cfg["neighbors"]["k"]
+    for dataset in cfg["datasets"]:
+        assert neighbors_to_store(settings, dataset, "pmf", k) == 30
+        assert neighbors_to_store(settings, dataset, "bivae", k) == 20
+    assert neighbors_to_store(settings, "toys", "bivae", 5) == 10  # Toys' own 10, above k = 5

@@ -205,3 +205,23 @@ def test_task_metrics_are_the_papers_columns():
 
     assert set(task_ranking_metrics(0, "sequential")) == {"hr@5", "hr@10", "ndcg@5", "ndcg@10"}
     assert set(task_ranking_metrics(3, "topn")) == {"hr@1", "hr@5", "hr@10", "ndcg@5", "ndcg@10"}
+
+
+def test_reference_style_rouge_on_a_hand_computed_case():
+    """The released code's ROUGE: n-gram sets, ROUGE-L weighted by beta = P/R. Reference "the cat
+    sat on the mat" (unigram set of 5), hypothesis "the cat on the mat" (set of 4, all shared):
+    ROUGE-1 P 1, R 4/5, F 8/9; ROUGE-2 3 of 4 and 3 of 5 bigrams, F 2/3; ROUGE-L: LCS 5, R 5/6,
+    P 1, beta 6/5, F = RP(R^2 + P^2) / (R^3 + P^3) = 305/341. rouge-score (counts, beta 1) gives
+    10/11 for both ROUGE-1 and ROUGE-L."""
+    from peapod.evaluation.text_metrics import beta_rouge_l, reference_style_rouge, set_rouge_n
+
+    ref, hyp = "the cat sat on the mat", "the cat on the mat"
+    assert set_rouge_n(ref, hyp, 1) == pytest.approx(8 / 9, rel=1e-6)
+    assert set_rouge_n(ref, hyp, 2) == pytest.approx(2 / 3, rel=1e-6)
+    assert beta_rouge_l(ref, hyp) == pytest.approx(305 / 341, rel=1e-6)
+    row = reference_style_rouge([ref], [hyp])[0]
+    assert row == pytest.approx({"rouge1": 800 / 9, "rouge2": 200 / 3, "rougel": 30500 / 341}, rel=1e-6)
+    standard = per_pair_rouge([ref], [hyp])[0]
+    assert standard["rouge1"] == pytest.approx(1000 / 11) and standard["rougel"] == pytest.approx(1000 / 11)
+    # Degenerate pairs score 0, as in the reference code.
+    assert reference_style_rouge(["a b"], [""])[0] == {"rouge1": 0.0, "rouge2": 0.0, "rougel": 0.0}

@@ -51,7 +51,7 @@ def prefer(model, token_ids: list[int], boost: float = 30.0):
 
 
 def test_constrained_beams_only_return_real_distinct_items(setup):
-    ev, data = evaluator(setup)
+    ev, data = evaluator(setup, constrained=True)
     frame = ev.sequential(data)
     assert len(frame) == SMALL.n_users
     # Inspect the returned lists themselves (rank alone would hide invalid ids).
@@ -68,6 +68,43 @@ def test_unconstrained_beams_drop_invalid_ids(setup):
     ev, data = evaluator(setup, constrained=False)
     frame = ev.sequential(data)
     assert frame["rank"].isna().mean() > 0.5  # an untrained model rarely spells a valid id
+
+
+def scripted_beams(ev, texts: list[str], calls: list[dict]):
+    """Stand-in for ``model.generate`` that returns ``texts`` as every row's beams, in order (the
+    evaluator's parsing and ranking are under test, not the model), recording each call's kwargs."""
+    def generate(batch, **kwargs):
+        calls.append(kwargs)
+        beams = kwargs["num_return_sequences"]
+        rows = [[ev.start] + ev.tokenizer(t)["input_ids"] for t in (texts + ["zz"] * beams)[:beams]]
+        width = max(map(len, rows))
+        seqs = [row + [ev.tokenizer.pad_token_id] * (width - len(row)) for row in rows]
+        return torch.tensor(seqs * batch["input_ids"].shape[0])
+    return generate
+
+
+def test_free_beams_drop_invalid_ids_and_let_other_items_take_a_place(setup, monkeypatch):
+    """The paper's top-n beam: an id outside the candidates keeps its place, a text that is no
+    catalogue id is dropped (never replaced by a random item), duplicates count once."""
+    ev, data = evaluator(setup, topn_methods=("beam",), max_users=1)
+    users, prompts, cands, target_index, _ = ev._topn_inputs(data)
+    target = int(cands[0][target_index[0]])
+    outside = next(int(i) for i in data.catalogue if int(i) not in set(cands[0].tolist()))
+    calls: list[dict] = []
+    monkeypatch.setattr(ev.model, "generate", scripted_beams(ev, [str(outside), "no id", "99999", str(outside),
+                                                                   str(target)], calls))
+    frame = ev.topn(data)
+    assert frame["rank"].tolist() == [1] and frame["method"].tolist() == ["beam"]
+    assert "prefix_allowed_tokens_fn" not in calls[0]
+    ev2, _ = evaluator(setup, topn_methods=("beam_candidates",), max_users=1)
+    calls.clear()
+    monkeypatch.setattr(ev2.model, "generate", scripted_beams(ev2, [str(target)], calls))
+    assert ev2.topn(data)["method"].tolist() == ["beam_candidates"]
+    assert "prefix_allowed_tokens_fn" in calls[0]  # restricted to the user's candidates
+    # Sequential: free by default (the paper), a catalogue trie when constrained.
+    calls.clear()
+    ev.sequential(data)
+    assert "prefix_allowed_tokens_fn" not in calls[0]
 
 
 def test_candidate_scoring_ranks_the_preferred_item_first(setup):
@@ -130,13 +167,24 @@ def test_run_directory_is_evaluated_and_written(setup, tmp_path):
     metrics = pd.read_parquet(outputs["metrics"])
     assert set(metrics.columns) == {"task", "method", "split", "metric", "value"}
     tasks = set(zip(metrics.task, metrics.method))
-    assert tasks == {("sequential", "beam"), ("topn", "beam"), ("topn", "scoring"), ("explanation", "beam")}
-    assert {"bleu4", "rouge1", "rouge2", "rougel"} <= set(metrics[metrics.task == "explanation"].metric)
+    assert tasks == {("sequential", "beam"), ("topn", "beam"), ("topn", "beam_candidates"), ("topn", "scoring"),
+                     ("explanation", "beam"), ("explanation", "beam_reference")}
+    for method in ("beam", "beam_reference"):
+        exp = metrics[(metrics.task == "explanation") & (metrics.method == method)]
+        assert set(exp.metric) == {"bleu4", "rouge1", "rouge2", "rougel"}
     assert set(metrics[metrics.task == "topn"].metric) == {"hr@1", "hr@5", "hr@10", "ndcg@5", "ndcg@10"}
     per_user = pd.read_parquet(outputs["per_user"])
     assert {"user_id", "task", "method", "split", "rank", "history_length"} <= set(per_user.columns)
     texts = pd.read_parquet(outputs["texts"])
-    assert list(texts.columns) == ["user_id", "item_id", "reference", "generated"] and len(texts) > 0
+    assert list(texts.columns) == ["user_id", "item_id", "reference", "reference_as_trained", "generated"]
+    assert len(texts) > 0
+    # The reference scoring's targets are the training targets: cut to explanation_length tokens.
+    for full, cut in zip(texts.reference, texts.reference_as_trained):
+        ids = tok(full, truncation=True, max_length=model.cfg.explanation_length)["input_ids"]
+        assert cut == tok.decode(ids, skip_special_tokens=True).strip()
+    long = " ".join(texts.reference.iloc[:4])  # longer than explanation_length tokens: cut
+    ev, _ = evaluator(setup)
+    assert len(ev.targets_as_trained([long])[0].split()) < len(long.split())
     # Means in the metrics file are the per-user means.
     seq = per_user[per_user.task == "sequential"]
     hr10 = metrics[(metrics.task == "sequential") & (metrics.metric == "hr@10")].value

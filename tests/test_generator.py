@@ -176,15 +176,78 @@ def test_candidate_scoring_matches_a_full_forward_per_candidate(small):
     batch = {k: v[:4] for k, v in val.batches["topn"][0].items()}
     labels = val.item_labels[torch.from_numpy(val.topn_candidates[:4])]
     assert labels.shape[:2] == (4, 100)
-    fast = model.score_candidates(batch, labels, max_rows=64)
+    fast = model.score_candidates(batch, labels)
     slow = model.score_candidates_naive(batch, labels)
     assert torch.allclose(fast, slow, atol=1e-4)
+    # A budget below one prompt's working memory scores prompt by prompt, with the same result;
+    # a budget of two prompts' memory, two at a time.
+    from peapod.generator.model import scoring_bytes_per_prompt
+
+    groups = []
+    forward = model.t5.forward
+    model.t5.forward = lambda *a, **kw: groups.append(kw["decoder_input_ids"].shape[0]) or forward(*a, **kw)
+    try:
+        assert torch.allclose(model.score_candidates(batch, labels, memory_mib=1e-3), fast, atol=1e-5)
+        two = 2 * scoring_bytes_per_prompt(model.t5.config, 100, labels.shape[2], batch["input_ids"].shape[1] + 6)
+        model.score_candidates(batch, labels, memory_mib=two / 2**20)
+    finally:
+        model.t5.forward = forward
+    assert groups == [1, 1, 1, 1, 2, 2]
     # The true item's teacher-forced log-likelihood is the negative summed loss of its target.
     true = val.topn_target_index[:4]
     with torch.no_grad():
         out = model(batch)
     per_row = torch.nn.functional.cross_entropy(out.logits.transpose(1, 2), batch["labels"], reduction="none").sum(1)
     assert torch.allclose(fast[torch.arange(4), torch.from_numpy(true)], -per_row, atol=1e-4)
+
+
+def test_scoring_honours_the_decoder_encoder_mask_switch(small):
+    """Defect 2 reproduced (decoder attends to encoder pads): scoring still equals one full forward
+    per candidate with the same switch, and differs from the masked model on padded rows."""
+    data = small[0]
+    model, tok, cfg = small_model(small, decoder_encoder_mask=False)
+    masked, _, _ = small_model(small)
+    val = Batches(data, tok, templates(), cfg, seed=0).validation()
+    batch = {k: v[:4] for k, v in val.batches["topn"][0].items()}
+    for key in ("input_ids", "attention_mask", "whole_word_ids"):  # pad rows 0-1 as a longer row would
+        batch[key] = torch.cat([batch[key], torch.zeros(4, 6, dtype=torch.long)], dim=1)
+    batch["attention_mask"][2:, -6:] = 1
+    batch["input_ids"][2:, -6:] = batch["input_ids"][2:, :6]
+    labels = val.item_labels[torch.from_numpy(val.topn_candidates[:4])]
+    fast = model.score_candidates(batch, labels, memory_mib=0.5)
+    assert torch.allclose(fast, model.score_candidates_naive(batch, labels), atol=1e-4)
+    assert not torch.allclose(fast, masked.score_candidates(batch, labels), atol=1e-4)
+
+
+def test_generate_honours_the_decoder_encoder_mask_switch(small):
+    """generate's first-step scores equal the forward pass's first-step logits under either
+    setting of decoder_encoder_mask (the released code's defect 2 when false)."""
+    data = small[0]
+    for switch in (True, False):
+        model, tok, cfg = small_model(small, decoder_encoder_mask=switch)
+        val = Batches(data, tok, templates(), cfg, seed=0).validation()
+        batch = {k: v[:6] for k, v in val.batches["sequential"][0].items()}
+        assert (batch["attention_mask"] == 0).any()
+        out = model.generate(batch, max_new_tokens=1, do_sample=False, output_logits=True,
+                             return_dict_in_generate=True)
+        with torch.no_grad():
+            logits = model(batch, labels=torch.zeros(6, 1, dtype=torch.long)).logits[:, 0]
+        assert torch.allclose(out.logits[0], logits, atol=1e-4), switch
+
+
+def test_logits_stay_float32_under_bf16_autocast(small):
+    """bf16 logits tie close candidates: the output layer runs in float32 even under autocast."""
+    data = small[0]
+    model, tok, cfg = small_model(small)
+    val = Batches(data, tok, templates(), cfg, seed=0).validation()
+    batch = {k: v[:2] for k, v in val.batches["topn"][0].items()}
+    labels = val.item_labels[torch.from_numpy(val.topn_candidates[:2])]
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = model(batch).logits
+        scores = model.score_candidates(batch, labels)
+    assert logits.dtype == scores.dtype == torch.float32
+    # Full float32 precision: far fewer exact ties among 100 candidates than bf16 would leave.
+    assert len(torch.unique(scores[0])) > 90
 
 
 def test_generate_passes_through(small):
@@ -229,8 +292,9 @@ def test_epoch_plan_alternates_tasks_and_is_seeded(small):
     n = batches.batches_per_task()
     assert n == {"explanation": len(data.explanations["train"]["user"]) // 8, "sequential": len(batches.seq_users) // 8,
                  "topn": len(batches.topn_users) // 8}
-    assert [next(iter(t)) for t in tasks[:6]] == [0, 1, 2, 0, 1, 2]
-    assert len(plan) == sum(n.values())
+    # Strict rotation for the whole epoch; its length is the protocol's sum of floors.
+    assert [next(iter(t)) for t in tasks] == [k % 3 for k in range(len(plan))]
+    assert len(plan) == sum(n.values()) == batches.epoch_length()
     assert plan == Batches(data, tok, templates(), cfg, seed=0).epoch_plan(0)
     assert plan != batches.epoch_plan(1)
     built = batches.build(0, 4, plan[4])
@@ -238,6 +302,42 @@ def test_epoch_plan_alternates_tasks_and_is_seeded(small):
     assert all(torch.equal(built[k], again[k]) for k in built)
     mixed = Batches(data, tok, templates(), GeneratorConfig.from_dict({**cfg.to_dict(), "batching": "mixed"}), 0)
     assert any(len({t for t, _ in e}) > 1 for e in mixed.epoch_plan(0))
+
+
+def test_rotation_lasts_the_whole_epoch_and_recommendation_users_are_drawn_again(small):
+    """More explanations than users (as on every real dataset): the old plan trained explanation
+    alone once sequential and top-n ran out; the protocol rotates to the end, each task a third."""
+    data = small[0]
+    _, tok, cfg = small_model(small)
+    batches = Batches(data, tok, templates(), cfg, seed=0)
+    n_users = len(batches.seq_users)
+    batches.units["explanation"] = 5 * n_users  # pretend: five explanations per user
+    data.explanations["train"] = {k: np.resize(v, 5 * n_users) for k, v in data.explanations["train"].items()}
+    B = cfg.batch_size
+    plan = batches.epoch_plan(3)
+    per_task = {t: [e for e in plan if e[0][0] == t] for t in range(3)}
+    expected_length = 5 * n_users // B + len(batches.seq_users) // B + len(batches.topn_users) // B
+    assert len(plan) == expected_length
+    assert [e[0][0] for e in plan] == [k % 3 for k in range(len(plan))]
+    counts = [len(per_task[t]) for t in range(3)]
+    assert max(counts) - min(counts) <= 1 and counts[0] == -(-len(plan) // 3)
+    for t, name in enumerate(TASKS):
+        units = [j for e in per_task[t] for _, j in e]
+        assert all(task == t for e in per_task[t] for task, _ in e)
+        n = batches.units[name]
+        seen = np.bincount(units, minlength=n)
+        # Every unit drawn once per pass over the task's units, passes only as many as needed.
+        assert seen.max() - seen.min() <= 1 and seen.max() == -(-len(units) // n)
+    assert seen.max() > 1  # top-n: its third of the epoch needs more than one pass over the users
+
+
+def test_without_explanations_the_two_recommendation_tasks_alternate(small):
+    data = small[0]
+    _, tok, cfg = small_model(small, tasks=["sequential", "topn"])
+    batches = Batches(data, tok, templates(), cfg, seed=0)
+    plan = batches.epoch_plan(0)
+    assert [e[0][0] for e in plan] == [1 + k % 2 for k in range(len(plan))]
+    assert len(plan) == len(batches.seq_users) // cfg.batch_size + len(batches.topn_users) // cfg.batch_size
 
 
 def test_validation_is_fixed_across_run_seeds(small):

@@ -138,3 +138,39 @@ def test_trained_model_beats_random_on_topn_validation(tmp_path, one_thread):
     assert chance["hr@10"] == pytest.approx(0.1)
     assert metrics["hr@10"] >= 2 * chance["hr@10"], metrics
     assert metrics["ndcg@10"] >= 2 * chance["ndcg@10"], metrics
+
+
+def test_finished_run_keeps_only_what_evaluation_needs(small, one_thread, monkeypatch):
+    """After export: no last/ or best/, no CF tables inside the weights (config.json names their
+    files and hashes), and the exported model reloads from those files; a changed embeddings
+    file is refused. The optional validation scoring runs after the export, and running out of
+    memory there leaves the exported run standing."""
+    from peapod.errors import InputError
+    from peapod.generator import train as T
+    from peapod.generator.checkpoint import load_model_dir
+    from peapod.generator.collab import CollabSource
+
+    tmp, data, _ = small
+    cfg = GeneratorConfig.from_dict({**SETTINGS, "epochs": 1})
+    source = CollabSource.of(tmp / "cf" / "user_embeddings.parquet", tmp / "cf" / "neighbors.parquet", 5, data.n_users)
+
+    def out_of_memory(*args, **kwargs):
+        assert (tmp / "lean" / "model.safetensors").exists()  # exported before any scoring
+        raise torch.OutOfMemoryError("simulated")
+
+    monkeypatch.setattr(T, "score_topn", out_of_memory)
+    summary = train_generator(cfg, data, templates(), 0, tmp / "lean", source.load(), cf_source=source)
+    run = tmp / "lean"
+    assert sorted(p.name for p in run.iterdir() if p.is_dir()) == []
+    assert "out of memory" in summary["valid_topn_exact_scoring"]["error"]
+    assert json.loads((run / "run.json").read_text())["valid_topn_exact_scoring"] == summary["valid_topn_exact_scoring"]
+    assert not {"user_embeddings", "neighbor_ids"} & set(weights(run)) and not (run / "collab.safetensors").exists()
+    meta = json.loads((run / "config.json").read_text())
+    assert meta["cf_source"] == source.to_dict() and len(meta["cf_source"]["embeddings_sha256"]) == 64
+    model, _, _ = load_model_dir(run)
+    emb, nbr = source.load()
+    assert np.array_equal(model.user_embeddings.numpy(), emb) and np.array_equal(model.neighbor_ids.numpy(), nbr)
+    changed = tmp / "changed_embeddings.parquet"
+    changed.write_bytes((tmp / "cf" / "user_embeddings.parquet").read_bytes() + b"\0")
+    with pytest.raises(InputError, match="differs from the CF embeddings this model was trained with"):
+        load_model_dir(run, cf_files=(changed, tmp / "cf" / "neighbors.parquet"))

@@ -144,3 +144,29 @@ def test_trailing_blank_lines_are_accepted(tmp_path, newline):
     path = tmp_path / "s.txt"
     path.write_bytes(f"1 2 3 4{newline}{newline}{newline}".encode())
     assert read_sequences(path) == {1: [2, 3, 4]}
+
+
+def test_random_item_numbering_of_p5_files_is_a_consistent_relabelling(demo_dir):
+    """item_numbering: random on P5 input: every ASIN keeps its sequences, negatives and
+    explanations under its new id; the P5 leak (consecutive ids along a history) disappears."""
+    from peapod.data.p5 import discover_p5_files
+    from peapod.data.preprocess import read_source
+
+    inputs = discover_p5_files(demo_dir)
+    p5 = read_source({"source": "p5"}, inputs, 99)
+    rnd = read_source({"source": "p5", "item_numbering": "random"}, inputs, 99)
+    assert rnd.users == p5.users and sorted(rnd.items) == sorted(p5.items)
+    asin = p5.items
+    for uid in p5.sequences:
+        assert [asin[i] for i in p5.sequences[uid]] == [rnd.items[i] for i in rnd.sequences[uid]]
+        assert [asin[i] for i in p5.test_negatives[uid]] == [rnd.items[i] for i in rnd.test_negatives[uid]]
+    assert [(r.user_id, asin[r.item_id], r.split) for r in p5.explanations] == \
+        [(r.user_id, rnd.items[r.item_id], r.split) for r in rnd.explanations]
+
+    def next_id_rate(raw):  # how often a user's next item has the next id
+        pairs = [(a, b) for seq in raw.sequences.values() for a, b in zip(seq, seq[1:])]
+        return sum(b == a + 1 for a, b in pairs) / len(pairs)
+
+    assert next_id_rate(rnd) < next_id_rate(p5) / 2
+    assert any("random" in note for note in rnd.notes)
+    assert read_source({"source": "p5", "item_numbering": "random"}, inputs, 99).sequences == rnd.sequences

@@ -20,7 +20,7 @@ def workflow_copy(tmp_path: Path) -> Path:
     """The workflow files in a scratch directory, so runs never touch the repository's results/."""
     work = tmp_path / "wf"
     work.mkdir()
-    for name in ("Snakefile", "workflow", "config", "profiles", "envs"):
+    for name in ("Snakefile", "workflow", "config", "profiles", "envs", "resources/reported"):
         src = REPO / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, work / name)
     return work
@@ -106,6 +106,9 @@ def test_paper_dry_run_lists_the_expected_jobs_per_dataset(tmp_path):
     assert len(jobs["train_embeddings"]) == len(jobs["build_neighbors"]) == 9  # 3 CF models x 3 datasets
     assert len(jobs["preprocess"]) == 3
     assert len(jobs["summarize_ablation"]) == len(jobs["plot_ablation"]) == 6
+    # The main tables and three appendix groups (task prompt, embeddings, model size) per task;
+    # most-popular and the CF models' own ranking on each dataset's own candidates.
+    assert len(jobs["tabulate_results"]) == 12 and len(jobs["compute_baselines"]) == 3
     # Toys runs with 10 neighbours, so there neighbors_10 is PeaPOD itself and neighbors_20 is trained.
     toys = {v for d, v in runs_of(jobs["train_generator"]) if d == "toys"}
     sports = {v for d, v in runs_of(jobs["train_generator"]) if d == "sports"}
@@ -260,3 +263,7 @@ def test_demo_runs_end_to_end(tmp_path):
     run(["--report", "report.html"], work)
     html = (work / "report.html").read_text(errors="replace")
     assert "ablation_heads.png" in html and "sequential.html" in html
+    # The verdict section is there on the demo too, saying there is nothing to compare.
+    assert "reproduced_vs_reported.html" in html and "claims.html" in html
+    verdicts = (results / "aggregate" / "reproduced_vs_reported.md").read_text()
+    assert "No reported cell is reproduced by this configuration" in verdicts

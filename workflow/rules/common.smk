@@ -2,21 +2,18 @@
 from pathlib import Path
 
 from peapod.aggregate.settings import ABLATION_NAMES, FIGURE_ABLATIONS, make_plan
-from peapod.aggregate.tables import TABLE_NAMES
+from peapod.aggregate.tables import TABLE_NAMES, table_names
 from peapod.data.p5 import discover_p5_files
 from peapod.fetch import HUB_REPOS, reviews_input
-from peapod.generator.config import run_config
+from peapod.generator.config import all_run_settings, neighbors_to_store
 
 DATASETS = list(config["datasets"])
 VARIANTS = dict(config["variants"])
 SEEDS = [int(seed) for seed in config["seeds"]]
-# Every (dataset, variant)'s settings: generator defaults, the dataset's overrides, the variant's.
+# Every (dataset, variant)'s settings: generator defaults, the dataset's overrides, the variant's,
+# the variant's on that dataset.
 # Checked now, so a bad value stops the workflow before any job runs.
-GENERATOR_SETTINGS = {
-    (dataset, variant): run_config(config["generator"], spec.get("generator"), overrides)
-    for dataset, spec in config["datasets"].items()
-    for variant, overrides in VARIANTS.items()
-}
+GENERATOR_SETTINGS = all_run_settings(config)
 # The runs to train and evaluate: the main tables' variants on every dataset, each ablation's
 # variants on its datasets, per seed (peapod.aggregate.settings.make_plan).
 PLAN = make_plan(config)
@@ -88,6 +85,16 @@ def generator_inputs(wildcards):
     return inputs
 
 
+def evaluation_inputs(wildcards):
+    """The trained run's exported files (train_generator's outputs), the data tables, the templates
+    and the CF files the run read."""
+    run = f"results/{wildcards.dataset}/runs/{wildcards.variant}/seed{wildcards.seed}"
+    inputs = {name: f"{run}/{name}.json" for name in ("config", "tokenizer")}
+    inputs["model"] = f"{run}/model.safetensors"
+    inputs.update(generator_inputs(wildcards))
+    return inputs
+
+
 def run_metrics_path(dataset, variant, seed):
     return f"results/{dataset}/runs/{variant}/seed{seed}/metrics.parquet"
 
@@ -95,6 +102,12 @@ def run_metrics_path(dataset, variant, seed):
 def evaluated_runs(wildcards=None):
     """The evaluation metrics of every planned run (each implies its training run)."""
     return [run_metrics_path(*key) for key in PLAN.runs()]
+
+
+def neighbors_k(wildcards):
+    """Neighbours to store for (dataset, cf_model): neighbors.k, or more when a run reads more
+    (e.g. the neighbors_30 ablation), so no training job finds too few."""
+    return neighbors_to_store(GENERATOR_SETTINGS, wildcards.dataset, wildcards.cf_model, config["neighbors"]["k"])
 
 
 def embedding_inputs(wildcards):
@@ -121,7 +134,7 @@ def embedding_settings(wildcards):
 
 
 # --- Aggregation (workflow/rules/report.smk) -----------------------------------------------------
-RESULT_TABLES = [t for t in TABLE_NAMES if t != "model_size" or "model_size" in PLAN.ablations]
+RESULT_TABLES = table_names(PLAN)  # the main tables, and an appendix group's when its ablation is configured
 ABLATION_FIGURES = [a for a in FIGURE_ABLATIONS if a in PLAN.ablations]
 
 
@@ -136,6 +149,23 @@ def existing_or_all(paths):
 def run_metrics_inputs(wildcards):
     """The metrics file of every planned run."""
     return existing_or_all(evaluated_runs())
+
+
+def baseline_inputs(wildcards):
+    """The data stage's tables (most popular) and every configured CF model's own metrics."""
+    data = f"results/{wildcards.dataset}/data"
+    cf = {f"cf_{m}": f"results/{wildcards.dataset}/embeddings/{m}/metrics.json" for m in CF_MODELS}
+    kept = set(existing_or_all(list(cf.values())))
+    return {
+        "sequences": f"{data}/sequences.parquet",
+        "candidates": f"{data}/candidates.parquet",
+        **{name: path for name, path in cf.items() if path in kept},
+    }
+
+
+def baseline_tables(wildcards):
+    """Every dataset's baselines on our own data (results/<dataset>/baselines/metrics.csv)."""
+    return existing_or_all([f"results/{dataset}/baselines/metrics.csv" for dataset in DATASETS])
 
 
 def ablation_run_inputs(wildcards):
@@ -168,7 +198,16 @@ def aggregation_outputs():
             "results/aggregate/tests_vs_reported.csv",
             "results/aggregate/tests_paired.csv",
             "results/aggregate/reproduced_vs_reported.csv",
+            "results/aggregate/reproduced_vs_reported.md",
+            "results/aggregate/reproduced_vs_reported.html",
+            "results/figures/reproduced_vs_reported.png",
+            "results/figures/reproduced_vs_reported.pdf",
+            "results/aggregate/claims.csv",
+            "results/aggregate/claims_detail.csv",
+            "results/aggregate/claims.md",
+            "results/aggregate/claims.html",
         ]
+        + [f"results/{dataset}/baselines/metrics.csv" for dataset in DATASETS]
         + expand("results/tables/{table}.{ext}", table=RESULT_TABLES, ext=["md", "tex", "csv", "html"])
         + expand("results/figures/ablation_{ablation}.{ext}", ablation=ABLATION_FIGURES, ext=["png", "pdf"])
         + [path for ablation in PLAN.ablations for path in ablation_outputs(ablation)]

@@ -1,17 +1,12 @@
-# Evaluation stage: one job per trained run; sequential, top-n (beam and exact scoring) and
-# explanation metrics, per-user results and the history-length breakdown.
+# Evaluation stage: one job per trained run; sequential, top-n (the paper's beam, beams restricted
+# to the candidates, exact scoring) and explanation metrics, per-user results and the
+# history-length breakdown. Inputs: the run's exported files, the data tables and the CF files the
+# run was trained with (checked against the hashes in its config.json).
 
 
 rule evaluate_generator:
     input:
-        model="results/{dataset}/runs/{variant}/seed{seed}/model.safetensors",
-        config="results/{dataset}/runs/{variant}/seed{seed}/config.json",
-        tokenizer="results/{dataset}/runs/{variant}/seed{seed}/tokenizer.json",
-        sequences="results/{dataset}/data/sequences.parquet",
-        items_table="results/{dataset}/data/items.parquet",
-        candidates="results/{dataset}/data/candidates.parquet",
-        explanations="results/{dataset}/data/explanations.parquet",
-        templates="config/templates.yaml",
+        unpack(evaluation_inputs),
     output:
         metrics="results/{dataset}/runs/{variant}/seed{seed}/metrics.parquet",
         per_user="results/{dataset}/runs/{variant}/seed{seed}/per_user.parquet",

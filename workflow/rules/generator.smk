@@ -15,6 +15,7 @@ rule train_generator:
     params:
         generator=generator_settings,
         seed=run_seed,
+        scoring_memory_mib=config["evaluation"]["scoring_memory_mib"],
     threads: 2
     resources:
         gpu=1,

@@ -7,7 +7,7 @@ rule build_neighbors:
     output:
         neighbors="results/{dataset}/neighbors/{cf_model}/neighbors.parquet",
     params:
-        k=config["neighbors"]["k"],
+        k=neighbors_k,
         block_mib=config["neighbors"]["block_mib"],
     log:
         "results/{dataset}/logs/build_neighbors_{cf_model}.log",

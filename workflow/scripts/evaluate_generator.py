@@ -22,6 +22,7 @@ def evaluate(smk, device):
         templates_path=smk.input.templates,
         settings=EvalSettings(**smk.params.evaluation),
         outputs=dict(smk.output.items()),
+        cf_files=(smk.input.embeddings, smk.input.neighbors) if "embeddings" in smk.input.keys() else None,
         device=device,
     )
 

@@ -12,6 +12,7 @@ def main(smk, log):
         smk.input.reported,
         smk.input.vs_reported,
         smk.input.paired,
+        list(smk.input.baselines),
         dict(smk.output.items()),
     )
 

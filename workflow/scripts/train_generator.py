@@ -18,7 +18,7 @@ def main(smk, log):
 
 def train(smk, log, device):
     cfg = GeneratorConfig.from_dict(dict(smk.params.generator))
-    data, templates, collab = load_run_inputs(
+    data, templates, collab, cf_source = load_run_inputs(
         cfg,
         data_dir=Path(smk.input.sequences).parent,
         templates_path=smk.input.templates,
@@ -26,7 +26,8 @@ def train(smk, log, device):
         neighbors=smk.input.get("neighbors"),
     )
     summary = train_generator(cfg, data, templates, seed=smk.params.seed, run_dir=Path(smk.output.model).parent,
-                              collab=collab, score_validation_topn=cfg.validation_topn_scoring, device=device)
+                              collab=collab, cf_source=cf_source, score_validation_topn=cfg.validation_topn_scoring,
+                              scoring_memory_mib=smk.params.scoring_memory_mib, device=device)
     log.info("run %s/%s seed %s done: %s", smk.wildcards.dataset, smk.wildcards.variant, smk.params.seed,
              {k: summary[k] for k in ("best_epoch", "best_valid_loss", "stop_reason", "train_seconds")})
 

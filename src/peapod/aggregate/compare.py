@@ -1,12 +1,14 @@
-"""The families of tests behind the tables.
+"""The families of tests behind the tables, and the reproduction verdicts.
 
-1. Against the papers' reported numbers (the paper's protocol): one-sample Student's t-test of each
-   reproduced variant's seed scores against every reported number for the same dataset, task,
-   method and metric. Family for Holm: one task (one paper table).
+1. Against the papers' reported numbers (the paper's protocol): one-sample Student's t-test of a
+   variant's seed scores (the method that stands for the paper's, peapod.aggregate.methods) against
+   every reported cell of a paper table in which that variant is shown or which it reproduces.
+   Family for Holm: one paper table. ``relation`` says what the reported model is to the variant:
+   own (the model it reproduces), baseline (a model other than PeaPOD: the * test), other.
 2. Between variants reproduced here: paired t-test over shared seeds, default (PeaPOD) vs baseline
    (POD) per task (family: that task), and each ablation variant vs the default (family: that ablation).
-3. Reproduced vs reported: for each reported row that a variant reproduces, the difference and whether
-   the reported value lies inside the reproduction's 95% confidence interval.
+3. Verdicts: for every reported cell a variant reproduces, our mean, 95% interval, difference,
+   one-sample t-test, and whether the reported value lies inside, above or below our interval.
 
 Only the test split enters the tests and tables.
 """
@@ -18,30 +20,49 @@ import math
 import numpy as np
 import pandas as pd
 
+from peapod.aggregate.methods import compared_method
+from peapod.aggregate.reported import PROPOSED, table_group, variants_run_on
 from peapod.aggregate.settings import AggregationPlan
 from peapod.aggregate.stats import holm, one_sample_ttest, paired_ttest
 
 TEST_SPLIT = "test"
 VS_REPORTED_COLUMNS = [
-    "family", "dataset", "task", "method", "metric", "variant", "model", "reproduced_by", "reported",
-    "mean", "n", "t", "df", "p", "p_holm", "significant", "significant_holm", "direction", "seeds", "note", "source",
+    "family", "paper", "table", "dataset", "task", "model", "metric", "variant", "method", "relation",
+    "reported", "mean", "n", "t", "df", "p", "p_holm", "significant", "significant_holm", "direction", "seeds", "note",
 ]
 PAIRED_COLUMNS = [
     "family", "dataset", "task", "method", "metric", "variant_a", "variant_b", "n", "mean_a", "mean_b",
     "mean_diff", "t", "df", "p", "p_holm", "significant", "significant_holm", "unpaired_seeds", "note",
 ]
-REPRO_COLUMNS = [
-    "dataset", "task", "method", "metric", "variant", "model", "reported", "mean", "std", "n", "diff",
-    "rel_diff", "ci_low", "ci_high", "reported_in_ci", "t", "p", "table", "source",
+VERDICT_COLUMNS = [
+    "paper", "table", "dataset", "task", "metric", "model", "variant", "method", "reported", "mean", "std", "n",
+    "ci_low", "ci_high", "diff", "rel_diff", "t", "p", "verdict",
 ]
+VERDICTS = {"inside": "inside the interval", "above": "above (ours higher)", "below": "below (ours lower)"}
 
 
-def _scores(tidy: pd.DataFrame, dataset, variant, task, method, metric) -> dict[int, float]:
-    sel = tidy[
-        (tidy["dataset"] == dataset) & (tidy["variant"] == variant) & (tidy["task"] == task)
-        & (tidy["method"] == method) & (tidy["split"] == TEST_SPLIT) & (tidy["metric"] == metric)
-    ]
-    return {int(s): float(v) for s, v in zip(sel["seed"], sel["value"]) if not math.isnan(v)}
+class SeedScores:
+    """The test split's seed scores, indexed once: (dataset, variant, task, method, metric) -> {seed: value}."""
+
+    def __init__(self, tidy: pd.DataFrame):
+        test = tidy[(tidy["split"] == TEST_SPLIT) & tidy["value"].notna()]
+        self._scores: dict[tuple, dict[int, float]] = {}
+        self._methods: dict[tuple, set[str]] = {}
+        for key, g in test.groupby(["dataset", "variant", "task", "method", "metric"], sort=False):
+            self._scores[key] = {int(s): float(v) for s, v in zip(g["seed"], g["value"])}
+            self._methods.setdefault(key[:3], set()).add(key[3])
+
+    def scores(self, dataset, variant, task, method, metric) -> dict[int, float]:
+        return self._scores.get((dataset, variant, task, method, metric), {})
+
+    def methods(self, dataset, variant, task) -> set[str]:
+        return self._methods.get((dataset, variant, task), set())
+
+
+def methods_of(data: pd.DataFrame, dataset: str, variant: str, task: str) -> set[str]:
+    """The methods a (dataset, variant) has results for on ``task`` (tidy metrics or a summary)."""
+    sel = data[(data["dataset"] == dataset) & (data["variant"] == variant) & (data["task"] == task)]
+    return set(sel["method"])
 
 
 def _adjust(df: pd.DataFrame, alpha: float) -> pd.DataFrame:
@@ -54,27 +75,42 @@ def _adjust(df: pd.DataFrame, alpha: float) -> pd.DataFrame:
     return df
 
 
+def shown_variants(plan: AggregationPlan, group: str) -> tuple[str, ...]:
+    """The variants our table of ``group`` shows: the table variants (main) or the ablation's."""
+    if group == "main":
+        return plan.table_variants
+    return tuple(plan.ablations.get(group, {}).get("variants", ()))
+
+
 def tests_vs_reported(
-    tidy: pd.DataFrame, reported: pd.DataFrame, variants: list[str], alpha: float = 0.05
+    tidy: pd.DataFrame, reported: pd.DataFrame, plan: AggregationPlan, alpha: float = 0.05
 ) -> pd.DataFrame:
-    """One-sample t-tests of each variant's seeds against each reported number it can be compared with."""
+    """One-sample t-tests of each variant's seeds against each reported cell it can be compared with.
+
+    ``reported``: cells with the variant that reproduces each (peapod.aggregate.reported.attach_variants).
+    """
+    run_on = {d: set(variants_run_on(plan, d)) for d in plan.datasets}
+    index = SeedScores(tidy)
     rows = []
-    for r in reported.itertuples(index=False):
-        for variant in variants:
-            scores = _scores(tidy, r.dataset, variant, r.task, r.method, r.metric)
-            if not scores and not ((tidy["dataset"] == r.dataset) & (tidy["variant"] == variant)).any():
-                continue  # this variant was not run on this dataset
-            test = one_sample_ttest(list(scores.values()), r.value)
-            direction = "" if math.isnan(test.mean) else ("higher" if test.mean > r.value else "lower" if test.mean < r.value else "equal")
-            rows.append(
-                {
-                    "family": r.task, "dataset": r.dataset, "task": r.task, "method": r.method, "metric": r.metric,
-                    "variant": variant, "model": r.model, "reproduced_by": r.reproduced_by, "reported": r.value,
-                    "mean": test.mean, "n": test.n, "t": test.statistic, "df": test.df, "p": test.pvalue,
-                    "direction": direction, "seeds": " ".join(map(str, sorted(scores))), "note": test.note,
-                    "source": r.source,
-                }
-            )
+    for (paper, table), cells in reported.groupby(["paper", "table"], sort=False):
+        group = table_group(paper, int(table))
+        shown = shown_variants(plan, group[0]) if group else ()
+        for r in cells.itertuples(index=False):
+            candidates = [v for v in dict.fromkeys([*shown, r.variant]) if v and v in run_on.get(r.dataset, ())]
+            for variant in candidates:
+                method = compared_method(r.task, index.methods(r.dataset, variant, r.task))
+                scores = index.scores(r.dataset, variant, r.task, method, r.metric)
+                test = one_sample_ttest(list(scores.values()), r.value)
+                direction = "" if math.isnan(test.mean) else (
+                    "higher" if test.mean > r.value else "lower" if test.mean < r.value else "equal")
+                relation = "own" if r.variant == variant else "baseline" if r.model not in PROPOSED else "other"
+                rows.append({
+                    "family": f"{paper} table {table}", "paper": paper, "table": int(table), "dataset": r.dataset,
+                    "task": r.task, "model": r.model, "metric": r.metric, "variant": variant, "method": method,
+                    "relation": relation, "reported": r.value, "mean": test.mean, "n": test.n, "t": test.statistic,
+                    "df": test.df, "p": test.pvalue, "direction": direction,
+                    "seeds": " ".join(map(str, sorted(scores))), "note": test.note,
+                })
     df = pd.DataFrame(rows, columns=[c for c in VS_REPORTED_COLUMNS if c not in ("p_holm", "significant", "significant_holm")])
     return _adjust(df, alpha)[VS_REPORTED_COLUMNS] if len(df) else pd.DataFrame(columns=VS_REPORTED_COLUMNS)
 
@@ -100,6 +136,7 @@ def _comparisons(plan: AggregationPlan) -> list[tuple[str, str, str, tuple[str, 
 def paired_tests(tidy: pd.DataFrame, plan: AggregationPlan, alpha: float = 0.05) -> pd.DataFrame:
     """Paired t-tests over shared seeds for every comparison of the plan, Holm-adjusted per family."""
     test = tidy[tidy["split"] == TEST_SPLIT]
+    index = SeedScores(tidy)
     rows = []
     for family, va, vb, datasets in _comparisons(plan):
         for dataset in datasets:
@@ -107,8 +144,8 @@ def paired_tests(tidy: pd.DataFrame, plan: AggregationPlan, alpha: float = 0.05)
                 continue  # the default variant's own runs: nothing to compare
             keys = test[(test["dataset"] == dataset) & test["variant"].isin([va, vb])]
             for (task, method, metric), _ in keys.groupby(["task", "method", "metric"], sort=True):
-                a = _scores(tidy, dataset, va, task, method, metric)
-                b = _scores(tidy, dataset, vb, task, method, metric)
+                a = index.scores(dataset, va, task, method, metric)
+                b = index.scores(dataset, vb, task, method, metric)
                 res, unpaired = paired_ttest(a, b)
                 rows.append(
                     {
@@ -123,32 +160,40 @@ def paired_tests(tidy: pd.DataFrame, plan: AggregationPlan, alpha: float = 0.05)
     return _adjust(df, alpha)[PAIRED_COLUMNS] if len(df) else pd.DataFrame(columns=PAIRED_COLUMNS)
 
 
-def reproduced_vs_reported(summary: pd.DataFrame, reported: pd.DataFrame, vs_reported: pd.DataFrame) -> pd.DataFrame:
-    """For each reported row a variant reproduces: difference, relative difference, CI and whether it holds the reported value."""
+def verdict(reported: float, ci_low: float, ci_high: float) -> str:
+    """Where the reported value lies relative to our 95% interval (ours above / below it)."""
+    if math.isnan(ci_low) or math.isnan(ci_high):
+        return "no interval (n < 2)"
+    if ci_low <= reported <= ci_high:
+        return VERDICTS["inside"]
+    return VERDICTS["above"] if ci_low > reported else VERDICTS["below"]
+
+
+def reproduction_verdicts(
+    tidy: pd.DataFrame, summary: pd.DataFrame, reported: pd.DataFrame, reference: str
+) -> pd.DataFrame:
+    """One row per reported cell that a variant reproduces and that has runs (the reference paper
+    first): reported value, our mean, sd, n, 95% interval, difference (ours minus reported),
+    relative difference, one-sample t-test and the verdict."""
+    test = summary[summary["split"] == TEST_SPLIT].set_index(["dataset", "variant", "task", "method", "metric"])
+    index = SeedScores(tidy)
     rows = []
-    for r in reported[reported["reproduced_by"].notna()].itertuples(index=False):
-        s = summary[
-            (summary["dataset"] == r.dataset) & (summary["variant"] == r.reproduced_by) & (summary["task"] == r.task)
-            & (summary["method"] == r.method) & (summary["split"] == TEST_SPLIT) & (summary["metric"] == r.metric)
-        ]
-        if s.empty:
+    for r in reported[reported["variant"].notna()].itertuples(index=False):
+        method = compared_method(r.task, index.methods(r.dataset, r.variant, r.task))
+        key = (r.dataset, r.variant, r.task, method, r.metric)
+        if key not in test.index or test.loc[key, "n_seeds"] == 0:
             continue
-        s = s.iloc[0]
-        t = vs_reported[
-            (vs_reported["dataset"] == r.dataset) & (vs_reported["variant"] == r.reproduced_by)
-            & (vs_reported["model"] == r.model) & (vs_reported["task"] == r.task)
-            & (vs_reported["method"] == r.method) & (vs_reported["metric"] == r.metric)
-        ]
-        inside = bool(s.ci_low <= r.value <= s.ci_high) if not math.isnan(s.ci_low) else None
-        rows.append(
-            {
-                "dataset": r.dataset, "task": r.task, "method": r.method, "metric": r.metric,
-                "variant": r.reproduced_by, "model": r.model, "reported": r.value, "mean": s["mean"],
-                "std": s["std"], "n": int(s.n_seeds), "diff": s["mean"] - r.value,
-                "rel_diff": (s["mean"] - r.value) / r.value if r.value else math.nan,
-                "ci_low": s.ci_low, "ci_high": s.ci_high, "reported_in_ci": inside,
-                "t": t["t"].iloc[0] if len(t) else math.nan, "p": t["p"].iloc[0] if len(t) else math.nan,
-                "table": r.table, "source": r.source,
-            }
-        )
-    return pd.DataFrame(rows, columns=REPRO_COLUMNS)
+        s = test.loc[key]
+        t = one_sample_ttest(list(index.scores(*key).values()), r.value)
+        rows.append({
+            "paper": r.paper, "table": int(r.table), "dataset": r.dataset, "task": r.task, "metric": r.metric,
+            "model": r.model, "variant": r.variant, "method": method, "reported": r.value, "mean": s["mean"],
+            "std": s["std"], "n": int(s["n_seeds"]), "ci_low": s["ci_low"], "ci_high": s["ci_high"],
+            "diff": s["mean"] - r.value, "rel_diff": (s["mean"] - r.value) / r.value if r.value else math.nan,
+            "t": t.statistic, "p": t.pvalue, "verdict": verdict(r.value, s["ci_low"], s["ci_high"]),
+        })
+    df = pd.DataFrame(rows, columns=VERDICT_COLUMNS)
+    if len(df):
+        df["_ref"] = df["paper"] != reference
+        df = df.sort_values(["_ref", "paper", "table", "dataset", "variant"], kind="stable").drop(columns="_ref")
+    return df.reset_index(drop=True)

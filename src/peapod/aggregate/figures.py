@@ -17,13 +17,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from peapod.aggregate.methods import HEADLINE_METRICS  # noqa: E402
 from peapod.aggregate.settings import ABLATION_AXES  # noqa: E402
 from peapod.aggregate.tables import METRIC_LABELS, TASK_LABELS  # noqa: E402
 
-FIGURE_METRICS = [
-    ("sequential", "hr@10"), ("sequential", "ndcg@10"), ("topn", "hr@10"), ("topn", "ndcg@10"),
-    ("explanation", "bleu4"), ("explanation", "rougel"),
-]
+FIGURE_METRICS = list(HEADLINE_METRICS)
 CATEGORY_ORDER = {
     "task_prompt": ["without", "with"],
     "cf_model": ["pmf", "bivae", "lightgcn", "file"],
@@ -114,3 +112,48 @@ def _panel(ax, d: pd.DataFrame, axis: dict, default_variant: str) -> None:
     if axis["kind"] == "line" and not math.isnan(lo) and hi > lo:
         pad = 0.1 * (hi - lo)
         ax.set_ylim(lo - pad, hi + pad)
+
+
+# ----------------------------------------------------------------------------------------------
+# Reproduced versus reported
+
+PAPER_MARKERS = {"peapod_cup": "o", "peapod_pd": "s", "pod": "^"}
+
+
+def plot_reproduction(verdicts: pd.DataFrame, outputs: Sequence[str], reference: str) -> None:
+    """Reproduced mean (y, with its 95% interval) against the reported value (x), one point per
+    verdict row, one panel per task, the diagonal drawn. With no row the figure says so."""
+    tasks = [t for t in ("sequential", "topn", "explanation") if (verdicts["task"] == t).any()] if len(verdicts) else []
+    fig, axes = plt.subplots(1, max(1, len(tasks)), figsize=(4.0 * max(1, len(tasks)) + 0.6, 4.2), squeeze=False)
+    if not tasks:
+        ax = axes[0][0]
+        ax.text(0.5, 0.5, "No reported cell matches a configured dataset and variant:\nnothing to compare "
+                "(the datasets run here are not the papers').", ha="center", va="center", transform=ax.transAxes, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    variants = sorted(set(verdicts["variant"])) if len(verdicts) else []
+    colors = {v: plt.cm.tab10(i % 10) for i, v in enumerate(variants)}
+    for ax, task in zip(axes[0], tasks):
+        d = verdicts[verdicts["task"] == task]
+        for (paper, variant), g in d.groupby(["paper", "variant"], sort=True):
+            low = (g["mean"] - g["ci_low"]).fillna(0).clip(lower=0)
+            high = (g["ci_high"] - g["mean"]).fillna(0).clip(lower=0)
+            ax.errorbar(g["reported"], g["mean"], yerr=[low, high], fmt=PAPER_MARKERS.get(paper, "o"), ms=4,
+                        capsize=2, lw=0.8, color=colors[variant], alpha=0.85,
+                        mfc="none" if paper != reference else colors[variant], label=f"{variant} vs {paper}")
+        lo = min(d["reported"].min(), d["ci_low"].min(skipna=True), d["mean"].min())
+        hi = max(d["reported"].max(), d["ci_high"].max(skipna=True), d["mean"].max())
+        pad = 0.05 * (hi - lo) if hi > lo else 0.01
+        ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="grey", lw=0.8, ls="--", zorder=0)
+        ax.set_xlim(lo - pad, hi + pad)
+        ax.set_ylim(lo - pad, hi + pad)
+        ax.set_title(f"{task} ({len(d)} cells)", fontsize=9)
+        ax.set_xlabel("reported", fontsize=8)
+        ax.set_ylabel("ours (mean, 95% CI)", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=6, loc="upper left")
+    fig.suptitle(f"Reproduced versus reported (filled: {reference}, the reference; diagonal: equal)", fontsize=10)
+    fig.tight_layout()
+    for path in outputs:
+        fig.savefig(path, dpi=150)
+    plt.close(fig)

@@ -1,24 +1,28 @@
 """The aggregation steps as the workflow runs them (one function per rule), on files.
 
   collect_metrics     per-run metrics files -> metrics.parquet (tidy + settings), summary, missing runs
-  test_significance   metrics + reported numbers -> tests vs reported, paired tests, reproduced vs reported
+  compute_baselines   one dataset's tables (+ CF metrics) -> most-popular and CF rows on our data
+  test_significance   metrics + reported numbers -> tests vs reported, paired tests, reproduction verdicts
   tabulate_results    -> one paper table as Markdown, LaTeX, HTML and CSV
+  plot_reproduction   verdicts -> the reproduced-versus-reported figure (PNG and PDF)
+  check_claims        metrics -> the papers' claims, each with its verdict and paired tests
   summarize_ablation  one ablation's runs alone -> its summary, missing runs and paired tests
   plot_ablation       -> one ablation figure as PNG and PDF
 """
 
 from __future__ import annotations
 
+import html
 import logging
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 
-from peapod.aggregate import compare, figures, tables
+from peapod.aggregate import baselines, claims, compare, figures, tables
 from peapod.aggregate.collect import attach_settings, collect_runs, run_path
-from peapod.aggregate.reported import load_reported
-from peapod.aggregate.settings import SETTING_KEYS, make_plan, settings_table
+from peapod.aggregate.reported import DEFAULT_REFERENCE, PAPERS, attach_variants, load_reported
+from peapod.aggregate.settings import make_plan, settings_table
 from peapod.aggregate.stats import summarize
 from peapod.formatting import markdown_table
 from peapod.io import write_parquet, write_text
@@ -33,6 +37,7 @@ def aggregate_settings(config: dict[str, Any]) -> dict[str, Any]:
     agg.setdefault("alpha", 0.05)
     agg.setdefault("star_uses_holm", False)
     agg.setdefault("labels", {})
+    agg.setdefault("reference_paper", DEFAULT_REFERENCE)
     return agg
 
 
@@ -84,43 +89,121 @@ def summarize_ablation(
     log.info("ablation %s: %d run(s), %d gap(s), %d paired test(s)", ablation, len(plan.runs()), len(missing), len(paired))
 
 
+def reported_cells(config: dict[str, Any], path: str) -> pd.DataFrame:
+    """Every reported cell, with the variant of this config that reproduces it (if any)."""
+    return attach_variants(load_reported(path), config, make_plan(config))
+
+
 def test_significance(config: dict[str, Any], metrics_path: str, reported_path: str, outputs: dict[str, str]) -> None:
+    """Tests against the reported numbers, paired tests, and the reproduction verdicts (CSV, Markdown, HTML)."""
     plan = make_plan(config)
     agg = aggregate_settings(config)
     tidy = pd.read_parquet(metrics_path)
-    reported = load_reported(reported_path)
-    reported = reported[reported["dataset"].isin(plan.datasets)]
+    reported = reported_cells(config, reported_path)
     summary = summarize(tidy, SUMMARY_BY, expected_seeds=plan.seeds)
-    vs_rep = compare.tests_vs_reported(tidy, reported, list(plan.table_variants), agg["alpha"])
+    vs_rep = compare.tests_vs_reported(tidy, reported, plan, agg["alpha"])
     paired = compare.paired_tests(tidy, plan, agg["alpha"])
-    repro = compare.reproduced_vs_reported(summary, reported, vs_rep)
+    verdicts = compare.reproduction_verdicts(tidy, summary, reported, agg["reference_paper"])
     write_text(vs_rep.to_csv(index=False), outputs["vs_reported"])
     write_text(paired.to_csv(index=False), outputs["paired"])
-    write_text(repro.to_csv(index=False), outputs["reproduced_csv"])
-    show = repro[["dataset", "task", "metric", "variant", "reported", "mean", "diff", "ci_low", "ci_high", "reported_in_ci", "n", "p"]]
-    text = "**Reproduced versus reported** (test split; 95% CI over seeds; p: one-sample t-test)\n\n"
-    text += markdown_table(show) if len(show) else "No reported number matches a configured dataset and variant.\n"
-    write_text(text, outputs["reproduced_md"])
-    log.info("%d test(s) vs reported, %d paired test(s), %d reproduced-vs-reported row(s)", len(vs_rep), len(paired), len(repro))
+    write_text(verdicts.to_csv(index=False), outputs["reproduced_csv"])
+    title, text, shown = verdict_report(verdicts, plan, reported, agg["reference_paper"])
+    write_text(f"**{title}**\n\n{text}\n\n" + (markdown_table(shown) if len(shown) else ""), outputs["reproduced_md"])
+    write_text(html_page(title, text, shown), outputs["reproduced_html"])
+    log.info("%d test(s) vs reported, %d paired test(s), %d verdict(s)", len(vs_rep), len(paired), len(verdicts))
+
+
+def verdict_report(verdicts: pd.DataFrame, plan, reported: pd.DataFrame, reference: str) -> tuple[str, str, pd.DataFrame]:
+    """(title, explanation, table shown) of the reproduction verdicts; with none, it says why."""
+    title = "Reproduction verdicts: reproduced versus reported"
+    if verdicts.empty:
+        papers_datasets = ", ".join(sorted(set(reported["dataset"])))
+        text = (f"No reported cell is reproduced by this configuration: its datasets ({', '.join(plan.datasets)}) "
+                f"have no reported numbers (the papers report {papers_datasets}), or no variant that reproduces a "
+                "reported model has runs. There is nothing to compare; the tables still show the reported rows.")
+        return title, text, verdicts
+    counts = verdicts["verdict"].value_counts()
+    ref = verdicts[verdicts["paper"] == reference]
+    text = (f"{len(verdicts)} reported cell(s) reproduced ({len(ref)} of the reference, {PAPERS.get(reference, reference)}). "
+            "Our mean over seeds with its 95% interval; diff = ours minus reported; p: one-sample t-test of our seeds "
+            "against the reported value; the verdict says where the reported value lies: "
+            + "; ".join(f"{k}: {v}" for k, v in counts.items()) + ".")
+    shown = verdicts.assign(
+        reported=[f"{v:.4f}" for v in verdicts["reported"]],
+        mean=[f"{v:.4f}" for v in verdicts["mean"]],
+        ci=[f"[{lo:.4f}, {hi:.4f}]" for lo, hi in zip(verdicts["ci_low"], verdicts["ci_high"])],
+        diff=[f"{v:+.4f}" for v in verdicts["diff"]],
+        rel_diff=[f"{100 * r:+.1f}%" for r in verdicts["rel_diff"]],
+        p=[f"{v:.2g}" for v in verdicts["p"]],
+    )[["paper", "table", "dataset", "task", "metric", "model", "variant", "reported", "mean", "ci", "diff", "rel_diff", "p", "n", "verdict"]]
+    return title, text, shown
+
+
+def html_page(title: str, text: str, *frames: pd.DataFrame) -> str:
+    """A standalone HTML page (for the Snakemake report): title, a paragraph, and each table that has rows."""
+    body = "".join(df.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="–", border=0) + "<br>"
+                   for df in frames if len(df))
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>body{{font-family:sans-serif;margin:1em}}"
+        "table{border-collapse:collapse}th,td{padding:2px 6px;border-bottom:1px solid #ddd;text-align:right}"
+        "p{max-width:60em}</style></head><body>"
+        f"<h3>{html.escape(title)}</h3><p>{html.escape(text)}</p>{body}</body></html>\n"
+    )
+
+
+def compute_baselines(dataset: str, sequences: str, candidates: str, cf_metrics: dict[str, str], output: str) -> None:
+    """Most-popular (and the CF models' own rows) on exactly this dataset's split and candidates."""
+    table = baselines.compute_baselines(dataset, sequences, candidates, cf_metrics)
+    write_text(table.to_csv(index=False), output)
+    test = table[(table["split"] == "test") & (table["metric"] == "hr@10")]
+    log.info("%s: HR@10 on the test split: %s", dataset,
+             ", ".join(f"{m} {t} {v:.4f}" for m, t, v in zip(test["model"], test["task"], test["value"])))
 
 
 def tabulate_results(
     config: dict[str, Any], name: str, summary_path: str, reported_path: str, vs_reported_path: str,
-    paired_path: str, outputs: dict[str, str],
+    paired_path: str, baseline_paths: list[str], outputs: dict[str, str],
 ) -> None:
     plan = make_plan(config)
     agg = aggregate_settings(config)
-    summary = pd.read_parquet(summary_path)
-    reported = load_reported(reported_path)
-    reported = reported[reported["dataset"].isin(plan.datasets)]
-    vs_rep = pd.read_csv(vs_reported_path)
-    paired = pd.read_csv(paired_path)
-    settings = summary[["dataset", "variant", *SETTING_KEYS]].drop_duplicates()
-    table = tables.make_paper_table(
-        name, plan, summary, reported, vs_rep, paired, settings, agg["labels"], agg["alpha"], agg["star_uses_holm"]
+    inputs = tables.TableInputs(
+        config=config, plan=plan, summary=pd.read_parquet(summary_path), reported=reported_cells(config, reported_path),
+        vs_reported=pd.read_csv(vs_reported_path), paired=pd.read_csv(paired_path),
+        baselines=baselines.read_baselines(baseline_paths), reference=agg["reference_paper"], labels=agg["labels"],
+        alpha=agg["alpha"], star_uses_holm=agg["star_uses_holm"],
     )
+    table = tables.make_paper_table(name, inputs)
     tables.write_table(table, outputs)
     log.info("table %s: %d row(s) x %d column(s)", name, len(table.rows), len(table.columns))
+
+
+def plot_reproduction(config: dict[str, Any], verdicts_path: str, outputs: list[str]) -> None:
+    verdicts = pd.read_csv(verdicts_path)
+    figures.plot_reproduction(verdicts, outputs, aggregate_settings(config)["reference_paper"])
+    log.info("reproduction figure: %d cell(s)", len(verdicts))
+
+
+def check_claims(config: dict[str, Any], metrics_path: str, outputs: dict[str, str]) -> None:
+    """The papers' claims (peapod.aggregate.claims) against our runs: summary and detail CSV, Markdown, HTML."""
+    plan = make_plan(config)
+    agg = aggregate_settings(config)
+    summary, detail = claims.check_claims(pd.read_parquet(metrics_path), plan, settings_table(config), agg["alpha"])
+    write_text(summary.to_csv(index=False), outputs["csv"])
+    write_text(detail.to_csv(index=False), outputs["detail"])
+    title = "The papers' claims checked against our runs"
+    text = (f"Each claim is a set of paired t-tests over shared seeds at the headline metrics (alpha {agg['alpha']:g}); "
+            "'agrees' when every comparison shows what the claim says, 'partly' when some do, 'not run' when the "
+            "configuration has no runs for it. Every test: claims_detail.csv and below.")
+    tests = detail[["claim", "dataset", "task", "metric", "subject", "reference", "n", "mean_subject",
+                    "mean_reference", "p", "expected", "observed", "agrees"]]
+    tests = tests.assign(p=[f"{p:.2g}" for p in tests["p"]],
+                         agrees=["–" if pd.isna(a) else "yes" if a else "no" for a in tests["agrees"]])
+    md = f"**{title}**\n\n{text}\n\n{markdown_table(summary)}"
+    md += f"\nThe paired tests behind them:\n\n{markdown_table(tests)}" if len(tests) else ""
+    write_text(md, outputs["markdown"])
+    write_text(html_page(title, text, summary, tests), outputs["html"])
+    log.info("claims: %s", ", ".join(f"{c} {v}" for c, v in zip(summary["claim"], summary["verdict"])))
 
 
 def plot_ablation(config: dict[str, Any], ablation: str, summary_path: str, outputs: list[str]) -> None:

@@ -12,7 +12,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from peapod.generator.config import run_config
+from peapod.generator.config import run_config, settings_of_run
 
 # The generator settings the aggregation reads; other generator keys are carried but not used here.
 SETTING_KEYS = ("user_prompt", "heads", "prompt_length", "task_prompt_length", "neighbors", "cf_model", "backbone")
@@ -47,6 +47,14 @@ def resolve_variant(
         raise SettingsError(str(error)) from error
 
 
+def run_settings(config: dict[str, Any], dataset: str, variant: str) -> dict[str, Any]:
+    """The full settings of one (dataset, variant) run (peapod.generator.config.settings_of_run)."""
+    try:
+        return settings_of_run(config, dataset, variant).to_dict()
+    except (TypeError, ValueError) as error:
+        raise SettingsError(str(error)) from error
+
+
 def derived_columns(settings: dict[str, Any]) -> dict[str, Any]:
     """Axis values derived from settings: heads with MLP as 0 (none for no user prompt), task prompt on/off."""
     user_prompt = settings["user_prompt"]
@@ -72,9 +80,9 @@ def settings_table(config: dict[str, Any], datasets: Iterable[str] | None = None
     rows = []
     for dataset in datasets if datasets is not None else config["datasets"]:
         dataset_overrides = (config["datasets"].get(dataset) or {}).get("generator")
-        for variant, overrides in variants.items():
-            settings = resolve_variant(defaults, overrides, dataset_overrides)
-            base = resolve_variant(defaults, {}, dataset_overrides)
+        base = resolve_variant(defaults, {}, dataset_overrides)
+        for variant in variants:
+            settings = run_settings(config, dataset, variant)
             row = {"dataset": dataset, "variant": variant}
             row.update({k: settings[k] for k in SETTING_KEYS})
             row.update(derived_columns(settings))
@@ -167,16 +175,13 @@ def _aliases_of_default(
     default: str,
 ) -> frozenset[tuple[str, str]]:
     """Ablation (dataset, variant) pairs that would train exactly the default variant's settings."""
-    defaults = dict(config.get("generator") or {})
-    variants = config.get("variants") or {}
     aliases = set()
     for spec in ablations.values():
         for dataset in spec["datasets"]:
-            dataset_overrides = (config["datasets"].get(dataset) or {}).get("generator")
-            reference = resolve_variant(defaults, variants[default], dataset_overrides)
+            reference = run_settings(config, dataset, default)
             for variant in spec["variants"]:
                 if variant == default or variant in table_variants:
                     continue
-                if resolve_variant(defaults, variants[variant], dataset_overrides) == reference:
+                if run_settings(config, dataset, variant) == reference:
                     aliases.add((dataset, variant))
     return frozenset(aliases)

@@ -1,12 +1,22 @@
 """The paper's tables: layout, best/second marks, significance marks, and four renderings.
 
-A table is rows (reported models, then variants reproduced here) by columns (dataset x metric).
-Marks, per column over every row with a value, on the values as displayed (so a tie on screen is a
-tie): best in bold, second best underlined. Significance marks on reproduced rows:
-  *  one-sample t-test (the paper's protocol) against the strongest reported baseline of another
-     model in that column: the variant's mean is higher and p < alpha;
+A table is one task of one group (the main tables, or an appendix ablation: task prompts, embeddings,
+model size), in the layout of the reference paper's table (peapod.aggregate.reported):
+
+  1. every reported row of that table, in the paper's order; a model we reproduce is "<model> (paper)"
+  2. baselines we compute on exactly our data (top-n and sequential): most popular, the CF models
+  3. our reproduced variants, "<model> (ours)": mean over seeds with the half-width of its 95%
+     interval; the method that stands for the paper's first, other methods as extra labelled rows
+
+Columns are dataset x metric: the datasets we run, then the paper's datasets we do not run (their
+columns hold reported rows only, and the header says so). Marks, per column over every row shown,
+on the values as displayed (a tie on screen is a tie): best in bold, second best underlined.
+Significance marks:
+  *  on a (paper) row, as the paper starred it; on an (ours) row, the paper's definition: one-sample
+     t-test of our seeds against the strongest reported baseline of the table (any model but PeaPOD
+     and the row's own model), our mean higher and p < alpha;
   †  paired t-test over shared seeds against the comparison variant (POD for PeaPOD in the main
-     tables, the default PeaPOD in ablation tables): mean higher and Holm-adjusted p < alpha.
+     tables, the default PeaPOD in appendix tables): mean higher and Holm-adjusted p < alpha.
 """
 
 from __future__ import annotations
@@ -14,16 +24,62 @@ from __future__ import annotations
 import html
 import math
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Sequence
 
 import pandas as pd
+
+from peapod.aggregate.baselines import baseline_label
+from peapod.aggregate.compare import methods_of, shown_variants
+from peapod.aggregate.methods import compared_method, method_label, ordered_methods
+from peapod.aggregate.reported import PAPERS, reproducing_variant, table_number
+from peapod.aggregate.settings import AggregationPlan, SettingsError, settings_table
 
 METRIC_LABELS = {
     "hr@1": "HR@1", "hr@5": "HR@5", "hr@10": "HR@10", "ndcg@5": "NDCG@5", "ndcg@10": "NDCG@10",
     "bleu4": "BLEU-4", "rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougel": "ROUGE-L",
 }
 TASK_LABELS = {"sequential": "Seq.", "topn": "Top-n", "explanation": "Expl."}
+TASK_METRICS = {
+    "sequential": ("hr@5", "ndcg@5", "hr@10", "ndcg@10"),
+    "topn": ("hr@1", "hr@5", "ndcg@5", "hr@10", "ndcg@10"),
+    "explanation": ("bleu4", "rouge1", "rouge2", "rougel"),
+}
+TASK_TITLES = {"sequential": "Sequential recommendation", "topn": "Top-n recommendation", "explanation": "Explanation generation"}
+GROUP_TITLES = {
+    "main": "",
+    "task_prompt": "with and without task prompts",
+    "embedding": "user embeddings from PMF, BiVAE and LightGCN",
+    "model_size": "T5-small versus T5-base",
+}
+APPENDIX_GROUPS = ("task_prompt", "embedding", "model_size")
+# Tasks whose tables show baselines computed on our own data, and what "own" means for them.
+BASELINE_TASKS = {"topn": "same candidates", "sequential": "same split"}
 STAR, DAGGER = "*", "†"
+DECIMALS = 4  # every number of the papers' tables has four decimals
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    task: str
+    group: str  # "main" or an ablation of APPENDIX_GROUPS
+
+    @property
+    def title(self) -> str:
+        extra = GROUP_TITLES[self.group]
+        return f"{TASK_TITLES[self.task]}: {extra}" if extra else TASK_TITLES[self.task]
+
+
+TABLE_SPECS: dict[str, TableSpec] = {
+    **{task: TableSpec(task, task, "main") for task in TASK_METRICS},
+    **{f"{g}_{task}": TableSpec(f"{g}_{task}", task, g) for g in APPENDIX_GROUPS for task in TASK_METRICS},
+}
+TABLE_NAMES = tuple(TABLE_SPECS)
+
+
+def table_names(plan: AggregationPlan) -> list[str]:
+    """The tables the plan makes: the three main ones, and an appendix group's when that ablation is configured."""
+    return [name for name, spec in TABLE_SPECS.items() if spec.group == "main" or spec.group in plan.ablations]
 
 
 @dataclass(frozen=True)
@@ -37,19 +93,26 @@ class Column:
 class Cell:
     value: float = math.nan
     std: float = math.nan
-    n: int | None = None  # seeds behind a reproduced value; None for a reported number
+    n: int | None = None  # seeds behind a reproduced value; None for a reported or computed number
+    ci_low: float = math.nan
+    ci_high: float = math.nan
     bold: bool = False
     underline: bool = False
     marks: list[str] = field(default_factory=list)
+
+    @property
+    def half_width(self) -> float:
+        return (self.ci_high - self.ci_low) / 2 if not (math.isnan(self.ci_low) or math.isnan(self.ci_high)) else math.nan
 
 
 @dataclass
 class Row:
     label: str
-    kind: str  # "reported" or "reproduced"
+    kind: str  # "reported", "baseline" (computed on our data) or "reproduced"
     cells: dict[Column, Cell]
     variant: str | None = None
     method: str | None = None
+    compared: bool = False  # the method that stands for the paper's (the one * is tested for)
 
 
 @dataclass
@@ -60,14 +123,31 @@ class PaperTable:
     rows: list[Row]
     metric_header_tasks: bool = False  # put the task in the metric header (tables spanning tasks)
     notes: list[str] = field(default_factory=list)
+    reported_only: set[str] = field(default_factory=set)  # datasets without runs of ours
+
+    def datasets(self) -> list[str]:
+        return list(dict.fromkeys(c.dataset for c in self.columns))
 
 
-def decimals(metric: str) -> int:
-    return 4 if metric.startswith(("hr", "ndcg")) else 2
+@dataclass
+class TableInputs:
+    """Everything a table is built from (the aggregation's files, read)."""
+
+    config: dict[str, Any]
+    plan: AggregationPlan
+    summary: pd.DataFrame  # seed summary (peapod.aggregate.stats.summarize)
+    reported: pd.DataFrame  # every reported cell, with the variant reproducing it
+    vs_reported: pd.DataFrame
+    paired: pd.DataFrame
+    baselines: pd.DataFrame  # peapod.aggregate.baselines, every dataset
+    reference: str = "peapod_cup"
+    labels: dict[str, str] = field(default_factory=dict)
+    alpha: float = 0.05
+    star_uses_holm: bool = False
 
 
-def fmt(value: float, metric: str) -> str:
-    return "–" if value is None or math.isnan(value) else f"{value:.{decimals(metric)}f}"
+def fmt(value: float, metric: str | None = None) -> str:
+    return "–" if value is None or math.isnan(value) else f"{value:.{DECIMALS}f}"
 
 
 def mark_best(table: PaperTable, higher_is_better: bool = True) -> None:
@@ -77,7 +157,7 @@ def mark_best(table: PaperTable, higher_is_better: bool = True) -> None:
         for i, row in enumerate(table.rows):
             cell = row.cells.get(col)
             if cell is not None and not math.isnan(cell.value):
-                shown[i] = round(cell.value, decimals(col.metric))
+                shown[i] = round(cell.value, DECIMALS)
         distinct = sorted(set(shown.values()), reverse=higher_is_better)
         for i, v in shown.items():
             cell = table.rows[i].cells[col]
@@ -92,8 +172,10 @@ def add_significance(
     alpha: float = 0.05,
     star_uses_holm: bool = False,
     paired_against: dict[str, str] | None = None,
+    reported_table: tuple[str, int] | None = None,
 ) -> None:
-    """Add * and † to reproduced cells (see the module docstring)."""
+    """Add * and † to reproduced cells (see the module docstring). ``reported_table``: (paper, table)
+    whose baselines the * test uses; None: any reported cell of the same column."""
     pcol = "p_holm" if star_uses_holm else "p"
     for row in table.rows:
         if row.kind != "reproduced":
@@ -101,12 +183,14 @@ def add_significance(
         for col, cell in row.cells.items():
             if math.isnan(cell.value):
                 continue
-            if vs_reported is not None and len(vs_reported):
+            if row.compared and vs_reported is not None and len(vs_reported):
                 t = vs_reported[
                     (vs_reported["variant"] == row.variant) & (vs_reported["dataset"] == col.dataset)
                     & (vs_reported["task"] == col.task) & (vs_reported["method"] == row.method)
-                    & (vs_reported["metric"] == col.metric) & (vs_reported["reproduced_by"] != row.variant)
+                    & (vs_reported["metric"] == col.metric) & (vs_reported["relation"] == "baseline")
                 ]
+                if reported_table is not None:
+                    t = t[(t["paper"] == reported_table[0]) & (t["table"] == reported_table[1])]
                 if len(t):
                     best = t.loc[t["reported"].idxmax()]
                     if best["mean"] > best["reported"] and best[pcol] < alpha:
@@ -122,49 +206,116 @@ def add_significance(
                     cell.marks.append(DAGGER)
 
 
-def build_table(
-    name: str,
-    title: str,
-    columns: Sequence[Column],
-    summary: pd.DataFrame,
-    reported: pd.DataFrame,
-    reproduced_rows: Sequence[tuple[str, str, str]],
-    reported_label: dict[str, str] | None = None,
-) -> PaperTable:
-    """Reported rows (one per model, in the order of the reported file) then reproduced rows.
-
-    ``reproduced_rows``: (label, variant, method). A reported model that is reproduced here is
-    labelled "<model> (paper)". Reported models with no value in any column are left out.
-    """
-    columns = list(columns)
-    rows: list[Row] = []
+def reported_rows(reported: pd.DataFrame, columns: Sequence[Column], reproduced_models: set[str]) -> list[Row]:
+    """One row per reported model (in the file's order) with a value in some column; the paper's
+    stars kept; a model we reproduce is labelled "<model> (paper)"."""
     wanted = {(c.dataset, c.task, c.metric) for c in columns}
-    mask = [(d, t, m) in wanted for d, t, m in zip(reported["dataset"], reported["task"], reported["metric"])]
-    rep = reported.loc[pd.Series(mask, index=reported.index, dtype=bool)]
+    keep = [(d, t, m) in wanted for d, t, m in zip(reported["dataset"], reported["task"], reported["metric"])]
+    rep = reported.loc[pd.Series(keep, index=reported.index, dtype=bool)]
+    rows = []
     for model in dict.fromkeys(rep["model"]):
-        sub = rep[rep["model"] == model]
+        sub = rep[rep["model"] == model].set_index(["dataset", "task", "metric"])
         cells = {}
         for c in columns:
-            hit = sub[(sub["dataset"] == c.dataset) & (sub["task"] == c.task) & (sub["metric"] == c.metric)]
-            cells[c] = Cell(value=float(hit["value"].iloc[0]) if len(hit) else math.nan)
-        reproduced = sub["reproduced_by"].notna().any()
-        label = (reported_label or {}).get(model, f"{model} (paper)" if reproduced else model)
+            key = (c.dataset, c.task, c.metric)
+            cells[c] = Cell(value=float(sub.loc[key, "value"])) if key in sub.index else Cell()
+            if key in sub.index and bool(sub.loc[key, "significant"]):
+                cells[c].marks.append(STAR)
+        label = f"{model} (paper)" if model in reproduced_models else model
         rows.append(Row(label, "reported", cells))
+    return rows
+
+
+def baseline_rows(baselines: pd.DataFrame, columns: Sequence[Column], task: str) -> list[Row]:
+    """Rows of the baselines computed on our data (most popular first), test split."""
+    if task not in BASELINE_TASKS or baselines.empty:
+        return []
+    sel = baselines[(baselines["task"] == task) & (baselines["split"] == "test")]
+    models = sorted(set(sel["model"]), key=lambda m: (m != "most_popular", m))
+    rows = []
+    for model in models:
+        sub = sel[sel["model"] == model].set_index(["dataset", "metric"])["value"]
+        cells = {c: Cell(value=float(sub[(c.dataset, c.metric)])) if (c.dataset, c.metric) in sub.index else Cell()
+                 for c in columns}
+        rows.append(Row(f"{baseline_label(model)} (ours, {BASELINE_TASKS[task]})", "baseline", cells, method=model))
+    return rows
+
+
+def reproduced_rows(
+    summary: pd.DataFrame, columns: Sequence[Column], task: str, variants: Sequence[str], names: dict[str, str]
+) -> list[Row]:
+    """Per variant: the compared method's row, then one row per other method; ``names``: variant -> row name."""
     test = summary[summary["split"] == "test"]
-    for label, variant, method in reproduced_rows:
-        cells = {}
-        for c in columns:
-            hit = test[
-                (test["dataset"] == c.dataset) & (test["variant"] == variant) & (test["task"] == c.task)
-                & (test["method"] == method) & (test["metric"] == c.metric)
-            ]
-            if len(hit):
-                h = hit.iloc[0]
-                cells[c] = Cell(value=float(h["mean"]), std=float(h["std"]), n=int(h["n_seeds"]))
-            else:
-                cells[c] = Cell()
-        rows.append(Row(label, "reproduced", cells, variant=variant, method=method))
-    return PaperTable(name, title, columns, rows)
+    datasets = list(dict.fromkeys(c.dataset for c in columns))
+    rows = []
+    for variant in variants:
+        available = set().union(*(methods_of(test, d, variant, task) for d in datasets)) if datasets else set()
+        first = compared_method(task, available)
+        for method in ordered_methods(task, available) if available else [first]:
+            cells = {}
+            for c in columns:
+                hit = test[(test["dataset"] == c.dataset) & (test["variant"] == variant) & (test["task"] == c.task)
+                           & (test["method"] == method) & (test["metric"] == c.metric)]
+                if len(hit) and hit["n_seeds"].iloc[0] > 0:
+                    h = hit.iloc[0]
+                    cells[c] = Cell(value=float(h["mean"]), std=float(h["std"]), n=int(h["n_seeds"]),
+                                    ci_low=float(h["ci_low"]), ci_high=float(h["ci_high"]))
+                else:
+                    cells[c] = Cell()
+            label = f"{names[variant]} (ours)" if method == first else f"{names[variant]} (ours, {method_label(method, task)})"
+            rows.append(Row(label, "reproduced", cells, variant=variant, method=method, compared=method == first))
+    return rows
+
+
+def make_paper_table(name: str, inputs: TableInputs) -> PaperTable:
+    """One of TABLE_NAMES: the reference paper's table for (group, task) beside our rows."""
+    spec = TABLE_SPECS[name]
+    plan = inputs.plan
+    if spec.group != "main" and spec.group not in plan.ablations:
+        raise SettingsError(f"table {name} needs the {spec.group} ablation, which is not configured under ablations:")
+    number = table_number(inputs.reference, spec.group, spec.task)
+    rep = inputs.reported[(inputs.reported["paper"] == inputs.reference) & (inputs.reported["table"] == number)]
+    variants = shown_variants(plan, spec.group)
+    run_datasets = plan.datasets if spec.group == "main" else plan.ablations[spec.group]["datasets"]
+    datasets = list(dict.fromkeys([*run_datasets, *rep["dataset"]]))
+    columns = [Column(d, spec.task, m) for d in datasets for m in TASK_METRICS[spec.task]]
+    # The reported model each shown variant reproduces (its row name), from the settings, not names.
+    mapped: dict[str, str] = {}
+    settings = settings_table(inputs.config, run_datasets)
+    for model in dict.fromkeys(rep["model"]):
+        for dataset in run_datasets:
+            variant = reproducing_variant(inputs.config, plan, dataset, model, settings)
+            if variant in variants:
+                mapped.setdefault(variant, model)
+    names = {v: mapped.get(v, inputs.labels.get(v, v)) for v in variants}
+    reproduced_models = set(mapped.values())
+    rows = (reported_rows(rep, columns, reproduced_models) + baseline_rows(inputs.baselines, columns, spec.task)
+            + reproduced_rows(inputs.summary, columns, spec.task, variants, names))
+    table = PaperTable(name, spec.title, columns, rows)
+    mark_best(table)
+    if spec.group == "main":
+        against = {plan.default_variant: plan.baseline_variant} if plan.baseline_variant else {}
+    else:
+        against = {v: plan.default_variant for v in variants if v != plan.default_variant}
+    add_significance(table, inputs.vs_reported, inputs.paired, inputs.alpha, inputs.star_uses_holm, against,
+                     (inputs.reference, number) if number else None)
+    table.reported_only = {d for d in datasets if not any(
+        not math.isnan(r.cells[c].value) for r in rows if r.kind == "reproduced" for c in columns if c.dataset == d)}
+    table.notes += _notes(spec, inputs.reference, number, table)
+    return table
+
+
+def _notes(spec: TableSpec, reference: str, number: int | None, table: PaperTable) -> list[str]:
+    paper = PAPERS.get(reference, reference)
+    notes = [f"Reported rows: {paper}, Table {number} (resources/reported/paper_tables.csv)." if number
+             else f"Reported rows: none ({paper} has no table for this)."]
+    if table.reported_only:
+        shown = ", ".join(_dataset_label(d) for d in table.datasets() if d in table.reported_only)
+        notes.append(f"No runs of ours on {shown}: reported rows only.")
+    if spec.task in BASELINE_TASKS and any(r.kind == "baseline" for r in table.rows):
+        notes.append(f"Rows '(ours, {BASELINE_TASKS[spec.task]})' are computed on exactly our data: most popular "
+                     "by training counts, each CF model ranking by its own scores (ties count against the target).")
+    return notes
 
 
 # ----------------------------------------------------------------------------------------------
@@ -190,38 +341,47 @@ def _dataset_label(name: str) -> str:
     return name.replace("_", " ").title()
 
 
+def _dataset_header(table: PaperTable, name: str) -> str:
+    return _dataset_label(name) + (" (reported only)" if name in table.reported_only else "")
+
+
 def _seed_note(table: PaperTable) -> str:
     ns = sorted({cell.n for r in table.rows for cell in r.cells.values() if cell.n is not None})
     if not ns:
         return "No reproduced values."
     span = f"{ns[0]}" if len(ns) == 1 else f"{ns[0]}–{ns[-1]}"
-    return f"Reproduced values: mean over {span} seed(s) (per-cell n in the summary table)."
+    return f"(ours): mean over {span} seed(s) ± half-width of its 95% confidence interval."
 
 
 def legend(table: PaperTable) -> str:
     return (
-        "Best in bold, second best underlined. * the variant's mean is significantly higher than the "
-        "strongest reported baseline of another model (one-sample t-test, p < 0.05, the paper's protocol). "
-        "† significantly higher than the comparison variant (paired t-test over shared seeds, Holm-adjusted "
-        f"p < 0.05). – not available. {_seed_note(table)}"
+        "Best in bold, second best underlined, over every row shown. * on a (paper) row: starred in the "
+        "paper; on an (ours) row: significantly higher than the strongest reported baseline of this table "
+        "(one-sample t-test, p < 0.05, the paper's protocol). † significantly higher than the comparison "
+        f"variant (paired t-test over shared seeds, Holm-adjusted p < 0.05). – not available. {_seed_note(table)}"
     )
 
 
+def _interval(cell: Cell, before: str, after: str) -> str:
+    half = cell.half_width
+    return "" if math.isnan(half) else f"{before}{half:.{DECIMALS}f}{after}"
+
+
 def to_markdown(table: PaperTable) -> str:
-    header = ["Model"] + [f"{_dataset_label(c.dataset)} {_metric_header(table, c)}" for c in table.columns]
+    header = ["Model"] + [f"{_dataset_header(table, c.dataset)} {_metric_header(table, c)}" for c in table.columns]
     lines = [f"**{table.title}**", "", "| " + " | ".join(header) + " |", "|---" + "|---:" * len(table.columns) + "|"]
     for row in table.rows:
         cells = []
         for c in table.columns:
             cell = row.cells.get(c, Cell())
-            text = fmt(cell.value, c.metric)
+            text = fmt(cell.value)
             if cell.bold:
                 text = f"**{text}**"
             elif cell.underline:
                 text = f"<u>{text}</u>"
-            cells.append(text + "".join(cell.marks))
+            cells.append(text + "".join(cell.marks) + _interval(cell, " ±", ""))
         lines.append("| " + " | ".join([row.label, *cells]) + " |")
-    lines += ["", legend(table), *table.notes]
+    lines += ["", legend(table), "", *table.notes]
     return "\n".join(lines) + "\n"
 
 
@@ -229,24 +389,25 @@ _LATEX_ESCAPES = {"&": r"\&", "%": r"\%", "_": r"\_", "#": r"\#", "$": r"\$", "{
 
 
 def _tex(text: str) -> str:
-    return "".join(_LATEX_ESCAPES.get(ch, ch) for ch in text)
+    return "".join(_LATEX_ESCAPES.get(ch, ch) for ch in text).replace("±", "$\\pm$").replace("†", "$^\\dagger$")
 
 
 def to_latex(table: PaperTable) -> str:
-    """A booktabs table: dataset groups over metric headers, reported rows, a rule, reproduced rows."""
+    """A booktabs table: dataset groups over metric headers; reported, own-baseline and reproduced
+    rows separated by rules; reproduced cells in the compact form 0.0665{\\scriptsize$\\pm$0.0012}."""
     groups = _groups(table)
     lines = [
         "% Requires \\usepackage{booktabs}",
         "\\begin{table}[t]",
         "\\centering",
-        "\\caption{" + _tex(table.title) + ". " + _tex(legend(table)).replace("†", "$^\\dagger$") + "}",
+        "\\caption{" + _tex(table.title) + ". " + _tex(legend(table)) + "}",
         f"\\label{{tab:{table.name}}}",
         "\\begin{tabular}{l" + "".join("r" * n for _, n in groups) + "}",
         "\\toprule",
     ]
     head, rules, start = [""], [], 2
     for dataset, n in groups:
-        head.append(f"\\multicolumn{{{n}}}{{c}}{{{_tex(_dataset_label(dataset))}}}")
+        head.append(f"\\multicolumn{{{n}}}{{c}}{{{_tex(_dataset_header(table, dataset))}}}")
         rules.append(f"\\cmidrule(lr){{{start}-{start + n - 1}}}")
         start += n
     lines += [" & ".join(head) + " \\\\", " ".join(rules)]
@@ -254,21 +415,23 @@ def to_latex(table: PaperTable) -> str:
     lines.append("\\midrule")
     previous = None
     for row in table.rows:
-        if previous == "reported" and row.kind == "reproduced":
+        if previous is not None and row.kind != previous:
             lines.append("\\midrule")
         previous = row.kind
         cells = []
         for c in table.columns:
             cell = row.cells.get(c, Cell())
-            text = fmt(cell.value, c.metric)
+            text = fmt(cell.value)
             if cell.bold:
                 text = f"\\textbf{{{text}}}"
             elif cell.underline:
                 text = f"\\underline{{{text}}}"
             marks = "".join("*" if m == STAR else "\\dagger" for m in cell.marks)
-            cells.append(text + (f"$^{{{marks}}}$" if marks else ""))
+            cells.append(text + (f"$^{{{marks}}}$" if marks else "") + _interval(cell, "{\\scriptsize$\\pm$", "}"))
         lines.append(" & ".join([_tex(row.label), *cells]) + " \\\\")
-    lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
+    lines += ["\\bottomrule", "\\end{tabular}"]
+    lines += [f"\\par\\footnotesize {_tex(n)}" for n in table.notes]
+    lines.append("\\end{table}")
     return "\n".join(lines) + "\n"
 
 
@@ -282,28 +445,30 @@ def to_html(table: PaperTable) -> str:
         "th,td{padding:3px 8px;text-align:right}th:first-child,td:first-child{text-align:left}"
         "thead tr:first-child th{border-top:2px solid #000}thead tr:last-child th{border-bottom:1px solid #000}"
         "tbody tr:last-child td{border-bottom:2px solid #000}tr.sep td{border-top:1px solid #000}"
-        "p{max-width:60em;font-size:90%}</style></head><body>",
+        "small{color:#555}p{max-width:60em;font-size:90%}</style></head><body>",
         f"<h3>{html.escape(table.title)}</h3><table><thead><tr><th></th>",
     ]
-    out += [f"<th colspan='{n}' style='text-align:center'>{html.escape(_dataset_label(d))}</th>" for d, n in groups]
+    out += [f"<th colspan='{n}' style='text-align:center'>{html.escape(_dataset_header(table, d))}</th>" for d, n in groups]
     out.append("</tr><tr><th>Model</th>")
     out += [f"<th>{html.escape(_metric_header(table, c))}</th>" for c in table.columns]
     out.append("</tr></thead><tbody>")
     previous = None
     for row in table.rows:
-        sep = previous == "reported" and row.kind == "reproduced"
+        sep = previous is not None and row.kind != previous
         previous = row.kind
         out.append(f"<tr{' class=sep' if sep else ''}><td>{html.escape(row.label)}</td>")
         for c in table.columns:
             cell = row.cells.get(c, Cell())
-            text = html.escape(fmt(cell.value, c.metric))
+            text = html.escape(fmt(cell.value))
             if cell.bold:
                 text = f"<b>{text}</b>"
             elif cell.underline:
                 text = f"<u>{text}</u>"
             if cell.marks:
                 text += f"<sup>{html.escape(''.join(cell.marks))}</sup>"
-            title = f" title='sd {cell.std:.4g}, n={cell.n}'" if cell.n is not None else ""
+            text += _interval(cell, " <small>±", "</small>")
+            title = (f" title='sd {cell.std:.4g}, 95% CI [{cell.ci_low:.4g}, {cell.ci_high:.4g}], n={cell.n}'"
+                     if cell.n is not None else "")
             out.append(f"<td{title}>{text}</td>")
         out.append("</tr>")
     out.append(f"</tbody></table><p>{html.escape(legend(table))}</p>")
@@ -313,88 +478,24 @@ def to_html(table: PaperTable) -> str:
 
 
 def to_csv(table: PaperTable) -> str:
-    """Wide CSV in the paper's layout with exact values: model, kind, then one column per dataset:task:metric."""
-    data = {
+    """Wide CSV in the paper's layout with exact values: model, kind, method, then per
+    dataset:task:metric the value, its 95% interval, n and the marks."""
+    data: dict[str, list] = {
         "model": [r.label for r in table.rows],
         "kind": [r.kind for r in table.rows],
         "method": [r.method or "" for r in table.rows],
     }
     for c in table.columns:
-        data[f"{c.dataset}:{c.task}:{c.metric}"] = [r.cells.get(c, Cell()).value for r in table.rows]
-        data[f"{c.dataset}:{c.task}:{c.metric}:marks"] = [
-            ("best" if r.cells.get(c, Cell()).bold else "second" if r.cells.get(c, Cell()).underline else "")
-            + "".join(r.cells.get(c, Cell()).marks)
-            for r in table.rows
+        key = f"{c.dataset}:{c.task}:{c.metric}"
+        cells = [r.cells.get(c, Cell()) for r in table.rows]
+        data[key] = [cell.value for cell in cells]
+        data[f"{key}:ci_low"] = [cell.ci_low for cell in cells]
+        data[f"{key}:ci_high"] = [cell.ci_high for cell in cells]
+        data[f"{key}:n"] = [cell.n if cell.n is not None else "" for cell in cells]
+        data[f"{key}:marks"] = [
+            ("best" if cell.bold else "second" if cell.underline else "") + "".join(cell.marks) for cell in cells
         ]
     return pd.DataFrame(data).to_csv(index=False)
-
-
-# ----------------------------------------------------------------------------------------------
-# The paper's tables
-
-TABLE_SPECS: dict[str, dict] = {
-    "sequential": {"title": "Sequential recommendation", "metrics": [("sequential", m) for m in ("hr@5", "ndcg@5", "hr@10", "ndcg@10")]},
-    "topn": {"title": "Top-n recommendation", "metrics": [("topn", m) for m in ("hr@1", "hr@5", "ndcg@5", "hr@10", "ndcg@10")]},
-    "explanation": {"title": "Explanation generation", "metrics": [("explanation", m) for m in ("bleu4", "rouge1", "rouge2", "rougel")]},
-    "model_size": {
-        "title": "Model size: small versus base backbone",
-        "metrics": [("sequential", "hr@10"), ("sequential", "ndcg@10"), ("topn", "hr@10"), ("topn", "ndcg@10"),
-                    ("explanation", "bleu4"), ("explanation", "rougel")],
-    },
-}
-TABLE_NAMES = tuple(TABLE_SPECS)
-METHOD_ORDER = {"beam": 0}
-
-
-def variant_label(variant: str, labels: dict[str, str] | None) -> str:
-    return (labels or {}).get(variant, variant)
-
-
-def make_paper_table(
-    name: str,
-    plan,
-    summary: pd.DataFrame,
-    reported: pd.DataFrame,
-    vs_reported: pd.DataFrame,
-    paired: pd.DataFrame,
-    settings: pd.DataFrame,
-    labels: dict[str, str] | None = None,
-    alpha: float = 0.05,
-    star_uses_holm: bool = False,
-) -> PaperTable:
-    """One of TABLE_NAMES for the plan: main tables over all datasets and the table variants; the
-    model-size table over the model_size ablation's datasets and variants, rows named by backbone."""
-    spec = TABLE_SPECS[name]
-    test = summary[summary["split"] == "test"]
-    if name == "model_size":
-        ab = plan.ablations.get("model_size", {"variants": (), "datasets": ()})
-        datasets, variants = ab["datasets"], ab["variants"]
-        backbone = settings.drop_duplicates("variant").set_index("variant")["backbone"].to_dict()
-        paired_against = {v: plan.default_variant for v in variants if v != plan.default_variant}
-        reported = reported.iloc[0:0]  # config/reported.yaml records no model-size numbers yet
-    else:
-        datasets, variants = plan.datasets, plan.table_variants
-        backbone = {}
-        paired_against = {plan.default_variant: plan.baseline_variant} if plan.baseline_variant else {}
-    columns = [Column(d, t, m) for d in datasets for t, m in spec["metrics"]]
-    tasks = {t for t, _ in spec["metrics"]}
-    rows = []
-    for variant in variants:
-        methods = sorted(set(test.loc[(test["variant"] == variant) & test["task"].isin(tasks), "method"]),
-                         key=lambda m: (METHOD_ORDER.get(m, 1), m))
-        for method in methods or ["beam"]:
-            label = variant_label(variant, labels)
-            if name == "model_size":
-                label = f"{label}, {backbone.get(variant, '?')}"
-            label = f"{label} (ours)" if method == "beam" else f"{label} (ours, {method})"
-            rows.append((label, variant, method))
-    table = build_table(name, spec["title"], columns, summary, reported, rows)
-    table.metric_header_tasks = name == "model_size"
-    mark_best(table)
-    add_significance(table, vs_reported, paired, alpha, star_uses_holm, paired_against)
-    if not any(r.kind == "reported" for r in table.rows):
-        table.notes.append("No reported numbers are recorded for these datasets and metrics (config/reported.yaml).")
-    return table
 
 
 def write_table(table: PaperTable, outputs: dict[str, str]) -> None:

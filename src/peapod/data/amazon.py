@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Iterator
 
 from peapod.data.p5 import decode_utf8
-from peapod.data.raw import RawDataset
+from peapod.data.raw import RawDataset, renumber_items_at_random
 from peapod.errors import InputError
 
 P5_USER_SHUFFLE_SEED = 2022
@@ -107,14 +107,9 @@ def read_amazon_reviews(
             seq.append(item_ids[asin])
         sequences[uid] = seq
     notes = [f"sequences built from {path.name}: {core}-core, users shuffled with seed {seed}"]
-    if item_numbering == "random":
-        permutation = list(range(1, len(item_ids) + 1))
-        random.Random(seed + 1).shuffle(permutation)
-        remap = {old: new for old, new in zip(range(1, len(item_ids) + 1), permutation)}
-        item_ids = {asin: remap[i] for asin, i in item_ids.items()}
-        sequences = {u: [remap[i] for i in seq] for u, seq in sequences.items()}
-        notes.append(f"items numbered at random (seed {seed + 1}) instead of by first appearance")
-    else:
-        notes.append("items numbered by first appearance (P5 numbering)")
     items = {iid: asin for asin, iid in item_ids.items()}
-    return RawDataset(users, items, sequences, None, None, notes)
+    raw = RawDataset(users, items, sequences, None, None, notes)
+    if item_numbering == "random":
+        return renumber_items_at_random(raw, seed + 1)
+    raw.notes.append("items numbered by first appearance (P5 numbering)")
+    return raw

@@ -6,20 +6,26 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from peapod.data.amazon import read_amazon_reviews
+from peapod.data.amazon import P5_USER_SHUFFLE_SEED, read_amazon_reviews
 from peapod.data.p5 import read_explanations, read_p5_files
-from peapod.data.raw import RawDataset
+from peapod.data.raw import RawDataset, renumber_items_at_random
 from peapod.data.tables import DatasetTables, TooFewNegatives, build_tables, write_dataset
 from peapod.errors import InputError
 from peapod.provenance import provenance
 
 log = logging.getLogger(__name__)
 
+# Seed of random item numbering, the same for P5 files and raw reviews (read_amazon_reviews).
+ITEM_RENUMBERING_SEED = P5_USER_SHUFFLE_SEED + 1
+
 
 def read_source(spec: dict[str, Any], inputs: dict[str, str], n_negatives: int) -> RawDataset:
     """``spec`` is the dataset's config entry; ``inputs`` its files by role (see the workflow)."""
     if spec["source"] in ("demo", "p5"):
-        return read_p5_files(**inputs, n_negatives=n_negatives)
+        raw = read_p5_files(**inputs, n_negatives=n_negatives)
+        if spec.get("item_numbering", "p5") == "random":
+            return renumber_items_at_random(raw, ITEM_RENUMBERING_SEED)
+        return raw
     if spec["source"] == "amazon_reviews":
         raw = read_amazon_reviews(inputs["reviews"], item_numbering=spec.get("item_numbering", "p5"))
         if "explanations" in inputs:

@@ -1,19 +1,24 @@
 """Evaluate one trained run on sequential recommendation, top-n recommendation and explanation
 generation, with per-user results.
 
-* Sequential: beam search (``beams`` wide, ``top_k`` returned) over the whole catalogue. With
-  ``constrained`` (the default) a prefix trie of the catalogue's item ids restricts every step, so
-  each returned sequence is a real item and distinct beams are distinct items; without it, the
-  generated texts are parsed, invalid ones dropped and duplicates removed (never replaced by a
-  random item, as the released code did).
-* Top-n: the 100 candidates (target + 99 fixed negatives, shuffled with a seed per user) two ways:
-  ``beam`` (the paper's way: beam search, top ``top_k``, here constrained to the user's own
-  candidates) and ``scoring`` (every candidate ranked by its teacher-forced log-likelihood; ties
-  count against the target).
+* Sequential: beam search (``beams`` wide, ``top_k`` returned) over the whole catalogue. By
+  default decoding is free, as in the paper: the generated texts are parsed, ids that are not
+  catalogue items dropped and duplicates removed (never replaced by a random item, as the
+  released code did). ``constrained`` restricts every step with a prefix trie of the catalogue's
+  ids instead, so each beam is a real, distinct item.
+* Top-n: the 100 candidates (target + 99 fixed negatives, shuffled with a seed per user) in the
+  prompt, by up to three methods, each reported under its own name:
+  ``beam`` (the paper's: free beam search, parsed as above; an id outside the candidates takes
+  its place in the list), ``beam_candidates`` (beams restricted to the user's 100 candidates) and
+  ``scoring`` (all 100 ranked by teacher-forced log-likelihood; ties count against the target).
+  Only ``beam`` measures what the paper measured.
 * Explanation: beam search with ``explanation_beams`` beams, min/max length as in the protocol.
   The protocol's 21 beams in 3 groups with no diversity penalty is the same search as 7 beams:
   without a penalty the groups evolve identically, so the best hypothesis is the 7-beam one.
-  BLEU-4 and ROUGE-1/2/L (x100, whitespace tokens) against the reference sentences.
+  BLEU-4 and ROUGE-1/2/L (x100, whitespace tokens), scored ``standard`` (full reference text,
+  rouge-score F1; method ``beam``) and/or as the ``reference`` code scored them (reference cut to
+  the training target's tokens and decoded, n-gram-set ROUGE, ROUGE-L with beta = P/R; method
+  ``beam_reference``).
 """
 
 from __future__ import annotations
@@ -33,16 +38,24 @@ import torch
 from peapod.data.p5 import is_id_token
 from peapod.evaluation.metrics import rank_from_scores, rank_in_list, task_ranking_metrics
 from peapod.evaluation.results import bucket_summary, metrics_table
-from peapod.evaluation.text_metrics import bleu4, per_pair_rouge, rouge_f1
+from peapod.evaluation.text_metrics import bleu4, mean_rows, per_pair_rouge, reference_style_rouge
 from peapod.evaluation.trie import ItemTrie
 from peapod.generator.config import TASKS
 from peapod.generator.data import collate, fill
 from peapod.generator.tokenization import encode_with_whole_words
-from peapod.generator.train import autocast, to_device
+from peapod.generator.runtime import autocast, describe_precision, pick_device, to_device
 
 log = logging.getLogger(__name__)
 
 CANDIDATE_SHUFFLE_SEED = 2022  # fixed order of each user's 100 candidates in the top-n prompt
+
+
+# Top-n methods: the paper's free beam search, beams restricted to the candidates, exact scoring.
+TOPN_METHODS = ("beam", "beam_candidates", "scoring")
+# Explanation scoring styles and the method name each one's metrics carry.
+EXPLANATION_SCORING = {"standard": "beam", "reference": "beam_reference"}
+# The method whose numbers measure what the paper reported, per task and explanation scoring style.
+PAPER_METHODS = {"sequential": ("beam",), "topn": ("beam",), "explanation": ("beam", "beam_reference")}
 
 
 @dataclass
@@ -50,21 +63,28 @@ class EvalSettings:
     split: str = "test"  # test | valid
     beams: int = 20  # beam width of sequential and top-n generation
     top_k: int = 10  # items returned per user by beam search
-    constrained: bool = True  # restrict sequential beams to valid item ids (prefix trie)
-    topn_methods: tuple[str, ...] = ("beam", "scoring")  # top-n protocols to run
+    constrained: bool = False  # sequential: restrict beams to catalogue ids (prefix trie); the paper decodes freely
+    topn_methods: tuple[str, ...] = TOPN_METHODS  # top-n protocols to run (TOPN_METHODS)
+    explanation_scoring: tuple[str, ...] = ("standard", "reference")  # EXPLANATION_SCORING styles
     explanation_beams: int = 7  # = the protocol's 21 beams in 3 groups without diversity penalty
     explanation_min_length: int = 10  # generated explanation length bounds (tokens)
     explanation_max_length: int = 50
     batch_size: int = 32  # inference batch size (prompts)
+    scoring_memory_mib: float = 4096  # working-memory budget of exact candidate scoring
     max_users: int | None = None  # evaluate only the first N users / explanations (benchmarks)
 
     def __post_init__(self) -> None:
         if self.split not in ("test", "valid"):
             raise ValueError(f"split must be test or valid, not {self.split!r}")
         self.topn_methods = tuple(self.topn_methods)
-        unknown = set(self.topn_methods) - {"beam", "scoring"}
+        self.explanation_scoring = tuple(self.explanation_scoring)
+        unknown = set(self.topn_methods) - set(TOPN_METHODS)
         if unknown:
-            raise ValueError(f"unknown top-n methods {sorted(unknown)}")
+            raise ValueError(f"unknown top-n methods {sorted(unknown)}; known: {list(TOPN_METHODS)}")
+        unknown = set(self.explanation_scoring) - set(EXPLANATION_SCORING)
+        if unknown or not self.explanation_scoring:
+            raise ValueError(f"explanation_scoring {list(self.explanation_scoring)} must be a non-empty subset of "
+                             f"{list(EXPLANATION_SCORING)}")
         if self.top_k > self.beams:
             raise ValueError("top_k cannot exceed the number of beams")
 
@@ -201,6 +221,12 @@ class RunEvaluator:
     def topn(self, data: EvalData) -> pd.DataFrame:
         users, prompts, cand_rows, target_index, history = self._topn_inputs(data)
         frames = []
+        if "beam" in self.s.topn_methods:  # the paper's: free decoding, candidates only in the prompt
+            ranked = []
+            for s, batch in self._batches("topn", users, prompts):
+                ranked += self._beam_items(batch, lambda row: None, batch["input_ids"].shape[0])
+            ranks = [rank_in_list(items, int(c[t])) for items, c, t in zip(ranked, cand_rows, target_index)]
+            frames.append(self._rank_rows(users, ranks, history, "beam"))
         if "scoring" in self.s.topn_methods:
             width = len(cand_rows[0]) if cand_rows else 0
             labels = torch.full((len(cand_rows), width, self.max_item_len), -100, dtype=torch.long)
@@ -212,17 +238,18 @@ class RunEvaluator:
             for s, batch in self._batches("topn", users, prompts):
                 n = batch["input_ids"].shape[0]
                 with autocast(self.device):
-                    scores = self.model.score_candidates(batch, labels[s : s + n].to(self.device)).float().cpu().numpy()
+                    scores = self.model.score_candidates(batch, labels[s : s + n].to(self.device),
+                                                         self.s.scoring_memory_mib).cpu().numpy()
                 ranks += [rank_from_scores(scores[i], target_index[s + i]) for i in range(n)]
             frames.append(self._rank_rows(users, ranks, history, "scoring"))
-        if "beam" in self.s.topn_methods:
+        if "beam_candidates" in self.s.topn_methods:
             ranked = []
             for s, batch in self._batches("topn", users, prompts):
                 n = batch["input_ids"].shape[0]
                 tries = [ItemTrie({int(i): self.item_tokens[int(i)] for i in cand_rows[s + r]}, self.eos) for r in range(n)]
                 ranked += self._beam_items(batch, lambda row, tries=tries: tries[row], n)
             ranks = [rank_in_list(items, int(c[t])) for items, c, t in zip(ranked, cand_rows, target_index)]
-            frames.append(self._rank_rows(users, ranks, history, "beam"))
+            frames.append(self._rank_rows(users, ranks, history, "beam_candidates"))
         return pd.concat(frames, ignore_index=True)
 
     @staticmethod
@@ -233,7 +260,9 @@ class RunEvaluator:
             for u, r, h in zip(users, ranks, history)
         ])
 
-    def explanation(self, data: EvalData) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
+    def explanation(self, data: EvalData) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, dict[str, float]]]:
+        """(per-user ROUGE rows per scoring method, generated texts beside references, corpus
+        metrics per method)."""
         exp = data.explanations.iloc[: self.s.max_users]
         users = [int(u) for u in exp["user_id"]]
         items = [int(i) for i in exp["item_id"]]
@@ -247,17 +276,29 @@ class RunEvaluator:
                     early_stopping=True,
                 ).cpu()
             generated += [t.strip() for t in self.tokenizer.batch_decode(out, skip_special_tokens=True)]
-        references = [str(t) for t in exp["explanation"]]
-        texts = pd.DataFrame({"user_id": users, "item_id": items, "reference": references, "generated": generated})
-        rouge_rows = per_pair_rouge(references, generated)
+        references = {"standard": [str(t) for t in exp["explanation"]]}
+        references["reference"] = self.targets_as_trained(references["standard"])
+        texts = pd.DataFrame({"user_id": users, "item_id": items, "reference": references["standard"],
+                              "reference_as_trained": references["reference"], "generated": generated})
         offset = 1 if self.s.split == "test" else 2
-        per_user = pd.DataFrame([
-            {"user_id": u, "task": "explanation", "method": "beam",
-             "history_length": len(data.sequences[u]) - offset, **r}
-            for u, r in zip(users, rouge_rows)
-        ])
-        corpus = {"bleu4": bleu4(references, generated), **rouge_f1(references, generated)} if references else {}
-        return per_user, texts, corpus
+        history = [len(data.sequences[u]) - offset for u in users]
+        frames, corpus = [], {}
+        for style in self.s.explanation_scoring:
+            method, refs = EXPLANATION_SCORING[style], references[style]
+            rows = per_pair_rouge(refs, generated) if style == "standard" else reference_style_rouge(refs, generated)
+            frames.append(pd.DataFrame([{"user_id": u, "task": "explanation", "method": method, "history_length": h, **r}
+                                        for u, h, r in zip(users, history, rows)]))
+            if refs:
+                corpus[method] = {"bleu4": bleu4(refs, generated), **mean_rows(rows)}
+        return pd.concat(frames, ignore_index=True), texts, corpus
+
+    def targets_as_trained(self, texts: list[str]) -> list[str]:
+        """Each reference as the model was trained to produce it: cut to ``explanation_length``
+        backbone tokens (end token included), then decoded (the released code's scoring target)."""
+        if not texts:
+            return []
+        ids = self.tokenizer(texts, truncation=True, max_length=self.cfg.explanation_length)["input_ids"]
+        return [t.strip() for t in self.tokenizer.batch_decode(ids, skip_special_tokens=True)]
 
 
 def evaluate_run(evaluator: RunEvaluator, data: EvalData) -> dict[str, Any]:
@@ -271,8 +312,8 @@ def evaluate_run(evaluator: RunEvaluator, data: EvalData) -> dict[str, Any]:
     t0 = time.perf_counter()
     frames.append(evaluator.topn(data))
     timings["topn"] = time.perf_counter() - t0
-    texts = pd.DataFrame(columns=["user_id", "item_id", "reference", "generated"])
-    corpus: dict[str, float] = {}
+    texts = pd.DataFrame(columns=["user_id", "item_id", "reference", "reference_as_trained", "generated"])
+    corpus: dict[str, dict[str, float]] = {}
     if len(data.explanations):
         t0 = time.perf_counter()
         exp_rows, texts, corpus = evaluator.explanation(data)
@@ -287,8 +328,8 @@ def evaluate_run(evaluator: RunEvaluator, data: EvalData) -> dict[str, Any]:
     # Explanation: the paper's corpus-level BLEU-4 and mean ROUGE replace per-user means.
     tidy = tidy[tidy["task"] != "explanation"]
     corpus_rows = pd.DataFrame(
-        [{"task": "explanation", "method": "beam", "split": evaluator.s.split, "metric": k, "value": float(v)}
-         for k, v in corpus.items()]
+        [{"task": "explanation", "method": method, "split": evaluator.s.split, "metric": k, "value": float(v)}
+         for method, values in corpus.items() for k, v in values.items()]
     )
     tidy = pd.concat([tidy, corpus_rows], ignore_index=True) if len(corpus_rows) else tidy.reset_index(drop=True)
     return {"per_user": per_user, "metrics": tidy, "texts": texts, "buckets": bucket_summary(per_user),
@@ -297,18 +338,20 @@ def evaluate_run(evaluator: RunEvaluator, data: EvalData) -> dict[str, Any]:
 
 def evaluate_run_directory(run_dir: str | Path, data_dir: str | Path, templates_path: str | Path,
                            settings: EvalSettings, outputs: dict[str, str | Path],
-                           device: str | torch.device | None = None) -> dict[str, Any]:
+                           device: str | torch.device | None = None,
+                           cf_files: tuple[str | Path, str | Path] | None = None) -> dict[str, Any]:
     """Load a trained run, evaluate it and write ``outputs``: metrics (tidy Parquet), per_user
     (Parquet), texts (generated explanations beside references, Parquet), buckets (CSV) and
-    summary (JSON: settings, timings, provenance). Every file is written atomically."""
+    summary (JSON: settings, timings, provenance). Every file is written atomically.
+    ``cf_files``: the run's (embeddings, neighbours) files, checked against the hashes it recorded."""
     from peapod.generator.checkpoint import load_model_dir
     from peapod.generator.data import Templates
-    from peapod.generator.train import pick_device
     from peapod.io import atomic_path, write_json
     from peapod.provenance import provenance
 
     dev = pick_device(str(device) if device else None)
-    model, tokenizer, meta = load_model_dir(run_dir, dev)
+    model, tokenizer, meta = load_model_dir(run_dir, dev, cf_files)
+    log.info("evaluating %s: %s", run_dir, describe_precision(dev))
     data = EvalData.from_directory(data_dir, settings.split)
     evaluator = RunEvaluator(model, tokenizer, Templates.load(templates_path), settings, data.catalogue, dev)
     result = evaluate_run(evaluator, data)
@@ -321,7 +364,8 @@ def evaluate_run_directory(run_dir: str | Path, data_dir: str | Path, templates_
     run_record = Path(run_dir) / "run.json"
     trained = json.loads(run_record.read_text()) if run_record.exists() else {}
     summary = {"run": str(run_dir), "seed": trained.get("seed"), "generator_config": trained.get("config"),
-               "device": str(dev), "settings": result["settings"], "timings_s": result["timings"],
+               "device": str(dev), "precision": describe_precision(dev), "settings": result["settings"],
+               "timings_s": result["timings"],
                "metrics": {f"{r.task}/{r.method}/{r.metric}": r.value for r in result["metrics"].itertuples()},
                "provenance": provenance()}
     write_json(summary, outputs["summary"])

@@ -2,7 +2,9 @@
 
 A model directory (the best checkpoint a run exports) holds model.safetensors, config.json (the
 generator settings, the T5 config and the CF input shapes) and the tokenizer files; it loads with
-no network and no original backbone directory. A training-state directory (``last/``) adds
+no network and no original backbone directory. The fixed CF tables of a user prompt are referred
+to by path and SHA-256 in config.json when the model was built from the workflow's files
+(``cf_source``), else stored beside the weights in collab.safetensors. A training-state directory (``last/``) adds
 optimizer.safetensors + optimizer.json, rng.safetensors and state.json. Directories are written
 beside their place and swapped in, so a kill at any moment leaves a complete old or new one.
 """
@@ -16,12 +18,14 @@ import shutil
 from pathlib import Path
 from typing import Any, Iterator
 
+import numpy as np
 import torch
 from safetensors.torch import load_file, load_model, save_file, save_model
 
 from peapod.generator.config import GeneratorConfig
 
 FORMAT = "peapod-generator/1"
+COLLAB_FILE = "collab.safetensors"  # CF tables of a model built without cf_source
 
 
 @contextlib.contextmanager
@@ -56,11 +60,15 @@ def model_meta(model) -> dict[str, Any]:
     if model.user_prompt is not None:
         cf = {"n_rows": int(model.user_embeddings.shape[0]), "dim": int(model.user_embeddings.shape[1]),
               "neighbors": int(model.neighbor_ids.shape[1])}
-    return {"format": FORMAT, "generator": model.cfg.to_dict(), "t5": model.t5.config.to_dict(), "cf": cf}
+    return {"format": FORMAT, "generator": model.cfg.to_dict(), "t5": model.t5.config.to_dict(), "cf": cf,
+            "cf_source": model.cf_source}
 
 
 def write_model(directory: Path, model, tokenizer, extra: dict[str, Any] | None = None) -> None:
     save_model(model, str(directory / "model.safetensors"))
+    if model.user_prompt is not None and model.cf_source is None:
+        save_file({"user_embeddings": model.user_embeddings.detach().cpu().contiguous(),
+                   "neighbor_ids": model.neighbor_ids.detach().cpu().contiguous()}, str(directory / COLLAB_FILE))
     tokenizer.save_pretrained(str(directory))
     (directory / "config.json").write_text(json.dumps({**model_meta(model), **(extra or {})}, indent=2) + "\n")
 
@@ -70,29 +78,47 @@ def save_model_dir(directory: str | Path, model, tokenizer, extra: dict[str, Any
         write_model(tmp, model, tokenizer, extra)
 
 
-def build_from_meta(meta: dict[str, Any]):
-    """An untrained model of the saved shape (weights to be loaded into it)."""
-    import numpy as np
+def build_from_meta(meta: dict[str, Any], collab: tuple[np.ndarray, np.ndarray] | None = None):
+    """An untrained model of the saved shape (weights to be loaded into it), with the CF tables
+    ``collab`` (zeros of the saved shape when not given)."""
     from transformers import T5Config, T5ForConditionalGeneration
 
     from peapod.generator.model import PeaPOD
 
     if meta.get("format") != FORMAT:
         raise ValueError(f"not a {FORMAT} checkpoint (format {meta.get('format')!r})")
-    t5_cfg = dict(meta["t5"])
-    t5_config = T5Config.from_dict(t5_cfg)
+    t5_config = T5Config.from_dict(dict(meta["t5"]))
     t5_config._attn_implementation = "sdpa"
     t5 = T5ForConditionalGeneration(t5_config)
     cfg = GeneratorConfig.from_dict(meta["generator"])
     emb = nbr = None
     if meta["cf"] is not None:
-        emb = np.zeros((meta["cf"]["n_rows"], meta["cf"]["dim"]), np.float32)
-        nbr = np.zeros((meta["cf"]["n_rows"], meta["cf"]["neighbors"]), np.int64)
-    return PeaPOD(t5, cfg, emb, nbr)
+        shape = (meta["cf"]["n_rows"], meta["cf"]["dim"]), (meta["cf"]["n_rows"], meta["cf"]["neighbors"])
+        emb, nbr = collab if collab is not None else (np.zeros(shape[0], np.float32), np.zeros(shape[1], np.int64))
+        if (emb.shape, nbr.shape) != shape:
+            raise ValueError(f"CF tables of shape {emb.shape}, {nbr.shape}; the checkpoint was trained with {shape}")
+    model = PeaPOD(t5, cfg, emb, nbr)
+    model.cf_source = meta.get("cf_source")
+    return model
 
 
-def load_model_dir(directory: str | Path, device: str | torch.device = "cpu"):
-    """(model, tokenizer, meta) from a model directory; offline."""
+def saved_collab(directory: Path, meta: dict[str, Any], cf_files: tuple[str | Path, str | Path] | None = None):
+    """The CF tables of a model directory: from the files its ``cf_source`` names (or ``cf_files``,
+    which must hash the same), else from collab.safetensors; None without a user prompt."""
+    from peapod.generator.collab import CollabSource
+
+    if meta["cf"] is None:
+        return None
+    if meta.get("cf_source"):
+        return CollabSource(**meta["cf_source"]).load(*(cf_files or (None, None)))
+    tables = load_file(str(directory / COLLAB_FILE))
+    return tables["user_embeddings"].numpy(), tables["neighbor_ids"].numpy()
+
+
+def load_model_dir(directory: str | Path, device: str | torch.device = "cpu",
+                   cf_files: tuple[str | Path, str | Path] | None = None):
+    """(model, tokenizer, meta) from a model directory; offline. ``cf_files``: (embeddings,
+    neighbours) paths to use instead of those recorded (the same content, checked by hash)."""
     from peapod.generator.backbone import offline
 
     offline()
@@ -100,7 +126,7 @@ def load_model_dir(directory: str | Path, device: str | torch.device = "cpu"):
 
     directory = Path(directory)
     meta = json.loads((directory / "config.json").read_text())
-    model = build_from_meta(meta)
+    model = build_from_meta(meta, saved_collab(directory, meta, cf_files))
     load_model(model, str(directory / "model.safetensors"), strict=True, device=str(device))
     tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
     return model.to(device), tokenizer, meta

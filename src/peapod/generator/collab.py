@@ -3,6 +3,7 @@ from the embeddings and neighbours stages' Parquet files into dense tables index
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from peapod.errors import InputError
+from peapod.io import file_sha256
 
 
 def _fixed_list(path: Path, table: pa.Table, column: str) -> np.ndarray:
@@ -77,3 +79,39 @@ def load_collaborative_inputs(
     keep = nbr_ids <= n_users
     nbr_table_dense[nbr_ids[keep]] = neighbors[keep]
     return table, nbr_table_dense
+
+
+@dataclass(frozen=True)
+class CollabSource:
+    """Where a run's CF tables come from, by path and content hash. A trained run records this
+    instead of a copy of the tables (79 MB per checkpoint on Sports), and loading checks the hash,
+    so a model is never paired with embeddings it was not trained with."""
+
+    embeddings: str  # user embeddings Parquet (the embeddings stage's output)
+    neighbors: str  # neighbours Parquet (the neighbour stage's output)
+    n_neighbors: int  # neighbours read per user (a prefix of those stored)
+    n_users: int  # table rows 1..n_users
+    embeddings_sha256: str
+    neighbors_sha256: str
+
+    @classmethod
+    def of(cls, embeddings: str | Path, neighbors: str | Path, n_neighbors: int, n_users: int) -> "CollabSource":
+        return cls(str(embeddings), str(neighbors), int(n_neighbors), int(n_users),
+                   file_sha256(embeddings), file_sha256(neighbors))
+
+    def load(self, embeddings: str | Path | None = None, neighbors: str | Path | None = None
+             ) -> tuple[np.ndarray, np.ndarray]:
+        """The dense tables, from the recorded paths or the given ones; either way the files must
+        hash to the recorded values."""
+        paths = {"embeddings": Path(embeddings or self.embeddings), "neighbors": Path(neighbors or self.neighbors)}
+        expected = {"embeddings": self.embeddings_sha256, "neighbors": self.neighbors_sha256}
+        for role, path in paths.items():
+            if not path.exists():
+                raise InputError(path, f"the CF {role} this model was trained with are missing")
+            if file_sha256(path) != expected[role]:
+                raise InputError(path, f"differs from the CF {role} this model was trained with "
+                                       f"(sha256 {expected[role][:12]}...); retrain the run")
+        return load_collaborative_inputs(paths["embeddings"], paths["neighbors"], self.n_neighbors, self.n_users)
+
+    def to_dict(self) -> dict:
+        return asdict(self)

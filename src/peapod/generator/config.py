@@ -36,7 +36,7 @@ class GeneratorConfig:
     cf_model: str = "pmf"  # which CF model's user embeddings and neighbours to use
     learning_rate: float = 5e-4  # AdamW learning rate
     weight_decay: float = 0.01  # AdamW weight decay (torch's default, as in the reference)
-    clip_norm: float = 1.0  # gradient norm clipping; 0 disables
+    clip_norm: float = 0.0  # gradient norm clipping; 0 disables (the paper and its code do not clip)
     batch_size: int = 64  # training batch size (one task per batch)
     eval_batch_size: int = 64  # validation batch size
     epochs: int = 30  # maximum epochs
@@ -118,8 +118,38 @@ def variant_config(generator: dict[str, Any], overrides: dict[str, Any] | None) 
 
 
 def run_config(
-    generator: dict[str, Any], dataset_overrides: dict[str, Any] | None, variant_overrides: dict[str, Any] | None
+    generator: dict[str, Any], dataset_overrides: dict[str, Any] | None, variant_overrides: dict[str, Any] | None,
+    dataset_variant_overrides: dict[str, Any] | None = None,
 ) -> GeneratorConfig:
-    """The settings of one (dataset, variant) run: ``generator`` defaults, then the dataset's own
-    overrides (e.g. Toys uses 10 neighbours), then the variant's (a variant always wins)."""
-    return variant_config(generator, dataset_overrides).with_overrides(variant_overrides or {})
+    """The settings of one (dataset, variant) run, in this order (later wins): ``generator``
+    defaults, the dataset's own overrides (e.g. Toys uses 10 neighbours), the variant's, then the
+    variant's overrides on this dataset only (e.g. POD's learning rate on Sports)."""
+    return (variant_config(generator, dataset_overrides).with_overrides(variant_overrides or {})
+            .with_overrides(dataset_variant_overrides or {}))
+
+
+def settings_of_run(config: dict[str, Any], dataset: str, variant: str) -> GeneratorConfig:
+    """``run_config`` read from a workflow config: ``generator``, ``datasets.<dataset>.generator``,
+    ``variants.<variant>``, ``datasets.<dataset>.variants.<variant>``."""
+    spec = config["datasets"][dataset] or {}
+    per_variant = spec.get("variants") or {}
+    unknown = sorted(set(per_variant) - set(config.get("variants") or {}))
+    if unknown:
+        raise ValueError(f"datasets.{dataset}.variants: {unknown} not defined under variants:")
+    return run_config(config.get("generator") or {}, spec.get("generator"), (config.get("variants") or {})[variant],
+                      per_variant.get(variant))
+
+
+def all_run_settings(config: dict[str, Any]) -> dict[tuple[str, str], GeneratorConfig]:
+    """The settings of every (dataset, variant) pair the config defines."""
+    return {(dataset, variant): settings_of_run(config, dataset, variant)
+            for dataset in config["datasets"] for variant in (config.get("variants") or {})}
+
+
+def neighbors_to_store(run_settings: dict[tuple[str, str], GeneratorConfig], dataset: str, cf_model: str,
+                       at_least: int) -> int:
+    """Neighbours the index of (dataset, cf_model) must keep: ``at_least`` (config neighbors.k) or
+    the most any run with a user prompt on that dataset and CF model reads, whichever is larger."""
+    needs = [s.neighbors for (d, _), s in run_settings.items()
+             if d == dataset and s.cf_model == cf_model and s.user_prompt != "none"]
+    return max([int(at_least), *needs])

@@ -193,32 +193,52 @@ class Batches:
 
     # ---- epoch plan ------------------------------------------------------------------------
     def batches_per_task(self) -> dict[str, int]:
-        """floor(units / batch size) batches per task (at least one when the task has data)."""
+        """floor(units / batch size) batches per task (at least one when the task has data): the
+        terms of the protocol's epoch length."""
         return {t: max(1, n // self.cfg.batch_size) for t, n in self.units.items()}
 
+    def epoch_length(self) -> int:
+        """Batches per epoch: floor(N_exp/B) + 2 floor(N_users/B) in the paper's setting, i.e. the
+        sum of ``batches_per_task``, whatever the batching."""
+        return sum(self.batches_per_task().values())
+
+    def task_schedule(self) -> list[str]:
+        """The task of each batch of an epoch under ``task`` batching: a strict rotation
+        explanation, sequential, top-n (over the tasks that have data) for the whole epoch, so each
+        task gets an equal share (the first tasks of the rotation one more when it does not divide)."""
+        order = list(self.units)
+        return [order[k % len(order)] for k in range(self.epoch_length())]
+
+    def _unit_stream(self, rng: np.random.Generator, task: str, n: int) -> np.ndarray:
+        """``n`` unit indices of ``task``: fresh permutations of its units, concatenated as often as
+        needed (a sampler never runs out; each pass visits every unit once)."""
+        units = self.units[task]
+        passes = [rng.permutation(units) for _ in range(-(-n // units))]
+        return np.concatenate(passes)[:n] if passes else np.zeros(0, np.int64)
+
     def epoch_plan(self, epoch: int) -> list[list[tuple[int, int]]]:
-        """Batches of (task index, unit index) pairs. ``task`` batching: each batch one task, in
-        the rotation explanation, sequential, top-n while a task has batches left; ``mixed``: the
-        same samples shuffled across tasks."""
+        """Batches of (task index, unit index) pairs; the same plan for the same (seed, epoch).
+
+        ``task`` batching (the protocol): each batch holds one task, in the strict rotation of
+        ``task_schedule``; a task's units come from ``_unit_stream``, so the recommendation tasks
+        draw users again as often as their third of the epoch needs. ``mixed`` (a benchmark
+        baseline): each task's floor(units/B) batches of samples, shuffled across tasks."""
         rng = np.random.default_rng([self.seed, epoch])
         B = self.cfg.batch_size
-        per_task = {}
-        for task, n_batches in self.batches_per_task().items():
-            perm = rng.permutation(self.units[task])
-            take = np.resize(perm, n_batches * B) if len(perm) < n_batches * B else perm[: n_batches * B]
-            t = TASKS.index(task)
-            per_task[task] = [[(t, int(j)) for j in take[i * B : (i + 1) * B]] for i in range(n_batches)]
         if self.cfg.batching == "mixed":
-            pool = [pair for batches in per_task.values() for b in batches for pair in b]
+            pool = []
+            for task, n_batches in self.batches_per_task().items():
+                t = TASKS.index(task)
+                pool += [(t, int(j)) for j in self._unit_stream(rng, task, n_batches * B)]
             order = rng.permutation(len(pool))
             pool = [pool[i] for i in order]
             return [pool[i : i + B] for i in range(0, len(pool), B)]
-        plan, cursor = [], {t: 0 for t in per_task}
-        while any(cursor[t] < len(per_task[t]) for t in per_task):
-            for task in per_task:
-                if cursor[task] < len(per_task[task]):
-                    plan.append(per_task[task][cursor[task]])
-                    cursor[task] += 1
+        schedule = self.task_schedule()
+        streams = {task: iter(self._unit_stream(rng, task, schedule.count(task) * B)) for task in self.units}
+        plan = []
+        for task in schedule:
+            t = TASKS.index(task)
+            plan.append([(t, int(next(streams[task]))) for _ in range(B)])
         return plan
 
     # ---- samples ---------------------------------------------------------------------------

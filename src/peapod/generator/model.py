@@ -8,7 +8,6 @@ with the task prompts is POD.
 
 from __future__ import annotations
 
-import copy
 import math
 
 import numpy as np
@@ -70,19 +69,23 @@ class PeaPOD(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.t5 = t5
+        float32_logits(t5)
         d = t5.config.d_model
         self.task_prompts = None
         if cfg.task_prompt_length > 0:
             self.task_prompts = nn.Parameter(torch.empty(len(TASKS), cfg.task_prompt_length, d).uniform_(-0.1, 0.1))
         self.whole_word = nn.Embedding(cfg.whole_word_size, d)
         self.user_prompt = None
+        self.cf_source: dict | None = None  # CollabSource.to_dict() of the tables, when read from files
         if cfg.user_prompt != "none":
             if user_embeddings is None or neighbor_ids is None:
                 raise ValueError(f"user_prompt {cfg.user_prompt!r} needs user embeddings and neighbours")
             cf_dim = user_embeddings.shape[1]
-            # Fixed (not trained) CF inputs, saved with the model so a checkpoint is self-contained.
-            self.register_buffer("user_embeddings", torch.as_tensor(user_embeddings, dtype=torch.float32))
-            self.register_buffer("neighbor_ids", torch.as_tensor(neighbor_ids, dtype=torch.long))
+            # Fixed (not trained) CF inputs; not in the state dict: a checkpoint refers to their files
+            # by path and hash (peapod.generator.checkpoint), or stores them beside the weights.
+            self.register_buffer("user_embeddings", torch.as_tensor(user_embeddings, dtype=torch.float32),
+                                 persistent=False)
+            self.register_buffer("neighbor_ids", torch.as_tensor(neighbor_ids, dtype=torch.long), persistent=False)
             if cfg.user_prompt == "mha":
                 self.user_prompt = MHAUserPrompt(cf_dim, d, cfg.heads, cfg.prompt_length)
             else:
@@ -135,54 +138,55 @@ class PeaPOD(nn.Module):
 
     @torch.no_grad()
     def generate(self, batch: dict[str, torch.Tensor], **kwargs):
-        """``T5ForConditionalGeneration.generate`` on the prompted encoder input."""
-        embeds, mask = self.encoder_inputs(batch)
-        return self.t5.generate(inputs_embeds=embeds, attention_mask=mask, **kwargs)
+        """``T5ForConditionalGeneration.generate`` on the prompted encoder input. The encoder always
+        sees its mask; the decoder's cross-attention sees it unless reproducing defect 2, as in
+        ``forward`` and the scoring."""
+        encoder_outputs, mask = self.encode(batch)
+        return self.t5.generate(encoder_outputs=encoder_outputs,
+                                attention_mask=mask if self.cfg.decoder_encoder_mask else None, **kwargs)
 
     @torch.no_grad()
     def score_candidates(self, batch: dict[str, torch.Tensor], candidate_labels: torch.Tensor,
-                         max_rows: int = 4096) -> torch.Tensor:
-        """Teacher-forced log-likelihood (B, C) of each candidate target.
+                         memory_mib: float = 4096) -> torch.Tensor:
+        """Teacher-forced log-likelihood (B, C) of each candidate target, in float32.
 
         ``candidate_labels`` (B, C, L): token ids of each candidate's target, -100 after its end.
-        The encoder runs once per prompt, and so do the decoder's first step and the cross-attention
-        keys/values (cached, then repeated for the candidates); the remaining target tokens run for
-        at most ``max_rows`` (prompt, candidate) pairs at a time.
+        The encoder runs once per prompt. The C candidates of a prompt are packed into one decoder
+        sequence of C * L tokens with a block-diagonal causal mask, so they share the prompt's
+        cross-attention keys/values (never copied per candidate) and each attends only to its own
+        tokens. This is exact: T5's relative position bias depends on key - query offsets, which
+        are the same inside a block as in a sequence of its own (a test checks it against one
+        forward pass per candidate). It relies on transformers passing a 4D decoder mask through
+        unchanged (masking_utils: "an already prepared 4D mask ... is returned as-is").
+        Prompts go through in groups whose working memory stays within ``memory_mib``.
         """
-        from transformers.cache_utils import DynamicCache, EncoderDecoderCache
-
         B, C, L = candidate_labels.shape
         encoder_outputs, mask = self.encode(batch)
         hidden = encoder_outputs.last_hidden_state  # (B, S, d)
-        cross_mask = mask if self.cfg.decoder_encoder_mask else None
-        start = torch.full((B, 1), self.t5.config.decoder_start_token_id, dtype=torch.long, device=hidden.device)
-        first = self.t5(encoder_outputs=(hidden,), attention_mask=cross_mask, decoder_input_ids=start,
-                        past_key_values=EncoderDecoderCache(DynamicCache(), DynamicCache()), use_cache=True)
-        first_logp = F.log_softmax(first.logits[:, -1].float(), dim=-1)  # (B, V)
-        labels = candidate_labels
-        keep = labels != -100
-        tokens = labels.clamp_min(0)
-        score = first_logp.gather(1, tokens[:, :, 0]) * keep[:, :, 0]  # (B, C)
-        if L == 1:
-            return score
-        per_chunk = max(1, max_rows // B)
-        rest = []
-        for c0 in range(0, C, per_chunk):
-            c = min(per_chunk, C - c0)
-            cache = copy.deepcopy(first.past_key_values)
-            cache.batch_repeat_interleave(c)  # rows (b, candidate), b-major
-            inputs = tokens[:, c0 : c0 + c, :-1].masked_fill(~keep[:, c0 : c0 + c, :-1], 0).reshape(B * c, L - 1)
-            # Cross-attention keys/values come from the cache; the decoder only needs the shape of the
-            # encoder states, so a zero-stride view stands in for B * c copies of them.
-            stand_in = hidden.new_zeros(()).expand(B * c, hidden.shape[1], hidden.shape[2])
-            out = self.t5(encoder_outputs=(stand_in,),
-                          attention_mask=None if cross_mask is None else cross_mask.repeat_interleave(c, 0),
-                          decoder_input_ids=inputs, past_key_values=cache, use_cache=True)
-            logp = F.log_softmax(out.logits.float(), dim=-1)  # (B*c, L-1, V)
-            target = tokens[:, c0 : c0 + c, 1:].reshape(B * c, L - 1)
-            token = logp.gather(-1, target[..., None]).squeeze(-1) * keep[:, c0 : c0 + c, 1:].reshape(B * c, L - 1)
-            rest.append(token.sum(-1).view(B, c))
-        return score + torch.cat(rest, dim=1)
+        keep = candidate_labels != -100  # (B, C, L)
+        tokens = candidate_labels.clamp_min(0)
+        start = torch.full((B, C, 1), self.t5.config.decoder_start_token_id, dtype=torch.long, device=hidden.device)
+        decoder_inputs = torch.cat([start, tokens[:, :, :-1].masked_fill(~keep[:, :, :-1], 0)], dim=2)  # shifted right
+        block = torch.arange(C * L, device=hidden.device) // L
+        position = torch.arange(C * L, device=hidden.device)
+        allowed = (block[:, None] == block[None, :]) & (position[None, :] <= position[:, None])  # (CL, CL)
+        per_prompt = scoring_bytes_per_prompt(self.t5.config, C, L, hidden.shape[1])
+        group = max(1, min(B, int(memory_mib * 2**20 // per_prompt)))
+        scores = []
+        for b0 in range(0, B, group):
+            b1 = min(B, b0 + group)
+            out = self.t5(
+                encoder_outputs=(hidden[b0:b1],),
+                attention_mask=mask[b0:b1] if self.cfg.decoder_encoder_mask else None,
+                decoder_input_ids=decoder_inputs[b0:b1].reshape(b1 - b0, C * L),
+                decoder_attention_mask=allowed.expand(b1 - b0, 1, C * L, C * L),
+                use_cache=False,
+            )
+            logits = out.logits.float()  # (b, C*L, V)
+            target = tokens[b0:b1].reshape(b1 - b0, C * L, 1)
+            token_logp = logits.gather(-1, target).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+            scores.append((token_logp.view(b1 - b0, C, L) * keep[b0:b1]).sum(-1))
+        return torch.cat(scores)
 
     @torch.no_grad()
     def score_candidates_naive(self, batch: dict[str, torch.Tensor], candidate_labels: torch.Tensor) -> torch.Tensor:
@@ -203,3 +207,28 @@ def token_losses(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tens
     """(sum of token cross-entropies, number of tokens) over labels != -100."""
     loss = F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), ignore_index=-100, reduction="sum")
     return loss, (labels != -100).sum()
+
+
+def float32_logits(t5) -> None:
+    """Compute the output projection (hence every logit, loss, beam score and candidate score) in
+    float32 even under bf16 autocast: bf16 logits carry about 3 significant digits, which ties
+    close candidates in scoring and reorders beams. The layer and its weights are unchanged."""
+    head = t5.lm_head
+
+    def forward(hidden: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(hidden.device.type, enabled=False):
+            bias = None if head.bias is None else head.bias.float()
+            return F.linear(hidden.float(), head.weight.float(), bias)
+
+    head.forward = forward
+
+
+def scoring_bytes_per_prompt(t5_config, n_candidates: int, label_length: int, source_length: int) -> int:
+    """Working memory (bytes, float32) of scoring one prompt's packed candidates: the logits with
+    their log-sum-exp temporaries, and per layer the self- and cross-attention scores and the
+    feed-forward activations (a conservative sum; only one layer's are alive at a time)."""
+    tokens = n_candidates * label_length
+    logits = 3 * tokens * t5_config.vocab_size
+    attention = 2 * t5_config.num_heads * tokens * (tokens + source_length)
+    feed_forward = 2 * tokens * t5_config.d_ff + 4 * tokens * t5_config.d_model
+    return 4 * (logits + attention + feed_forward)

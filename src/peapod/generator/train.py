@@ -8,7 +8,9 @@ Run directory layout:
     last/                                             resumable state (weights, optimizer, RNG, loop)
     best/                                             the best checkpoint so far (for resume)
 The exported files are written only when training ends, so a workflow that deletes the outputs
-of a killed job never deletes the state a restarted job resumes from.
+of a killed job never deletes the state a restarted job resumes from; once they are written,
+``last/`` and ``best/`` are deleted (a finished T5-small run keeps about 245 MB, not 1.2 GB).
+The CF tables are not copied into any checkpoint: config.json names their files and hashes.
 """
 
 from __future__ import annotations
@@ -29,31 +31,17 @@ from peapod.generator.backbone import load_backbone, offline
 from peapod.generator.checkpoint import (
     build_from_meta, existing_dir, load_training_state, save_model_dir, save_training_state,
 )
+from peapod.generator.collab import CollabSource
 from peapod.generator.config import TASKS, GeneratorConfig
 from peapod.generator.data import Batches, TaskData, Templates, Validation
 from peapod.generator.model import PeaPOD, token_losses
+from peapod.generator.runtime import autocast, describe_precision, pick_device, to_device
 from peapod.io import atomic_path, write_json
 from peapod.provenance import provenance
 
 log = logging.getLogger(__name__)
 
 EXPORTED = ("model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json")
-
-
-def pick_device(device: str | None = None) -> torch.device:
-    return torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-
-
-def autocast(device: torch.device):
-    """bf16 autocast on CUDA, plain fp32 elsewhere."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
-
-
-def to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
-    """Copy a batch to ``device`` (asynchronously when it sits in pinned memory)."""
-    if device.type == "cpu":
-        return batch
-    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
 
 @torch.no_grad()
@@ -76,20 +64,18 @@ def validation_losses(model: PeaPOD, validation: Validation, device: torch.devic
 
 
 @torch.no_grad()
-def score_topn(model: PeaPOD, validation: Validation, device: torch.device, batch_size: int = 32) -> np.ndarray:
-    """(U, C) teacher-forced log-likelihood of every validation candidate, by exact scoring."""
+def score_topn(model: PeaPOD, validation: Validation, device: torch.device, memory_mib: float = 4096) -> np.ndarray:
+    """(U, C) teacher-forced log-likelihood of every validation candidate, by exact scoring within
+    a working-memory budget of ``memory_mib``."""
     model.eval()
     rows = []
     cands = torch.from_numpy(validation.topn_candidates)
     offset = 0
     for batch in validation.batches.get("topn", []):
         B = batch["input_ids"].shape[0]
-        for s in range(0, B, batch_size):
-            part = {k: v[s : s + batch_size] for k, v in batch.items()}
-            c = cands[offset + s : offset + s + part["input_ids"].shape[0]]
-            labels = validation.item_labels[c]  # (b, C, L)
-            with autocast(device):
-                rows.append(model.score_candidates(to_device(part, device), labels.to(device)).float().cpu())
+        labels = validation.item_labels[cands[offset : offset + B]]  # (B, C, L)
+        with autocast(device):
+            rows.append(model.score_candidates(to_device(batch, device), labels.to(device), memory_mib).cpu())
         offset += B
     return torch.cat(rows).numpy() if rows else np.zeros((0, cands.shape[1]))
 
@@ -132,12 +118,16 @@ def train_generator(
     checkpoint_every_steps: int = 0,
     score_validation_topn: bool = True,
     prefetch: int = 2,
+    cf_source: CollabSource | None = None,
+    scoring_memory_mib: float = 4096,
 ) -> dict[str, Any]:
     """Train (or resume) one run in ``run_dir`` and export its best checkpoint; returns run.json.
 
-    ``collab`` = (user embeddings (U+1, d), neighbour ids (U+1, n)) for the mha/mlp user prompt.
-    Mid-epoch state is saved every ``checkpoint_every_steps`` steps and/or ``checkpoint_seconds``
-    seconds, and always at the end of an epoch.
+    ``collab`` = (user embeddings (U+1, d), neighbour ids (U+1, n)) for the mha/mlp user prompt;
+    ``cf_source`` says which files they came from (the checkpoints then refer to those files by
+    path and hash instead of storing the tables). Mid-epoch state is saved every
+    ``checkpoint_every_steps`` steps and/or ``checkpoint_seconds`` seconds, and always at the end
+    of an epoch. Once the run is exported, ``last/`` and ``best/`` are deleted.
     """
     offline()
     run_dir = Path(run_dir)
@@ -152,16 +142,20 @@ def train_generator(
         from transformers import AutoTokenizer
 
         meta = json.loads((resume_from / "config.json").read_text())
-        if meta["generator"] != cfg.to_dict():
-            raise ValueError(f"{resume_from} was written with other settings; delete {run_dir} to start over")
-        model = build_from_meta(meta)
+        source = cf_source.to_dict() if cf_source is not None and cfg.user_prompt != "none" else None
+        if meta["generator"] != cfg.to_dict() or meta.get("cf_source") != source:
+            raise ValueError(f"{resume_from} was written with other settings or CF inputs; delete {run_dir} "
+                             "to start over")
+        model = build_from_meta(meta, collab if cfg.user_prompt != "none" else None)
         tokenizer = AutoTokenizer.from_pretrained(str(resume_from), local_files_only=True)
     else:
         torch.manual_seed(seed)
         t5, tokenizer = load_backbone(cfg, data.tokenizer_corpus(templates) if cfg.backbone == "tiny" else None,
                                       resources)
-        emb, nbr = collab if collab is not None else (None, None)
-        model = PeaPOD(t5, cfg, emb if cfg.user_prompt != "none" else None, nbr if cfg.user_prompt != "none" else None)
+        emb, nbr = collab if collab is not None and cfg.user_prompt != "none" else (None, None)
+        model = PeaPOD(t5, cfg, emb, nbr)
+        if emb is not None and cf_source is not None:
+            model.cf_source = cf_source.to_dict()
     model.to(dev)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay,
                                   fused=dev.type == "cuda" or None)
@@ -184,8 +178,9 @@ def train_generator(
         state["resumed"] += 1
         log.info("resumed from %s at epoch %d, step %d", resume_from, state["epoch"], state["step"])
     n_params = sum(p.numel() for p in model.parameters())
-    log.info("run %s: %s backbone, user prompt %s, %d trainable parameters, device %s, batches/epoch %s",
-             run_dir, cfg.backbone, cfg.user_prompt, n_params, dev, batches.batches_per_task())
+    per_task = {t: batches.task_schedule().count(t) for t in batches.units}
+    log.info("run %s: %s backbone, user prompt %s, %d trainable parameters, batches/epoch %d (per task %s), %s",
+             run_dir, cfg.backbone, cfg.user_prompt, n_params, batches.epoch_length(), per_task, describe_precision(dev))
 
     def checkpoint() -> None:
         state["elapsed_s"] = elapsed()
@@ -247,49 +242,64 @@ def train_generator(
         checkpoint()
         last_save = time.perf_counter()
 
-    return export_run(cfg, run_dir, seed, state, validation, dev, score_validation_topn)
+    summary = export_run(cfg, run_dir, seed, state, dev)
+    if score_validation_topn and len(validation.topn_candidates):
+        summary.update(validation_topn_diagnostic(run_dir, validation, dev, scoring_memory_mib))
+        write_json(summary, run_dir / "run.json")
+    return summary
 
 
-def export_run(cfg: GeneratorConfig, run_dir: Path, seed: int, state: dict[str, Any], validation: Validation,
-               dev: torch.device, score_validation_topn: bool) -> dict[str, Any]:
-    """Copy the best checkpoint to the run directory; write train_log.csv and run.json."""
-    from peapod.generator.checkpoint import load_model_dir
-
+def export_run(cfg: GeneratorConfig, run_dir: Path, seed: int, state: dict[str, Any], dev: torch.device
+               ) -> dict[str, Any]:
+    """Copy the best checkpoint to the run directory, write train_log.csv and run.json, then delete
+    the training state (``last/``, ``best/``): evaluation needs only the exported files."""
     best = existing_dir(run_dir / "best")
     made_by = provenance()
     summary: dict[str, Any] = {
         "seed": seed, "config": cfg.to_dict(), "versions": made_by["packages"], "provenance": made_by, "device": str(dev),
+        "precision": describe_precision(dev),
         "best_epoch": state["best_epoch"], "best_valid_loss": state["best_valid"], "epochs_run": len(state["rows"]),
         "stop_reason": state["stop_reason"], "resumed": state["resumed"], "train_seconds": round(state["elapsed_s"], 3),
     }
-    if score_validation_topn and len(validation.topn_candidates):
-        model, _, _ = load_model_dir(best, dev)
-        t0 = time.perf_counter()
-        metrics = valid_topn_metrics(score_topn(model, validation, dev), validation.topn_target_index)
-        summary["valid_topn_exact_scoring"] = metrics
-        summary["valid_topn_random_expectation"] = random_ranking_metrics(
-            validation.topn_candidates.shape[1], VALID_TOPN_KS
-        )
-        log.info("best model, top-n validation by exact scoring: %s (random: hr@10 %.3f) in %.1fs", metrics,
-                 summary["valid_topn_random_expectation"]["hr@10"], time.perf_counter() - t0)
     for name in sorted(p.name for p in best.iterdir()):
         with atomic_path(run_dir / name) as tmp:
             shutil.copyfile(best / name, tmp)
     _write_log_csv(state["rows"], run_dir / "train_log.csv")
     write_json(summary, run_dir / "run.json")
+    for name in ("last", "best"):
+        for directory in (run_dir / name, run_dir / f"{name}.old", run_dir / f"{name}.tmp"):
+            shutil.rmtree(directory, ignore_errors=True)
     return summary
+
+
+def validation_topn_diagnostic(run_dir: Path, validation: Validation, dev: torch.device, memory_mib: float
+                               ) -> dict[str, Any]:
+    """The exported model's top-n HR/NDCG on the fixed validation candidates by exact scoring (a
+    learning check for run.json). Optional: running out of memory here is logged, not fatal, and
+    the exported run stands."""
+    from peapod.generator.checkpoint import load_model_dir
+
+    model, _, _ = load_model_dir(run_dir, dev)
+    t0 = time.perf_counter()
+    try:
+        metrics = valid_topn_metrics(score_topn(model, validation, dev, memory_mib), validation.topn_target_index)
+    except torch.OutOfMemoryError as error:
+        log.warning("top-n validation scoring ran out of memory (lower evaluation.scoring_memory_mib): %s", error)
+        return {"valid_topn_exact_scoring": {"error": f"out of memory at scoring_memory_mib={memory_mib}"}}
+    chance = random_ranking_metrics(validation.topn_candidates.shape[1], VALID_TOPN_KS)
+    log.info("best model, top-n validation by exact scoring: %s (random: hr@10 %.3f) in %.1fs", metrics,
+             chance["hr@10"], time.perf_counter() - t0)
+    return {"valid_topn_exact_scoring": metrics, "valid_topn_random_expectation": chance}
 
 
 def load_run_inputs(cfg: GeneratorConfig, data_dir: str | Path, templates_path: str | Path,
                     embeddings: str | Path | None = None, neighbors: str | Path | None = None):
-    """(TaskData, Templates, collab) from the workflow's files."""
-    from peapod.generator.collab import load_collaborative_inputs
-
+    """(TaskData, Templates, collab tables or None, CollabSource or None) from the workflow's files."""
     data = TaskData.from_directory(data_dir)
     templates = Templates.load(templates_path)
-    collab = None
-    if cfg.user_prompt != "none":
-        if embeddings is None or neighbors is None:
-            raise ValueError(f"user_prompt {cfg.user_prompt!r} needs embeddings and neighbours files")
-        collab = load_collaborative_inputs(embeddings, neighbors, cfg.neighbors, n_users=data.n_users)
-    return data, templates, collab
+    if cfg.user_prompt == "none":
+        return data, templates, None, None
+    if embeddings is None or neighbors is None:
+        raise ValueError(f"user_prompt {cfg.user_prompt!r} needs embeddings and neighbours files")
+    source = CollabSource.of(embeddings, neighbors, cfg.neighbors, data.n_users)
+    return data, templates, source.load(), source
