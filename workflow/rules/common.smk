@@ -4,6 +4,7 @@ from pathlib import Path
 from peapod.aggregate.settings import ABLATION_NAMES, FIGURE_ABLATIONS, make_plan
 from peapod.aggregate.tables import TABLE_NAMES, table_names
 from peapod.data.p5 import discover_p5_files
+from peapod.fetch import HUB_REPOS, reviews_input
 from peapod.generator.config import all_run_settings, neighbors_to_store
 
 DATASETS = list(config["datasets"])
@@ -48,7 +49,7 @@ def preprocess_inputs(wildcards):
         }
     if spec["source"] == "p5":
         return discover_p5_files(spec["path"])
-    inputs = {"reviews": spec["path"]}
+    inputs = {"reviews": reviews_input(spec["path"], config["download"], config["downloads"]["amazon_url"])}
     if "explanations" in spec:
         inputs["explanations"] = spec["explanations"]
     return inputs
@@ -65,7 +66,7 @@ def run_seed(wildcards):
 
 def generator_inputs(wildcards):
     """Tables and templates of a run; CF user embeddings and neighbours only when the variant has
-    a user prompt (POD, user_prompt none, needs no CF stage)."""
+    a user prompt (POD, user_prompt none, needs no CF stage); with download: true, the T5 checkpoint."""
     data = f"results/{wildcards.dataset}/data"
     inputs = {
         "sequences": f"{data}/sequences.parquet",
@@ -75,6 +76,8 @@ def generator_inputs(wildcards):
         "templates": "config/templates.yaml",
     }
     settings = GENERATOR_SETTINGS[wildcards.dataset, wildcards.variant]
+    if config["download"] and settings.backbone in HUB_REPOS and not settings.model_dir:
+        inputs["backbone"] = f"resources/models/{settings.backbone}"  # fetched by fetch_backbone
     if settings.user_prompt != "none":
         cf = settings.cf_model
         inputs["embeddings"] = f"results/{wildcards.dataset}/embeddings/{cf}/user_embeddings.parquet"

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import torch
 
+from peapod.devices import claim_from_config
 from peapod.generator.config import GeneratorConfig
 from peapod.generator.train import load_run_inputs, train_generator
 from peapod.logs import run_logged
@@ -11,6 +12,11 @@ from peapod.logs import run_logged
 
 def main(smk, log):
     torch.set_num_threads(max(1, smk.threads))
+    with claim_from_config(smk.config) as claim:  # one job per GPU (see peapod.devices)
+        train(smk, log, claim.device)
+
+
+def train(smk, log, device):
     cfg = GeneratorConfig.from_dict(dict(smk.params.generator))
     data, templates, collab, cf_source = load_run_inputs(
         cfg,
@@ -21,7 +27,7 @@ def main(smk, log):
     )
     summary = train_generator(cfg, data, templates, seed=smk.params.seed, run_dir=Path(smk.output.model).parent,
                               collab=collab, cf_source=cf_source, score_validation_topn=cfg.validation_topn_scoring,
-                              scoring_memory_mib=smk.params.scoring_memory_mib)
+                              scoring_memory_mib=smk.params.scoring_memory_mib, device=device)
     log.info("run %s/%s seed %s done: %s", smk.wildcards.dataset, smk.wildcards.variant, smk.params.seed,
              {k: summary[k] for k in ("best_epoch", "best_valid_loss", "stop_reason", "train_seconds")})
 

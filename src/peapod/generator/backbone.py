@@ -8,12 +8,14 @@ import os
 from pathlib import Path
 from typing import Iterable
 
+from peapod.fetch import HUB_REPOS
 from peapod.generator.config import GeneratorConfig
 from peapod.generator.tokenization import train_tokenizer
 
 log = logging.getLogger(__name__)
 
-HUB_NAMES = {"t5-small": ("google-t5/t5-small", "t5-small"), "t5-base": ("google-t5/t5-base", "t5-base")}
+# Hub id and legacy name of each published backbone (as found in a Hugging Face cache).
+HUB_NAMES = {name: (repo, name) for name, repo in HUB_REPOS.items()}
 # Shapes of the published checkpoints, for random-weight stand-ins (benchmarks, no download).
 T5_SHAPES = {
     "t5-small": dict(d_model=512, d_ff=2048, num_layers=6, num_heads=8, d_kv=64, vocab_size=32128),
@@ -103,7 +105,8 @@ def load_backbone(cfg: GeneratorConfig, texts: Iterable[str] | None = None, reso
         f"  python -c \"from transformers import AutoTokenizer, T5ForConditionalGeneration as T; "
         f"T.from_pretrained('{HUB_NAMES[cfg.backbone][0]}').save_pretrained('{target}'); "
         f"AutoTokenizer.from_pretrained('{HUB_NAMES[cfg.backbone][0]}').save_pretrained('{target}')\"\n"
-        f"and copy {target}/ here (or set generator.model_dir to a save_pretrained directory)."
+        f"and copy {target}/ here (or set generator.model_dir to a save_pretrained directory), or set "
+        f"download: true in the config to let the workflow fetch it into resources/models/{cfg.backbone}/."
     )
 
 
