@@ -120,6 +120,7 @@ def test_resume_after_kill_ends_like_an_uninterrupted_run(small, one_thread, sig
     assert drop((reference / "train_log.csv").read_text()) == drop((tmp / run / "train_log.csv").read_text())
 
 
+@pytest.mark.slow
 def test_trained_model_beats_random_on_topn_validation(tmp_path, one_thread):
     """The demo's planted groups, CF stand-ins that know them, and the demo's generator settings:
     HR@10 and NDCG@10 by exact scoring of the 1 + 99 fixed validation candidates must reach at least
