@@ -26,8 +26,10 @@ def workflow_copy(tmp_path: Path) -> Path:
     return work
 
 
-def run(args, cwd, check=True):
-    proc = subprocess.run(SNAKEMAKE + args, cwd=cwd, capture_output=True, text=True, timeout=1800)
+def run(args, cwd, check=True, timeout=3600):
+    """Snakemake in ``cwd``; the generous timeout keeps a loaded 2-core machine (the demo took 30
+    minutes once, beside other jobs) from failing a run that only goes slowly."""
+    proc = subprocess.run(SNAKEMAKE + args, cwd=cwd, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc
