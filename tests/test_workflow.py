@@ -287,3 +287,10 @@ def test_beauty_cpu_study_dag_and_one_user_sample_for_every_run(tmp_path):
     assert config["evaluation"]["sample_users"] >= 100 and "sample_seed" in config["evaluation"]
     assert all("evaluation" not in (v or {}) for v in config["variants"].values())
     assert config["evaluation"]["topn_methods"][0] == "beam" and "scoring" in config["evaluation"]["topn_methods"]
+
+
+def test_beauty_gpu_twin_dag(tmp_path):
+    """config/beauty_gpu.yaml: the same study with T5-small (a dry run loads no checkpoint)."""
+    jobs = dry_run_outputs(paper_workflow(tmp_path), ["--configfile", "config/beauty_gpu.yaml"])
+    assert runs_of(jobs["train_generator"]) == {("beauty", "peapod"), ("beauty", "pod")}
+    assert len(jobs["train_generator"]) == len(jobs["evaluate_generator"]) == 6
