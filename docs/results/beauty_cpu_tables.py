@@ -1,0 +1,114 @@
+"""Extra tables for docs/results/beauty-cpu.md, read from the study's results/ (run after it):
+wall time and peak memory per stage (Snakemake's benchmark files), per-history-bucket means over
+seeds (each run's history_buckets.csv), per-seed metrics, and each run's training record.
+
+    python docs/results/beauty_cpu_tables.py [results]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+
+def stage_times(root: Path) -> pd.DataFrame:
+    rows = []
+    for tsv in sorted(root.glob("*/benchmarks/**/*.tsv")):
+        bench = pd.read_csv(tsv, sep="\t").iloc[0]
+        rows.append({"job": str(tsv.relative_to(root)).replace("/benchmarks", "").removesuffix(".tsv"),
+                     "wall s": round(float(bench["s"]), 1), "peak MiB (max_rss)": round(float(bench["max_rss"]), 0)})
+    return pd.DataFrame(rows)
+
+
+def buckets(root: Path) -> pd.DataFrame:
+    frames = []
+    for csv in sorted(root.glob("*/runs/*/seed*/history_buckets.csv")):
+        df = pd.read_csv(csv)
+        df["variant"], df["seed"] = csv.parts[-3], csv.parts[-2]
+        frames.append(df)
+    df = pd.concat(frames)
+    keep = ["hr@10", "ndcg@10"]
+    out = (df.groupby(["task", "method", "history_bucket", "variant"], sort=False)
+           .agg(users=("users", "first"), **{f"{m}": (m, "mean") for m in keep}).reset_index())
+    wide = out.pivot_table(index=["task", "method", "history_bucket", "users"], columns="variant", values=keep)
+    wide.columns = [f"{v} {m}" for m, v in wide.columns]
+    return wide.reset_index()
+
+
+def per_seed(root: Path) -> pd.DataFrame:
+    rows = []
+    for path in sorted(root.glob("*/runs/*/seed*/metrics.parquet")):
+        df = pd.read_parquet(path)
+        df = df[df["metric"].isin(["hr@5", "hr@10", "ndcg@10"])]
+        for r in df.itertuples():
+            rows.append({"variant": path.parts[-3], "seed": path.parts[-2], "task": r.task, "method": r.method,
+                         "metric": r.metric, "value": round(r.value, 4)})
+    return pd.DataFrame(rows).pivot_table(index=["task", "method", "variant", "seed"], columns="metric",
+                                          values="value").reset_index()
+
+
+def training(root: Path) -> pd.DataFrame:
+    rows = []
+    for path in sorted(root.glob("*/runs/*/seed*/run.json")):
+        run = json.loads(path.read_text())
+        log = pd.read_csv(path.parent / "train_log.csv")
+        last = log.iloc[-1]
+        rows.append({"variant": path.parts[-3], "seed": run["seed"], "epochs": run["epochs_run"],
+                     "best epoch": run["best_epoch"], "train s": run["train_seconds"],
+                     "train loss seq / top-n (last epoch)": f"{last['train_loss_sequential']:.3f} / {last['train_loss_topn']:.3f}",
+                     "valid loss seq / top-n (best)": " / ".join(f"{log[c].min():.3f}" for c in
+                                                                  ("valid_loss_sequential", "valid_loss_topn"))})
+    return pd.DataFrame(rows)
+
+
+def neighbour_signal(root: Path, dataset: str = "beauty", cf_model: str = "pmf", k: int = 20) -> pd.DataFrame:
+    """How much the user prompt's inputs could tell about the test item: the share of users whose
+    test item is among the training items of at least one of their k CF neighbours, against k
+    users drawn at random (seed 0), and the test item's rank by neighbour votes among the user's
+    100 candidates (HR@10 of 'rank the candidates by how many neighbours bought them', ties
+    pessimistic)."""
+    import numpy as np
+
+    seq = pd.read_parquet(root / dataset / "data" / "sequences.parquet")
+    train = seq[seq["role"] == "train"]
+    bought = train.groupby("user_id")["item_id"].apply(set).to_dict()
+    cand = pd.read_parquet(root / dataset / "data" / "candidates.parquet")
+    cand = cand[cand["split"] == "test"]
+    nbr = pd.read_parquet(root / dataset / "neighbors" / cf_model / "neighbors.parquet")
+    neighbours = dict(zip(nbr["user_id"], (np.asarray(n)[:k] for n in nbr["neighbor_ids"])))
+    users = np.asarray(sorted(bought))
+    rng = np.random.default_rng(0)
+    rows = {"cf": [0, 0], "random": [0, 0]}
+    for u, target, negatives in zip(cand["user_id"], cand["target"], cand["negatives"]):
+        for name, group in (("cf", neighbours[u]), ("random", rng.choice(users, size=k, replace=False))):
+            votes = {}
+            for v in group:
+                for item in bought.get(int(v), ()):
+                    votes[item] = votes.get(item, 0) + 1
+            rows[name][0] += votes.get(int(target), 0) > 0
+            score = votes.get(int(target), 0)
+            rank = sum(votes.get(int(n), 0) >= score for n in negatives)
+            rows[name][1] += rank < 10
+    n = len(cand)
+    return pd.DataFrame([{"neighbours": name, "users": n, "test item bought by a neighbour": round(a / n, 4),
+                          "HR@10 by neighbour votes (100 candidates)": round(b / n, 4)}
+                         for name, (a, b) in rows.items()])
+
+
+def main() -> None:
+    root = Path(sys.argv[1] if len(sys.argv) > 1 else "results")
+    for title, table in (("Wall time and peak memory per job", stage_times(root)),
+                         ("Training", training(root)),
+                         ("Per seed (test, sampled users)", per_seed(root)),
+                         ("Per history-length bucket, mean over seeds", buckets(root)),
+                         ("What the PMF neighbours know about the test item", neighbour_signal(root))):
+        print(f"### {title}\n")
+        print(table.to_markdown(index=False, floatfmt=".4f"))
+        print()
+
+
+if __name__ == "__main__":
+    main()
