@@ -35,7 +35,9 @@ def buckets(root: Path) -> pd.DataFrame:
            .agg(users=("users", "first"), **{f"{m}": (m, "mean") for m in keep}).reset_index())
     wide = out.pivot_table(index=["task", "method", "history_bucket", "users"], columns="variant", values=keep)
     wide.columns = [f"{v} {m}" for m, v in wide.columns]
-    return wide.reset_index()
+    wide = wide.reset_index()
+    order = {label: i for i, label in enumerate(dict.fromkeys(df["history_bucket"]))}  # cold to warm, as written
+    return wide.sort_values(["task", "method", "history_bucket"], key=lambda c: c.map(order) if c.name == "history_bucket" else c)
 
 
 def per_seed(root: Path) -> pd.DataFrame:
@@ -98,12 +100,39 @@ def neighbour_signal(root: Path, dataset: str = "beauty", cf_model: str = "pmf",
                          for name, (a, b) in rows.items()])
 
 
+def per_user_paired(root: Path, a: str = "peapod", b: str = "pod", dataset: str = "beauty",
+                    seeds: tuple[str, ...] = ("seed1", "seed2", "seed3")) -> pd.DataFrame:
+    """PeaPOD minus POD per user (each user's metric averaged over the seeds both have), over the
+    sampled users: mean difference, 95% interval and p of a paired t-test over users. Users, not
+    seeds, are the unit here: it asks whether these trained models differ on these users."""
+    from scipy import stats
+
+    frames = {}
+    for variant in (a, b):
+        runs = [pd.read_parquet(root / dataset / "runs" / variant / s / "per_user.parquet") for s in seeds
+                if (root / dataset / "runs" / variant / s / "per_user.parquet").exists()]
+        frames[variant] = pd.concat(runs).groupby(["task", "method", "user_id"])[["hr@10", "ndcg@10"]].mean()
+    joined = frames[a].join(frames[b], lsuffix="_a", rsuffix="_b", how="inner")
+    rows = []
+    for (task, method), g in joined.groupby(level=[0, 1]):
+        for metric in ("hr@10", "ndcg@10"):
+            diff = g[f"{metric}_a"] - g[f"{metric}_b"]
+            t = stats.ttest_1samp(diff, 0.0)
+            half = stats.t.ppf(0.975, len(diff) - 1) * diff.std(ddof=1) / len(diff) ** 0.5
+            rows.append({"task": task, "method": method, "metric": metric, "users": len(diff),
+                         f"{a}": round(g[f"{metric}_a"].mean(), 4), f"{b}": round(g[f"{metric}_b"].mean(), 4),
+                         "difference": round(diff.mean(), 4), "95% interval": f"[{diff.mean() - half:.4f}, {diff.mean() + half:.4f}]",
+                         "p (paired t over users)": round(float(t.pvalue), 4)})
+    return pd.DataFrame(rows)
+
+
 def main() -> None:
     root = Path(sys.argv[1] if len(sys.argv) > 1 else "results")
     for title, table in (("Wall time and peak memory per job", stage_times(root)),
                          ("Training", training(root)),
                          ("Per seed (test, sampled users)", per_seed(root)),
                          ("Per history-length bucket, mean over seeds", buckets(root)),
+                         ("PeaPOD vs POD per user (seed-averaged), paired over users", per_user_paired(root)),
                          ("What the PMF neighbours know about the test item", neighbour_signal(root))):
         print(f"### {title}\n")
         print(table.to_markdown(index=False, floatfmt=".4f"))
