@@ -126,12 +126,30 @@ def per_user_paired(root: Path, a: str = "peapod", b: str = "pod", dataset: str 
     return pd.DataFrame(rows)
 
 
+def seed_paired(root: Path, metrics: tuple[str, ...] = ("hr@5", "hr@10", "ndcg@10")) -> pd.DataFrame:
+    """The aggregation's paired t-tests over seeds (results/aggregate/tests_paired.csv) with the 95%
+    interval of the mean difference (from its t statistic: half-width = t_crit * diff / t)."""
+    from scipy import stats
+
+    df = pd.read_csv(root / "aggregate" / "tests_paired.csv")
+    df = df[df["metric"].isin(metrics)]
+    rows = []
+    for r in df.itertuples():
+        half = stats.t.ppf(0.975, r.df) * abs(r.mean_diff / r.t) if r.t else float("nan")
+        rows.append({"task": r.task, "method": r.method, "metric": r.metric, "seeds": r.n,
+                     f"{r.variant_a}": round(r.mean_a, 4), f"{r.variant_b}": round(r.mean_b, 4),
+                     "difference": round(r.mean_diff, 4), "95% interval": f"[{r.mean_diff - half:.4f}, {r.mean_diff + half:.4f}]",
+                     "p": round(r.p, 3), "p (Holm)": round(r.p_holm, 3)})
+    return pd.DataFrame(rows)
+
+
 def main() -> None:
     root = Path(sys.argv[1] if len(sys.argv) > 1 else "results")
     for title, table in (("Wall time and peak memory per job", stage_times(root)),
                          ("Training", training(root)),
                          ("Per seed (test, sampled users)", per_seed(root)),
                          ("Per history-length bucket, mean over seeds", buckets(root)),
+                         ("PeaPOD vs POD, paired over seeds (the aggregation's tests)", seed_paired(root)),
                          ("PeaPOD vs POD per user (seed-averaged), paired over users", per_user_paired(root)),
                          ("What the PMF neighbours know about the test item", neighbour_signal(root))):
         print(f"### {title}\n")
