@@ -143,6 +143,27 @@ def seed_paired(root: Path, metrics: tuple[str, ...] = ("hr@5", "hr@10", "ndcg@1
     return pd.DataFrame(rows)
 
 
+def followup(root: Path, dataset: str = "beauty") -> str:
+    """config/beauty_cpu_longer.yaml's two runs (6 epochs, seed 1) beside the study's seed 1:
+    test metrics, validation loss per epoch, and PeaPOD vs POD per user at 6 epochs."""
+    runs = {v: root / dataset / "runs" / v / "seed1" for v in ("peapod", "pod", "peapod_e6", "pod_e6")}
+    if not all((d / "metrics.parquet").exists() for d in runs.values()):
+        return "(the follow-up runs are not all there)"
+    rows = []
+    for variant, d in runs.items():
+        m = pd.read_parquet(d / "metrics.parquet")
+        m = m[m["metric"].isin(["hr@10", "ndcg@10"])]
+        rows.append({"variant": variant, **{f"{r.task} {r.method} {r.metric}": round(r.value, 4) for r in m.itertuples()}})
+    metrics = pd.DataFrame(rows)
+    logs = {v: pd.read_csv(runs[v] / "train_log.csv") for v in ("peapod_e6", "pod_e6")}
+    curve = None
+    for v, log in logs.items():
+        part = log[["epoch", "valid_loss_mean"]].rename(columns={"valid_loss_mean": f"{v} valid loss"}).round(4)
+        curve = part if curve is None else curve.merge(part, on="epoch", how="outer")
+    paired = per_user_paired(root, "peapod_e6", "pod_e6", dataset, ("seed1",))
+    return "\n\n".join(t.to_markdown(index=False) for t in (metrics, curve, paired))
+
+
 def main() -> None:
     root = Path(sys.argv[1] if len(sys.argv) > 1 else "results")
     for title, table in (("Wall time and peak memory per job", stage_times(root)),
