@@ -32,6 +32,12 @@ def dataset_spec(wildcards):
     return config["datasets"][wildcards.dataset]
 
 
+def data_spec(wildcards):
+    """The dataset's entry as the data stage's params: without its embedding settings, so setting
+    datasets.<name>.embeddings re-runs the embeddings, not the preprocessing."""
+    return {k: v for k, v in dataset_spec(wildcards).items() if k != "embeddings"}
+
+
 def demo_settings(wildcards):
     return dataset_spec(wildcards).get("demo", {})
 
