@@ -57,7 +57,7 @@ def test_constrained_beams_only_return_real_distinct_items(setup):
     # Inspect the returned lists themselves (rank alone would hide invalid ids).
     users = sorted(data.sequences)[:8]
     prompts = [f"user_{u} " + " ".join(f"item_{i}" for i in data.sequences[u][:-1]) for u in users]
-    for _, batch in ev._batches("sequential", users, prompts):
+    for _, batch in ev._batches("sequential", users, ev._encode(prompts), "test"):
         lists = ev._beam_items(batch, lambda row: ev.catalogue_trie, batch["input_ids"].shape[0])
         for items in lists:
             assert len(items) == 5 and len(set(items)) == 5
@@ -122,7 +122,7 @@ def test_candidate_scoring_ranks_the_preferred_item_first(setup):
             continue
         hook = prefer(ev.model, sorted(toks) + [ev.eos])
         try:
-            batch = next(ev._batches("topn", [users[r]], [prompts[r]]))[1]
+            batch = next(ev._batches("topn", [users[r]], ev._encode([prompts[r]]), "test"))[1]
             L = ev.max_item_len
             labels = torch.full((1, len(cands[r]), L), -100, dtype=torch.long)
             for c, i in enumerate(cands[r]):
@@ -145,7 +145,7 @@ def test_candidate_scoring_ranks_the_preferred_item_first(setup):
 def test_scoring_equals_the_naive_reference(setup):
     ev, data = evaluator(setup)
     users, prompts, cands, _, _ = ev._topn_inputs(data)
-    batch = next(ev._batches("topn", users[:4], prompts[:4]))[1]
+    batch = next(ev._batches("topn", users[:4], ev._encode(prompts[:4]), "test"))[1]
     labels = torch.full((4, len(cands[0]), ev.max_item_len), -100, dtype=torch.long)
     for r in range(4):
         for c, i in enumerate(cands[r]):

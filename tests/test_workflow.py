@@ -269,3 +269,30 @@ def test_demo_runs_end_to_end(tmp_path):
     assert "reproduced_vs_reported.html" in html and "claims.html" in html
     verdicts = (results / "aggregate" / "reproduced_vs_reported.md").read_text()
     assert "No reported cell is reproduced by this configuration" in verdicts
+
+
+def test_beauty_cpu_study_dag_and_one_user_sample_for_every_run(tmp_path):
+    """config/beauty_cpu.yaml (docs/results/beauty-cpu.md): real Beauty, PMF only, PeaPOD and POD
+    x 3 seeds, every run evaluated on the same seeded user sample."""
+    import yaml
+
+    jobs = dry_run_outputs(paper_workflow(tmp_path), ["--configfile", "config/beauty_cpu.yaml"])
+    assert len(jobs["preprocess"]) == len(jobs["train_embeddings"]) == len(jobs["build_neighbors"]) == 1
+    assert jobs["train_embeddings"] == ["results/beauty/embeddings/pmf/user_embeddings.parquet"]
+    trained = jobs["train_generator"]
+    assert len(trained) == len(jobs["evaluate_generator"]) == 6
+    assert runs_of(trained) == {("beauty", "peapod"), ("beauty", "pod")}
+    assert "make_demo_dataset" not in jobs
+    config = yaml.safe_load((REPO / "config" / "beauty_cpu.yaml").read_text())
+    # One evaluation section for all runs (no per-variant evaluation settings exist), so one sample:
+    # its users depend only on the data, the size and the seed (tests/test_progress_and_sampling.py).
+    assert config["evaluation"]["sample_users"] >= 100 and "sample_seed" in config["evaluation"]
+    assert all("evaluation" not in (v or {}) for v in config["variants"].values())
+    assert config["evaluation"]["topn_methods"][0] == "beam" and "scoring" in config["evaluation"]["topn_methods"]
+
+
+def test_beauty_gpu_twin_dag(tmp_path):
+    """config/beauty_gpu.yaml: the same study with T5-small (a dry run loads no checkpoint)."""
+    jobs = dry_run_outputs(paper_workflow(tmp_path), ["--configfile", "config/beauty_gpu.yaml"])
+    assert runs_of(jobs["train_generator"]) == {("beauty", "peapod"), ("beauty", "pod")}
+    assert len(jobs["train_generator"]) == len(jobs["evaluate_generator"]) == 6

@@ -4,6 +4,7 @@ from pathlib import Path
 from peapod.aggregate.settings import ABLATION_NAMES, FIGURE_ABLATIONS, make_plan
 from peapod.aggregate.tables import TABLE_NAMES, table_names
 from peapod.data.p5 import discover_p5_files
+from peapod.embeddings import dataset_settings as dataset_embedding_settings
 from peapod.fetch import HUB_REPOS, reviews_input
 from peapod.generator.config import all_run_settings, neighbors_to_store
 
@@ -30,6 +31,12 @@ wildcard_constraints:
 
 def dataset_spec(wildcards):
     return config["datasets"][wildcards.dataset]
+
+
+def data_spec(wildcards):
+    """The dataset's entry as the data stage's params: without its embedding settings, so setting
+    datasets.<name>.embeddings re-runs the embeddings, not the preprocessing."""
+    return {k: v for k, v in dataset_spec(wildcards).items() if k != "embeddings"}
 
 
 def demo_settings(wildcards):
@@ -126,11 +133,10 @@ def embedding_inputs(wildcards):
 
 
 def embedding_settings(wildcards):
-    """Only the settings of this source (so changing one model's settings reruns only that model)."""
-    section = config["embeddings"]
-    settings = {"dim": section.get("dim", 512), "seed": section.get("seed", 0)}
-    settings[wildcards.cf_model] = section.get(wildcards.cf_model, {})
-    return settings
+    """Only the settings of this source (so changing one model's settings reruns only that model),
+    with the dataset's own overrides (datasets.<name>.embeddings) merged over embeddings:."""
+    return dataset_embedding_settings(config["embeddings"], dataset_spec(wildcards).get("embeddings"),
+                                      wildcards.cf_model, wildcards.dataset)
 
 
 # --- Aggregation (workflow/rules/report.smk) -----------------------------------------------------
@@ -185,7 +191,7 @@ def ablation_outputs(ablation):
 
 def aggregation_params(wildcards):
     """The config sections the aggregation reads (so a change to them reruns it)."""
-    keys = ("datasets", "seeds", "generator", "variants", "ablations", "aggregate")
+    keys = ("datasets", "seeds", "generator", "variants", "ablations", "aggregate", "evaluation")
     return {key: config[key] for key in keys if key in config}
 
 

@@ -29,7 +29,7 @@ rule preprocess:
         **{f"{name}_table": f"results/{{dataset}}/data/{name}.parquet" for name in DATA_TABLES},
         stats="results/{dataset}/data/stats.json",
     params:
-        spec=dataset_spec,
+        spec=data_spec,
         n_negatives=config["preprocess"]["n_negatives"],
         negative_seed=config["preprocess"]["negative_seed"],
     log:

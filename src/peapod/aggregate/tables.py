@@ -302,6 +302,7 @@ def make_paper_table(name: str, inputs: TableInputs) -> PaperTable:
     table.reported_only = {d for d in datasets if not any(
         not math.isnan(r.cells[c].value) for r in rows if r.kind == "reproduced" for c in columns if c.dataset == d)}
     table.notes += _notes(spec, inputs.reference, number, table)
+    table.notes += sample_note(inputs.config.get("evaluation") or {})
     return table
 
 
@@ -316,6 +317,16 @@ def _notes(spec: TableSpec, reference: str, number: int | None, table: PaperTabl
         notes.append(f"Rows '(ours, {BASELINE_TASKS[spec.task]})' are computed on exactly our data: most popular "
                      "by training counts, each CF model ranking by its own scores (ties count against the target).")
     return notes
+
+
+def sample_note(evaluation: dict[str, Any]) -> list[str]:
+    """A note when our rows come from a user sample (evaluation.sample_users), not the whole test split."""
+    n = evaluation.get("sample_users")
+    if not n:
+        return []
+    return [f"Rows (ours) are evaluated on a fixed sample of {n} test users per dataset (or all, where fewer), "
+            f"stratified by history length, seed {evaluation.get('sample_seed', 2022)}, the same users for every "
+            "run; each run's evaluation.json records n of N."]
 
 
 # ----------------------------------------------------------------------------------------------

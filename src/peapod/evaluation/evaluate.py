@@ -38,12 +38,14 @@ import torch
 from peapod.data.p5 import is_id_token
 from peapod.evaluation.metrics import rank_from_scores, rank_in_list, task_ranking_metrics
 from peapod.evaluation.results import bucket_summary, metrics_table
+from peapod.evaluation.sampling import UserSample, stratified_sample
 from peapod.evaluation.text_metrics import bleu4, mean_rows, per_pair_rouge, reference_style_rouge
 from peapod.evaluation.trie import ItemTrie
 from peapod.generator.config import TASKS
 from peapod.generator.data import collate, fill
 from peapod.generator.tokenization import encode_with_whole_words
 from peapod.generator.runtime import autocast, describe_precision, pick_device, to_device
+from peapod.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +72,9 @@ class EvalSettings:
     explanation_max_length: int = 50
     batch_size: int = 32  # inference batch size (prompts)
     scoring_memory_mib: float = 4096  # working-memory budget of exact candidate scoring
+    sample_users: int | None = None  # evaluate a fixed sample of this many users (stratified by history); None: all
+    sample_seed: int = 2022  # seed of that sample (the same users for every run)
+    progress_seconds: float = 30.0  # a progress line per task at least this often (users done, rate, ETA)
     max_users: int | None = None  # evaluate only the first N users / explanations (benchmarks)
 
     def __post_init__(self) -> None:
@@ -86,6 +91,8 @@ class EvalSettings:
                              f"{list(EXPLANATION_SCORING)}")
         if self.top_k > self.beams:
             raise ValueError("top_k cannot exceed the number of beams")
+        if self.sample_users is not None and self.sample_users < 1:
+            raise ValueError(f"sample_users must be >= 1 or None, not {self.sample_users}")
 
 
 @dataclass
@@ -96,6 +103,7 @@ class EvalData:
     candidates: pd.DataFrame  # user_id, target, negatives of the split
     explanations: pd.DataFrame  # user_id, item_id, explanation of the split
     catalogue: np.ndarray  # all item ids
+    sample: UserSample | None = None  # set when only a sample of the split's users is evaluated
 
     @classmethod
     def from_directory(cls, data_dir: str | Path, split: str) -> "EvalData":
@@ -110,6 +118,25 @@ class EvalData:
             cand[cand["split"] == split].sort_values("user_id").reset_index(drop=True),
             exp[exp["split"] == split].reset_index(drop=True),
             catalogue,
+        )
+
+    def history_lengths(self, users, split: str) -> np.ndarray:
+        """Items before the held-out target of ``split`` (test: all but the last; valid: all but two)."""
+        offset = 1 if split == "test" else 2
+        return np.asarray([len(self.sequences[int(u)]) - offset for u in users], np.int64)
+
+    def sampled(self, n: int, seed: int, split: str) -> "EvalData":
+        """Only a fixed sample of ``n`` users, stratified by history length (see
+        peapod.evaluation.sampling); every task keeps just those users' prompts."""
+        users = np.asarray(sorted(self.sequences), np.int64)
+        sample = stratified_sample(users, self.history_lengths(users, split), n, seed)
+        keep = set(sample.users.tolist())
+        return EvalData(
+            {u: s for u, s in self.sequences.items() if u in keep},
+            self.candidates[self.candidates["user_id"].isin(keep)].reset_index(drop=True),
+            self.explanations[self.explanations["user_id"].isin(keep)].reset_index(drop=True),
+            self.catalogue,
+            sample,
         )
 
 
@@ -132,14 +159,28 @@ class RunEvaluator:
         self.max_item_len = max(len(t) for t in self.item_tokens.values()) + 1
 
     # ---- batching ---------------------------------------------------------------------------
-    def _batches(self, task: str, users: list[int], prompts: list[str]):
+    def _encode(self, prompts: list[str]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Token and whole-word ids of every prompt, once per task (the top-n methods share them)."""
+        if not prompts:
+            return [], []
+        ids, ww = encode_with_whole_words(self.tokenizer, prompts, self.cfg.whole_word_size)
+        return list(ids), list(ww)
+
+    def _batches(self, task: str, users: list[int], encoded, label: str):
+        """(row indices, batch) with prompts batched by token length (longest first; little
+        padding), and a progress line at least every ``progress_seconds`` and at the end."""
+        ids, ww = encoded
         t = TASKS.index(task)
-        for s in range(0, len(prompts), self.s.batch_size):
-            ids, ww = encode_with_whole_words(self.tokenizer, prompts[s : s + self.s.batch_size], self.cfg.whole_word_size)
-            dummy = [np.asarray([self.eos])] * len(ids)
-            batch = collate(ids, ww, dummy, users[s : s + self.s.batch_size], [t] * len(ids))
+        order = sorted(range(len(ids)), key=lambda i: (-len(ids[i]), i))
+        progress = Progress(log, f"{label} ({self.s.split})", len(order), "users", 0, self.s.progress_seconds)
+        for s in range(0, len(order), self.s.batch_size):
+            rows = order[s : s + self.s.batch_size]
+            dummy = [np.asarray([self.eos])] * len(rows)
+            batch = collate([ids[i] for i in rows], [ww[i] for i in rows], dummy, [users[i] for i in rows],
+                            [t] * len(rows))
             batch.pop("labels")
-            yield s, to_device(batch, self.device)
+            yield rows, to_device(batch, self.device)
+            progress.update(len(rows))
 
     def _beam_items(self, batch, trie_of_row, n_rows: int) -> list[list[int]]:
         """Top-k items per row by beam search; ``trie_of_row(row)`` gives the row's trie, or None
@@ -190,11 +231,11 @@ class RunEvaluator:
             prompts.append(fill(self.templates.eval["sequential"], "sequential", u, items=before[-self.cfg.max_history :]))
             targets.append(int(items[len(items) - offset]))
             history.append(len(before))
-        ranked: list[list[int]] = []
+        ranked: list[list[int]] = [[] for _ in users]
         trie = self.catalogue_trie if self.s.constrained else None
-        for s, batch in self._batches("sequential", users, prompts):
-            n = batch["input_ids"].shape[0]
-            ranked += self._beam_items(batch, lambda row: trie, n)
+        for rows, batch in self._batches("sequential", users, self._encode(prompts), "sequential beam"):
+            for i, items in zip(rows, self._beam_items(batch, lambda row: trie, len(rows))):
+                ranked[i] = items
         rows = []
         for u, target, items, h in zip(users, targets, ranked, history):
             rank = rank_in_list(items, target)
@@ -219,11 +260,13 @@ class RunEvaluator:
 
     def topn(self, data: EvalData) -> pd.DataFrame:
         users, prompts, cand_rows, target_index, history = self._topn_inputs(data)
+        encoded = self._encode(prompts)
         frames = []
         if "beam" in self.s.topn_methods:  # the paper's: free decoding, candidates only in the prompt
-            ranked = []
-            for s, batch in self._batches("topn", users, prompts):
-                ranked += self._beam_items(batch, lambda row: None, batch["input_ids"].shape[0])
+            ranked: list[list[int]] = [[] for _ in users]
+            for rows, batch in self._batches("topn", users, encoded, "top-n beam"):
+                for i, items in zip(rows, self._beam_items(batch, lambda row: None, len(rows))):
+                    ranked[i] = items
             ranks = [rank_in_list(items, int(c[t])) for items, c, t in zip(ranked, cand_rows, target_index)]
             frames.append(self._rank_rows(users, ranks, history, "beam"))
         if "scoring" in self.s.topn_methods:
@@ -233,20 +276,20 @@ class RunEvaluator:
                 for c, item in enumerate(cands):
                     toks = self.item_tokens[int(item)] + [self.eos]
                     labels[r, c, : len(toks)] = torch.as_tensor(toks)
-            ranks = []
-            for s, batch in self._batches("topn", users, prompts):
-                n = batch["input_ids"].shape[0]
+            ranks = [0] * len(users)
+            for rows, batch in self._batches("topn", users, encoded, "top-n scoring"):
                 with autocast(self.device):
-                    scores = self.model.score_candidates(batch, labels[s : s + n].to(self.device),
+                    scores = self.model.score_candidates(batch, labels[torch.as_tensor(rows)].to(self.device),
                                                          self.s.scoring_memory_mib).cpu().numpy()
-                ranks += [rank_from_scores(scores[i], target_index[s + i]) for i in range(n)]
+                for j, i in enumerate(rows):
+                    ranks[i] = rank_from_scores(scores[j], target_index[i])
             frames.append(self._rank_rows(users, ranks, history, "scoring"))
         if "beam_candidates" in self.s.topn_methods:
-            ranked = []
-            for s, batch in self._batches("topn", users, prompts):
-                n = batch["input_ids"].shape[0]
-                tries = [ItemTrie({int(i): self.item_tokens[int(i)] for i in cand_rows[s + r]}, self.eos) for r in range(n)]
-                ranked += self._beam_items(batch, lambda row, tries=tries: tries[row], n)
+            ranked = [[] for _ in users]
+            for rows, batch in self._batches("topn", users, encoded, "top-n beam_candidates"):
+                tries = [ItemTrie({int(i): self.item_tokens[int(i)] for i in cand_rows[r]}, self.eos) for r in rows]
+                for i, items in zip(rows, self._beam_items(batch, lambda row, tries=tries: tries[row], len(rows))):
+                    ranked[i] = items
             ranks = [rank_in_list(items, int(c[t])) for items, c, t in zip(ranked, cand_rows, target_index)]
             frames.append(self._rank_rows(users, ranks, history, "beam_candidates"))
         return pd.concat(frames, ignore_index=True)
@@ -266,15 +309,16 @@ class RunEvaluator:
         users = [int(u) for u in exp["user_id"]]
         items = [int(i) for i in exp["item_id"]]
         prompts = [fill(self.templates.eval["explanation"], "explanation", u, i) for u, i in zip(users, items)]
-        generated: list[str] = []
-        for s, batch in self._batches("explanation", users, prompts):
+        generated: list[str] = [""] * len(users)
+        for rows, batch in self._batches("explanation", users, self._encode(prompts), "explanation beam"):
             with autocast(self.device):
                 out = self.model.generate(
                     batch, num_beams=self.s.explanation_beams, num_return_sequences=1, do_sample=False,
                     min_length=self.s.explanation_min_length, max_length=self.s.explanation_max_length,
                     early_stopping=True,
                 ).cpu()
-            generated += [t.strip() for t in self.tokenizer.batch_decode(out, skip_special_tokens=True)]
+            for i, text in zip(rows, self.tokenizer.batch_decode(out, skip_special_tokens=True)):
+                generated[i] = text.strip()
         references = {"standard": [str(t) for t in exp["explanation"]]}
         references["reference"] = self.targets_as_trained(references["standard"])
         texts = pd.DataFrame({"user_id": users, "item_id": items, "reference": references["standard"],
@@ -352,6 +396,10 @@ def evaluate_run_directory(run_dir: str | Path, data_dir: str | Path, templates_
     model, tokenizer, meta = load_model_dir(run_dir, dev, cf_files)
     log.info("evaluating %s: %s", run_dir, describe_precision(dev))
     data = EvalData.from_directory(data_dir, settings.split)
+    if settings.sample_users is not None:
+        data = data.sampled(settings.sample_users, settings.sample_seed, settings.split)
+        log.info("evaluating a fixed sample of %d of %d users (seed %d, stratified by history length: %s)",
+                 len(data.sample.users), data.sample.total, data.sample.seed, data.sample.strata)
     evaluator = RunEvaluator(model, tokenizer, Templates.load(templates_path), settings, data.catalogue, dev)
     result = evaluate_run(evaluator, data)
     for key in ("metrics", "per_user", "texts"):
@@ -365,6 +413,8 @@ def evaluate_run_directory(run_dir: str | Path, data_dir: str | Path, templates_
     summary = {"run": str(run_dir), "seed": trained.get("seed"), "generator_config": trained.get("config"),
                "device": str(dev), "precision": describe_precision(dev), "settings": result["settings"],
                "timings_s": result["timings"],
+               "users": {"evaluated": len(data.sequences), "of": data.sample.total if data.sample else len(data.sequences),
+                         "sample": data.sample.to_dict() if data.sample else None},
                "metrics": {f"{r.task}/{r.method}/{r.metric}": r.value for r in result["metrics"].itertuples()},
                "provenance": provenance()}
     write_json(summary, outputs["summary"])

@@ -50,6 +50,7 @@ class GeneratorConfig:
     mask_pad_in_loss: bool = True  # False reproduces released-code defect 1 (pad ids in the loss)
     decoder_encoder_mask: bool = True  # False reproduces defect 2 (decoder attends to encoder pads)
     validation_seed: int = 2022  # seed of the fixed validation prompts (same for every run)
+    validation_users: int | None = None  # per-epoch validation loss on a fixed stratified sample of this many users; None: all
     validation_topn_scoring: bool = True  # after training, log the best model's top-n HR/NDCG on validation
 
     def __post_init__(self) -> None:
@@ -73,6 +74,8 @@ class GeneratorConfig:
                      "patience", "max_history", "explanation_length", "negatives", "whole_word_size"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be >= 1")
+        if self.validation_users is not None and self.validation_users < 1:
+            problems.append("validation_users must be >= 1 or null")
         if self.task_prompt_length < 0:
             problems.append("task_prompt_length must be >= 0")
         if self.learning_rate <= 0:

@@ -362,19 +362,36 @@ class Validation:
     topn_target_index: np.ndarray  # (U,) position of the true item among them
     item_labels: torch.Tensor  # (max item + 1, L) each item's target ids, -100 padded
 
+    @staticmethod
+    def sampled_users(data: TaskData, cfg: GeneratorConfig) -> set[int] | None:
+        """The users whose prompts the validation loss covers: all (None), or a fixed sample of
+        ``validation_users`` stratified by history length, drawn with ``validation_seed``."""
+        if cfg.validation_users is None:
+            return None
+        from peapod.evaluation.sampling import stratified_sample
+
+        users = np.fromiter(data.sequences, dtype=np.int64)
+        lengths = np.asarray([len(data.sequences[int(u)]) - 2 for u in users], np.int64)
+        return set(stratified_sample(users, lengths, cfg.validation_users, cfg.validation_seed).users.tolist())
+
     @classmethod
     def build(cls, b: Batches) -> "Validation":
         cfg, data = b.cfg, b.data
         rng = np.random.default_rng(cfg.validation_seed)
         samples: dict[str, list[tuple[int, str, np.ndarray]]] = {t: [] for t in b.units}
         cand_rows, target_index = [], []
+        keep = cls.sampled_users(data, cfg)
         if "explanation" in b.units:
             part = data.explanations["valid"]
             for r in range(len(part["user"])):
                 user, item = int(part["user"][r]), int(part["item"][r])
+                if keep is not None and user not in keep:
+                    continue
                 prompt = fill(b.templates.eval["explanation"], "explanation", user, item)
                 samples["explanation"].append((user, prompt, b.exp_target["valid"][r]))
         for user, items in data.sequences.items():
+            if keep is not None and user not in keep:
+                continue
             if "sequential" in b.units and len(items) >= 3:
                 history = items[:-2][-cfg.max_history :]
                 prompt = fill(b.templates.eval["sequential"], "sequential", user, items=history)

@@ -37,6 +37,7 @@ from peapod.generator.data import Batches, TaskData, Templates, Validation
 from peapod.generator.model import PeaPOD, token_losses
 from peapod.generator.runtime import autocast, describe_precision, pick_device, to_device
 from peapod.io import atomic_path, write_json
+from peapod.progress import Progress
 from peapod.provenance import provenance
 
 log = logging.getLogger(__name__)
@@ -120,6 +121,8 @@ def train_generator(
     prefetch: int = 2,
     cf_source: CollabSource | None = None,
     scoring_memory_mib: float = 4096,
+    log_every_batches: int = 200,
+    log_every_seconds: float = 60.0,
 ) -> dict[str, Any]:
     """Train (or resume) one run in ``run_dir`` and export its best checkpoint; returns run.json.
 
@@ -127,7 +130,9 @@ def train_generator(
     ``cf_source`` says which files they came from (the checkpoints then refer to those files by
     path and hash instead of storing the tables). Mid-epoch state is saved every
     ``checkpoint_every_steps`` steps and/or ``checkpoint_seconds`` seconds, and always at the end
-    of an epoch. Once the run is exported, ``last/`` and ``best/`` are deleted.
+    of an epoch. Once the run is exported, ``last/`` and ``best/`` are deleted. A progress line
+    (batches done / total, samples/s, mean training loss so far, ETA of the epoch) is logged every
+    ``log_every_batches`` batches or ``log_every_seconds`` seconds, whichever comes first.
     """
     offline()
     run_dir = Path(run_dir)
@@ -195,6 +200,9 @@ def train_generator(
     while not state["finished"] and state["epoch"] < cfg.epochs:
         epoch, epoch_start = state["epoch"], time.perf_counter()
         model.train()
+        progress = Progress(log, f"epoch {epoch + 1}/{cfg.epochs}", batches.epoch_length() - state["step"], "batches",
+                            log_every_batches, log_every_seconds, rate_unit="samples")
+        epoch_loss = torch.zeros((), dtype=torch.float64, device=dev)  # this session's loss sum (progress lines)
         for k, batch in batches.iterate(epoch, start=state["step"], prefetch=prefetch):
             task = int(batch["task_ids"][0]) if cfg.batching == "task" else None  # read on the CPU copy
             batch = to_device(batch, dev)
@@ -209,13 +217,22 @@ def train_generator(
                 acc[0, task] += loss.detach().double()
                 acc[1, task] += 1
             state["step"], state["global_step"] = k + 1, state["global_step"] + 1
+            epoch_loss += loss.detach().double()
+            if progress.due(1):  # the loss is read (a device sync) only when a line is logged
+                progress.update(1, len(batch["user_ids"]), loss=float(epoch_loss) / progress.done_after(1))
+            else:
+                progress.update(1, len(batch["user_ids"]))
             due_steps = checkpoint_every_steps and state["global_step"] % checkpoint_every_steps == 0
             due_time = checkpoint_seconds and time.perf_counter() - last_save > checkpoint_seconds
             if due_steps or due_time:
                 checkpoint()
                 last_save = time.perf_counter()
 
+        valid_start = time.perf_counter()
         valid = validation_losses(model, validation, dev)
+        log.info("epoch %d: validation loss on %s prompts in %.1fs", epoch + 1,
+                 {t: sum(len(b["user_ids"]) for b in bs) for t, bs in validation.batches.items()},
+                 time.perf_counter() - valid_start)
         mean = float(np.mean(list(valid.values())))
         train_means = (acc[0] / acc[1].clamp_min(1)).tolist()
         improved = state["best_valid"] is None or mean < state["best_valid"]

@@ -1,0 +1,60 @@
+"""A fixed, seeded sample of users stratified by history length: the same users for every run
+(variant, seed) that uses the same sample size and seed, and each history bucket kept in its share.
+
+Allocation is proportional with largest remainders (each stratum gets floor(n * N_s / N), the
+strata with the largest fractional parts one more, ties to the colder bucket); within a stratum
+the users are drawn without replacement by ``default_rng([seed, stratum index])``. Only the users,
+their history lengths, ``n`` and ``seed`` decide the sample: nothing about the model does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from peapod.evaluation.results import DEFAULT_HISTORY_EDGES, history_bucket_labels
+
+
+@dataclass
+class UserSample:
+    users: np.ndarray  # sampled user ids, sorted
+    total: int  # users sampled from
+    seed: int
+    strata: dict[str, tuple[int, int]]  # history bucket -> (sampled, available)
+
+    def to_dict(self) -> dict:
+        return {"users": int(len(self.users)), "of": self.total, "seed": self.seed,
+                "strata": {k: {"sampled": a, "available": b} for k, (a, b) in self.strata.items()}}
+
+
+def stratified_sample(users: Sequence[int], history_lengths: Sequence[int], n: int, seed: int,
+                      edges: Sequence[int] = DEFAULT_HISTORY_EDGES) -> UserSample:
+    """``n`` of ``users`` (all of them when n >= len(users)), stratified by history bucket."""
+    users = np.asarray(users, np.int64)
+    lengths = np.asarray(history_lengths, np.int64)
+    if len(users) != len(lengths):
+        raise ValueError("users and history_lengths differ in length")
+    if n < 1:
+        raise ValueError(f"sample size must be >= 1, not {n}")
+    order = np.argsort(users, kind="stable")
+    users, lengths = users[order], lengths[order]
+    labels = np.asarray(history_bucket_labels(lengths.tolist(), edges))
+    strata = list(dict.fromkeys(history_bucket_labels([1] + [e + 1 for e in sorted(edges)], edges)))
+    sizes = np.array([(labels == s).sum() for s in strata], np.int64)
+    N = int(sizes.sum())
+    n = min(int(n), N)
+    exact = n * sizes / max(N, 1)
+    quota = np.floor(exact).astype(np.int64)
+    remainder = exact - quota
+    for i in sorted(range(len(strata)), key=lambda i: (-remainder[i], i))[: n - int(quota.sum())]:
+        quota[i] += 1
+    chosen = []
+    for i, stratum in enumerate(strata):
+        members = users[labels == stratum]
+        if quota[i]:
+            chosen.append(np.random.default_rng([seed, i]).choice(members, size=int(quota[i]), replace=False))
+    picked = np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, np.int64)
+    info = {s: (int(q), int(z)) for s, q, z in zip(strata, quota, sizes) if z}
+    return UserSample(picked, N, int(seed), info)
