@@ -3,7 +3,7 @@
 Usage:  PYTHONPATH=src python benchmarks/bench_embeddings.py [--data results/beauty/data]
         [--pmf-iters 5] [--bivae-epochs 2] [--lightgcn-epochs 1]
 
-Reads the data stage's tables (run it on /work/shared/data/p5-beauty or resources/p5/beauty
+Reads the data stage's tables (run it on ../shared/data/p5-beauty or resources/p5/beauty
 first). Epochs are reduced for the timing (stated in the output); each model's time per epoch and
 a linear projection to the paper's 100 epochs are printed. Setup (data, graph, imports) is part of
 the measured time, so the projection is an upper bound on the per-epoch part.

@@ -2,7 +2,7 @@
 code change, in one run on one machine.
 
     PYTHONPATH=src python benchmarks/bench_evaluation_real.py --data results/beauty/data \
-        --config config/beauty_cpu.yaml --dataset beauty --variant pod --users 200 --before /tmp/before/src
+        --config config/beauty_cpu.yaml --dataset beauty --variant pod --users 200 --before "$before/src"  # before=$(mktemp -d); git archive REV src | tar -x -C "$before"
 
 Trains the (dataset, variant)'s generator of the config for ``--train-batches`` batches (so beams
 behave like a model that has learnt something; an untrained model ends its beams at once), saves

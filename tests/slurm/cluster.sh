@@ -6,7 +6,7 @@
 #                                         slurmd; wait until the node is idle; prints export SLURM_CONF=...
 #   tests/slurm/cluster.sh stop [DIR]     stop the three daemons by their pid files in DIR
 #
-# DIR (default $PEAPOD_SLURM_DIR or /tmp/peapod-slurm) holds the config, state, logs and pid files.
+# DIR (default $PEAPOD_SLURM_DIR or $TMPDIR/peapod-slurm, TMPDIR defaulting to /tmp) holds the config, state, logs and pid files.
 # /etc/slurm/slurm.conf and gres.conf become links to DIR's (removed again by stop): the executor's
 # job step (snakemake-executor-plugin-slurm-jobstep) strips SLURM_* variables, SLURM_CONF included,
 # before its inner srun, so the config must sit where the SLURM tools look by default. An
@@ -17,7 +17,7 @@
 set -euo pipefail
 
 cmd=${1:?usage: cluster.sh install|start|stop [DIR]}
-DIR=$(realpath -m "${2:-${PEAPOD_SLURM_DIR:-/tmp/peapod-slurm}}")
+DIR=$(realpath -m "${2:-${PEAPOD_SLURM_DIR:-${TMPDIR:-/tmp}/peapod-slurm}}")
 CONF=$DIR/slurm.conf
 
 die() { echo "cluster.sh: $*" >&2; exit 1; }
