@@ -37,11 +37,13 @@ class Progress:
         self.done = self.done_at_last = 0
         self.rate_count = 0  # units of rate_unit so far (samples), when they differ from ``done``
 
-    def due(self, n: int = 1) -> bool:
-        """Whether ``update(n)`` now would log a line (so a caller computes extra values only then)."""
-        done, now = self.done + n, self.clock()
+    def _due(self, done: int, now: float) -> bool:
         return bool((self.every and done - self.done_at_last >= self.every)
                     or (self.seconds and now - self.last >= self.seconds) or done >= self.total)
+
+    def due(self, n: int = 1) -> bool:
+        """Whether ``update(n)`` now would log a line (so a caller computes extra values only then)."""
+        return self._due(self.done + n, self.clock())
 
     def done_after(self, n: int = 1) -> int:
         return self.done + n
@@ -51,8 +53,7 @@ class Progress:
         self.done += n
         self.rate_count += n if rate_count is None else rate_count
         now = self.clock()
-        due = bool((self.every and self.done - self.done_at_last >= self.every)
-                   or (self.seconds and now - self.last >= self.seconds) or self.done >= self.total)
+        due = self._due(self.done, now)
         if due:
             self.log(now, **extra)
         return due

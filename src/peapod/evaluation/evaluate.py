@@ -52,6 +52,11 @@ log = logging.getLogger(__name__)
 CANDIDATE_SHUFFLE_SEED = 2022  # fixed order of each user's 100 candidates in the top-n prompt
 
 
+def held_out_offset(split: str) -> int:
+    """The target of ``split`` counted from the end of a sequence: test = last, valid = second to last."""
+    return 1 if split == "test" else 2
+
+
 # Top-n methods: the paper's free beam search, beams restricted to the candidates, exact scoring.
 TOPN_METHODS = ("beam", "beam_candidates", "scoring")
 # Explanation scoring styles and the method name each one's metrics carry.
@@ -122,7 +127,7 @@ class EvalData:
 
     def history_lengths(self, users, split: str) -> np.ndarray:
         """Items before the held-out target of ``split`` (test: all but the last; valid: all but two)."""
-        offset = 1 if split == "test" else 2
+        offset = held_out_offset(split)
         return np.asarray([len(self.sequences[int(u)]) - offset for u in users], np.int64)
 
     def sampled(self, n: int, seed: int, split: str) -> "EvalData":
@@ -157,6 +162,10 @@ class RunEvaluator:
         self.item_tokens = {int(i): [t for t in toks if t != self.eos] for i, toks in zip(catalogue, ids)}
         self.catalogue_trie = ItemTrie(self.item_tokens, self.eos)
         self.max_item_len = max(len(t) for t in self.item_tokens.values()) + 1
+        # (max item + 1, L): each item's target ids with the end token, -100 padded (for scoring)
+        self.item_labels = torch.full((int(max(self.item_tokens)) + 1, self.max_item_len), -100, dtype=torch.long)
+        for item, toks in self.item_tokens.items():
+            self.item_labels[item, : len(toks) + 1] = torch.as_tensor(toks + [self.eos])
 
     # ---- batching ---------------------------------------------------------------------------
     def _encode(self, prompts: list[str]) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -222,7 +231,7 @@ class RunEvaluator:
 
     # ---- tasks ------------------------------------------------------------------------------
     def sequential(self, data: EvalData) -> pd.DataFrame:
-        offset = 1 if self.s.split == "test" else 2
+        offset = held_out_offset(self.s.split)
         users = sorted(data.sequences)[: self.s.max_users]
         prompts, targets, history = [], [], []
         for u in users:
@@ -246,7 +255,7 @@ class RunEvaluator:
     def _topn_inputs(self, data: EvalData):
         cands = data.candidates.iloc[: self.s.max_users]
         users, prompts, rows, target_index, history = [], [], [], [], []
-        offset = 1 if self.s.split == "test" else 2
+        offset = held_out_offset(self.s.split)
         for u, target, negatives in zip(cands["user_id"], cands["target"], cands["negatives"]):
             u = int(u)
             rng = np.random.default_rng([CANDIDATE_SHUFFLE_SEED, u])
@@ -270,16 +279,11 @@ class RunEvaluator:
             ranks = [rank_in_list(items, int(c[t])) for items, c, t in zip(ranked, cand_rows, target_index)]
             frames.append(self._rank_rows(users, ranks, history, "beam"))
         if "scoring" in self.s.topn_methods:
-            width = len(cand_rows[0]) if cand_rows else 0
-            labels = torch.full((len(cand_rows), width, self.max_item_len), -100, dtype=torch.long)
-            for r, cands in enumerate(cand_rows):
-                for c, item in enumerate(cands):
-                    toks = self.item_tokens[int(item)] + [self.eos]
-                    labels[r, c, : len(toks)] = torch.as_tensor(toks)
             ranks = [0] * len(users)
             for rows, batch in self._batches("topn", users, encoded, "top-n scoring"):
+                labels = self.item_labels[torch.as_tensor(np.stack([cand_rows[i] for i in rows]))]  # (b, C, L)
                 with autocast(self.device):
-                    scores = self.model.score_candidates(batch, labels[torch.as_tensor(rows)].to(self.device),
+                    scores = self.model.score_candidates(batch, labels.to(self.device),
                                                          self.s.scoring_memory_mib).cpu().numpy()
                 for j, i in enumerate(rows):
                     ranks[i] = rank_from_scores(scores[j], target_index[i])
@@ -323,8 +327,7 @@ class RunEvaluator:
         references["reference"] = self.targets_as_trained(references["standard"])
         texts = pd.DataFrame({"user_id": users, "item_id": items, "reference": references["standard"],
                               "reference_as_trained": references["reference"], "generated": generated})
-        offset = 1 if self.s.split == "test" else 2
-        history = [len(data.sequences[u]) - offset for u in users]
+        history = data.history_lengths(users, self.s.split).tolist()
         frames, corpus = [], {}
         for style in self.s.explanation_scoring:
             method, refs = EXPLANATION_SCORING[style], references[style]
