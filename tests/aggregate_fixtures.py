@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from peapod.config import with_defaults
+
 GENERATOR = {
     "user_prompt": "mha", "heads": 4, "prompt_length": 3, "task_prompt_length": 3,
     "neighbors": 20, "cf_model": "pmf", "backbone": "t5-small",
@@ -47,14 +49,15 @@ BASE = {
 
 
 def make_config(datasets=("sports", "beauty"), seeds=(1, 2, 3), ablations=ABLATIONS) -> dict:
-    return {
+    """A validated config with the schema's defaults filled in, as the workflow passes it."""
+    return with_defaults({
         "datasets": {d: {"source": "demo"} for d in datasets},
         "seeds": list(seeds),
         "generator": dict(GENERATOR),
         "variants": {k: dict(v) for k, v in VARIANTS.items()},
         "ablations": {k: {"variants": list(v["variants"]), "datasets": list(datasets)} for k, v in ablations.items()},
         "aggregate": {"labels": {"peapod": "PeaPOD", "pod": "POD"}},
-    }
+    })
 
 
 def run_metrics(variant: str, seed: int, dataset: str = "sports") -> pd.DataFrame:
@@ -71,12 +74,12 @@ def run_metrics(variant: str, seed: int, dataset: str = "sports") -> pd.DataFram
 
 def write_runs(root: Path, config: dict, skip: set = frozenset()) -> dict:
     """Write every planned run's metrics.parquet under ``root``; ``skip`` holds (dataset, variant, seed) left out."""
-    from peapod.aggregate.collect import run_path
     from peapod.aggregate.settings import make_plan
+    from peapod.paths import RUN_METRICS, located
 
     paths = {}
     for key in make_plan(config).runs():
-        path = Path(run_path(*key, root=str(root)))
+        path = Path(located(RUN_METRICS, root, dataset=key[0], variant=key[1], seed=key[2]))
         paths[key] = str(path)
         if key in skip:
             continue

@@ -107,3 +107,38 @@ def test_neighbour_index_keeps_the_most_any_run_reads():
         assert neighbors_to_store(settings, dataset, "pmf", k) == 30
         assert neighbors_to_store(settings, dataset, "bivae", k) == 20
     assert neighbors_to_store(settings, "toys", "bivae", 5) == 10  # Toys' own 10, above k = 5
+
+
+def test_schema_lists_exactly_the_registered_embedding_sources():
+    """The CF registry is the one home of the models: the schema's enum, sections and per-dataset
+    overrides must name exactly its sources, and each model's section exactly its settings (with the
+    dataclass's defaults), so adding a model without its schema entry fails here."""
+    from dataclasses import MISSING, fields
+
+    from peapod.embeddings.registry import FILE_KEYS, FILE_SOURCE, MODELS, SOURCES
+
+    schema = yaml.safe_load(SCHEMA.read_text())
+    section = schema["properties"]["embeddings"]["properties"]
+    assert section["models"]["items"]["enum"] == list(SOURCES)
+    assert set(section) - {"models", "dim", "seed"} == set(SOURCES)
+    overrides = schema["$defs"]["embedding_overrides"]["properties"]
+    assert set(overrides) - {"dim", "seed"} == set(SOURCES)
+    assert set(section[FILE_SOURCE]["properties"]) == set(FILE_KEYS)
+    for name, model in MODELS.items():
+        properties = section[name]["properties"]
+        assert set(properties) == model.option_keys(), name
+        for f in fields(model.settings_type()):
+            default = f.default if f.default is not MISSING else f.default_factory()
+            schema_default = section[f.name]["default"] if f.name in ("dim", "seed") else properties[f.name]["default"]
+            assert default == schema_default, f"{name}.{f.name}: dataclass {default!r} != schema {schema_default!r}"
+
+
+def test_defaults_filled_from_the_schema_equal_snakemakes():
+    from snakemake.utils import validate
+
+    from peapod.config import with_defaults
+
+    for name in ("config.yaml", "paper.yaml"):
+        ours, theirs = with_defaults(load(name)), load(name)
+        validate(theirs, str(SCHEMA))
+        assert ours == theirs, name

@@ -1,12 +1,21 @@
-"""Config validation with messages that name the offending key."""
+"""Config validation with messages that name the offending key, and the schema's defaults.
+
+The schema (workflow/schemas/config.schema.yaml) is the one home of every default: the workflow
+fills them with Snakemake's ``validate``, code outside the workflow (tests, notebooks) with
+:func:`with_defaults`, so no module restates a default.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import copy
+
 import jsonschema
 import yaml
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
 
 class ConfigError(ValueError):
@@ -36,3 +45,27 @@ def validate_config(config: dict[str, Any], schema_path: str | Path) -> None:
             problems.append(f"{key}: {error.message}")
     if problems:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
+
+
+def _default_filling(validator_class):
+    """The validator class that also sets each absent property's default wherever the schema
+    reaches (nested objects, $ref, additionalProperties), as Snakemake's ``validate`` does."""
+    check_properties = validator_class.VALIDATORS["properties"]
+
+    def properties(validator, props, instance, schema):
+        if isinstance(instance, dict):
+            for key, sub in props.items():
+                if "default" in sub:
+                    instance.setdefault(key, copy.deepcopy(sub["default"]))
+        yield from check_properties(validator, props, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": properties})
+
+
+def with_defaults(config: dict[str, Any], schema_path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
+    """A validated copy of ``config`` with the schema's defaults filled in."""
+    validate_config(config, schema_path)
+    schema = yaml.safe_load(Path(schema_path).read_text(encoding="utf-8"))
+    filled = copy.deepcopy(config)
+    _default_filling(jsonschema.validators.validator_for(schema))(schema).validate(filled)
+    return filled

@@ -1,10 +1,13 @@
 # Shared helpers: which outputs exist for the configured datasets, and where inputs come from.
 from pathlib import Path
 
+from peapod import paths
 from peapod.aggregate.settings import ABLATION_NAMES, FIGURE_ABLATIONS, make_plan
 from peapod.aggregate.tables import TABLE_NAMES, table_names
 from peapod.data.p5 import discover_p5_files
+from peapod.data.tables import GENERATOR_TABLES, TABLE_NAMES as DATA_TABLES
 from peapod.embeddings import dataset_settings as dataset_embedding_settings
+from peapod.embeddings.registry import SOURCES as EMBEDDING_SOURCES
 from peapod.fetch import HUB_REPOS, reviews_input
 from peapod.generator.config import all_run_settings, neighbors_to_store
 
@@ -26,7 +29,7 @@ wildcard_constraints:
     dataset="|".join(DATASETS),
     variant="|".join(VARIANTS),
     seed=r"\d+",
-    cf_model="pmf|bivae|lightgcn|file",
+    cf_model="|".join(EMBEDDING_SOURCES),
 
 
 def dataset_spec(wildcards):
@@ -47,13 +50,9 @@ def preprocess_inputs(wildcards):
     """The raw files of one dataset, by role, for the preprocess rule."""
     spec = dataset_spec(wildcards)
     if spec["source"] == "demo":
-        raw = f"results/{wildcards.dataset}/raw"
-        return {
-            "sequences": f"{raw}/sequential_data.txt",
-            "negatives": f"{raw}/negative_samples.txt",
-            "datamaps": f"{raw}/datamaps.json",
-            "explanations": f"{raw}/exp_splits.pkl",
-        }
+        raw = rules.make_demo_dataset.output
+        names = ("sequences", "negatives", "datamaps", "explanations")
+        return {name: getattr(raw, name).format(dataset=wildcards.dataset) for name in names}
     if spec["source"] == "p5":
         return discover_p5_files(spec["path"])
     inputs = {"reviews": reviews_input(spec["path"], config["download"], config["downloads"]["amazon_url"])}
@@ -74,41 +73,31 @@ def run_seed(wildcards):
 def generator_inputs(wildcards):
     """Tables and templates of a run; CF user embeddings and neighbours only when the variant has
     a user prompt (POD, user_prompt none, needs no CF stage); with download: true, the T5 checkpoint."""
-    data = f"results/{wildcards.dataset}/data"
-    inputs = {
-        "sequences": f"{data}/sequences.parquet",
-        "items_table": f"{data}/items.parquet",
-        "explanations": f"{data}/explanations.parquet",
-        "candidates": f"{data}/candidates.parquet",
-        "templates": "config/templates.yaml",
-    }
+    inputs = data_tables(wildcards, GENERATOR_TABLES)
+    inputs["templates"] = "config/templates.yaml"
     settings = GENERATOR_SETTINGS[wildcards.dataset, wildcards.variant]
     if config["download"] and settings.backbone in HUB_REPOS and not settings.model_dir:
         inputs["backbone"] = f"resources/models/{settings.backbone}"  # fetched by fetch_backbone
     if settings.user_prompt != "none":
-        cf = settings.cf_model
-        inputs["embeddings"] = f"results/{wildcards.dataset}/embeddings/{cf}/user_embeddings.parquet"
-        inputs["neighbors"] = f"results/{wildcards.dataset}/neighbors/{cf}/neighbors.parquet"
+        where = {"dataset": wildcards.dataset, "cf_model": settings.cf_model}
+        inputs["embeddings"] = paths.USER_EMBEDDINGS.format(**where)
+        inputs["neighbors"] = paths.NEIGHBORS.format(**where)
     return inputs
 
 
-def evaluation_inputs(wildcards):
-    """The trained run's exported files (train_generator's outputs), the data tables, the templates
-    and the CF files the run read."""
-    run = f"results/{wildcards.dataset}/runs/{wildcards.variant}/seed{wildcards.seed}"
-    inputs = {name: f"{run}/{name}.json" for name in ("config", "tokenizer")}
-    inputs["model"] = f"{run}/model.safetensors"
-    inputs.update(generator_inputs(wildcards))
-    return inputs
+def data_tables(wildcards, names=DATA_TABLES):
+    """The data stage's tables of one dataset, named <table>_table (Snakemake reserves "items")."""
+    return {f"{name}_table": paths.data_table(name).format(dataset=wildcards.dataset) for name in names}
 
 
-def run_metrics_path(dataset, variant, seed):
-    return f"results/{dataset}/runs/{variant}/seed{seed}/metrics.parquet"
+def run_metrics_paths(runs):
+    """The evaluation metrics file of each (dataset, variant, seed)."""
+    return [paths.located(paths.RUN_METRICS, dataset=d, variant=v, seed=s) for d, v, s in runs]
 
 
 def evaluated_runs(wildcards=None):
     """The evaluation metrics of every planned run (each implies its training run)."""
-    return [run_metrics_path(*key) for key in PLAN.runs()]
+    return run_metrics_paths(PLAN.runs())
 
 
 def neighbors_k(wildcards):
@@ -120,8 +109,7 @@ def neighbors_k(wildcards):
 def embedding_inputs(wildcards):
     """The dataset tables an embedding source reads (named <table>_table: Snakemake reserves
     "items"); the file source also its user file."""
-    data = f"results/{wildcards.dataset}/data"
-    inputs = {f"{name}_table": f"{data}/{name}.parquet" for name in ("sequences", "users", "items", "candidates")}
+    inputs = data_tables(wildcards, ("sequences", "users", "items", "candidates"))
     if wildcards.cf_model == "file":
         spec = config["embeddings"].get("file", {})
         if not spec.get("path"):
@@ -159,34 +147,27 @@ def run_metrics_inputs(wildcards):
 
 def baseline_inputs(wildcards):
     """The data stage's tables (most popular) and every configured CF model's own metrics."""
-    data = f"results/{wildcards.dataset}/data"
-    cf = {f"cf_{m}": f"results/{wildcards.dataset}/embeddings/{m}/metrics.json" for m in CF_MODELS}
+    cf = {f"cf_{m}": paths.CF_METRICS.format(dataset=wildcards.dataset, cf_model=m) for m in CF_MODELS}
     kept = set(existing_or_all(list(cf.values())))
     return {
-        "sequences": f"{data}/sequences.parquet",
-        "candidates": f"{data}/candidates.parquet",
+        **data_tables(wildcards, ("sequences", "candidates")),
         **{name: path for name, path in cf.items() if path in kept},
     }
 
 
 def baseline_tables(wildcards):
     """Every dataset's baselines on our own data (results/<dataset>/baselines/metrics.csv)."""
-    return existing_or_all([f"results/{dataset}/baselines/metrics.csv" for dataset in DATASETS])
+    return existing_or_all(expand(paths.BASELINES, dataset=DATASETS))
 
 
 def ablation_run_inputs(wildcards):
     """The metrics files of one ablation's runs (its variants on its datasets)."""
-    return existing_or_all([run_metrics_path(*key) for key in PLAN.for_ablation(wildcards.ablation).runs()])
+    return existing_or_all(run_metrics_paths(PLAN.for_ablation(wildcards.ablation).runs()))
 
 
 def ablation_outputs(ablation):
     """What the ablation_<name> target builds: the ablation's own summary, paired tests and figure."""
-    return [
-        f"results/ablations/{ablation}/summary.csv",
-        f"results/ablations/{ablation}/tests_paired.csv",
-        f"results/figures/ablation_{ablation}.png",
-        f"results/figures/ablation_{ablation}.pdf",
-    ]
+    return expand(list(rules.summarize_ablation.output) + list(rules.plot_ablation.output), ablation=ablation)
 
 
 def aggregation_params(wildcards):
@@ -196,35 +177,20 @@ def aggregation_params(wildcards):
 
 
 def aggregation_outputs():
-    """Every table, figure and test table of the aggregation."""
+    """Every table, figure and test table of the aggregation (the report rules' outputs)."""
     return (
-        [
-            "results/aggregate/summary.csv",
-            "results/aggregate/missing_runs.csv",
-            "results/aggregate/tests_vs_reported.csv",
-            "results/aggregate/tests_paired.csv",
-            "results/aggregate/reproduced_vs_reported.csv",
-            "results/aggregate/reproduced_vs_reported.md",
-            "results/aggregate/reproduced_vs_reported.html",
-            "results/figures/reproduced_vs_reported.png",
-            "results/figures/reproduced_vs_reported.pdf",
-            "results/aggregate/claims.csv",
-            "results/aggregate/claims_detail.csv",
-            "results/aggregate/claims.md",
-            "results/aggregate/claims.html",
-        ]
-        + [f"results/{dataset}/baselines/metrics.csv" for dataset in DATASETS]
-        + expand("results/tables/{table}.{ext}", table=RESULT_TABLES, ext=["md", "tex", "csv", "html"])
-        + expand("results/figures/ablation_{ablation}.{ext}", ablation=ABLATION_FIGURES, ext=["png", "pdf"])
+        [*rules.collect_metrics.output, *rules.test_significance.output, *rules.plot_reproduction.output,
+         *rules.check_claims.output]
+        + expand(rules.compute_baselines.output.metrics, dataset=DATASETS)
+        + expand(list(rules.tabulate_results.output), table=RESULT_TABLES)
+        + expand(list(rules.plot_ablation.output), ablation=ABLATION_FIGURES)
         + [path for ablation in PLAN.ablations for path in ablation_outputs(ablation)]
     )
 
 
 def all_outputs(wildcards):
-    outputs = [f"results/{dataset}/data/stats.json" for dataset in DATASETS]
-    outputs.append("results/tables/dataset_statistics.csv")
-    for dataset in DATASETS:
-        for cf_model in CF_MODELS:
-            outputs.append(f"results/{dataset}/embeddings/{cf_model}/metrics.json")
-            outputs.append(f"results/{dataset}/neighbors/{cf_model}/neighbors.parquet")
+    outputs = expand(rules.preprocess.output.stats, dataset=DATASETS)
+    outputs.append(rules.tabulate_dataset_statistics.output.csv)
+    cf_outputs = [rules.train_embeddings.output.metrics, rules.build_neighbors.output.neighbors]
+    outputs += expand(cf_outputs, dataset=DATASETS, cf_model=CF_MODELS)
     return outputs + evaluated_runs() + aggregation_outputs()

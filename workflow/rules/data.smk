@@ -1,16 +1,15 @@
 # Data stage: the demo generator and the P5-split preprocessing into Parquet tables.
-# Outputs are named <table>_table because Snakemake reserves the name "items".
-
-DATA_TABLES = ["users", "items", "sequences", "candidates", "explanations"]
+# Outputs are named <table>_table because Snakemake reserves the name "items"; where they live is
+# peapod.paths (as for every output another stage reads).
 
 
 rule make_demo_dataset:
     output:
-        sequences="results/{dataset}/raw/sequential_data.txt",
-        negatives="results/{dataset}/raw/negative_samples.txt",
-        datamaps="results/{dataset}/raw/datamaps.json",
-        explanations="results/{dataset}/raw/exp_splits.pkl",
-        truth="results/{dataset}/raw/planted_structure.json",
+        sequences=f"{paths.RAW_DIR}/sequential_data.txt",
+        negatives=f"{paths.RAW_DIR}/negative_samples.txt",
+        datamaps=f"{paths.RAW_DIR}/datamaps.json",
+        explanations=f"{paths.RAW_DIR}/exp_splits.pkl",
+        truth=f"{paths.RAW_DIR}/planted_structure.json",
     params:
         demo=demo_settings,
         n_negatives=config["preprocess"]["n_negatives"],
@@ -26,8 +25,8 @@ rule preprocess:
     input:
         unpack(preprocess_inputs),
     output:
-        **{f"{name}_table": f"results/{{dataset}}/data/{name}.parquet" for name in DATA_TABLES},
-        stats="results/{dataset}/data/stats.json",
+        **{f"{name}_table": paths.data_table(name) for name in DATA_TABLES},
+        stats=paths.DATASET_STATS,
     params:
         spec=data_spec,
         n_negatives=config["preprocess"]["n_negatives"],
@@ -42,7 +41,7 @@ rule preprocess:
 
 rule tabulate_dataset_statistics:
     input:
-        expand("results/{dataset}/data/stats.json", dataset=DATASETS),
+        expand(rules.preprocess.output.stats, dataset=DATASETS),
     output:
         csv=report(
             "results/tables/dataset_statistics.csv",

@@ -5,8 +5,8 @@ rule train_embeddings:
     input:
         unpack(embedding_inputs),
     output:
-        embeddings="results/{dataset}/embeddings/{cf_model}/user_embeddings.parquet",
-        metrics="results/{dataset}/embeddings/{cf_model}/metrics.json",
+        embeddings=paths.USER_EMBEDDINGS,
+        metrics=paths.CF_METRICS,
     params:
         settings=embedding_settings,
     log:

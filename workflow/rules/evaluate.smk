@@ -6,13 +6,18 @@
 
 rule evaluate_generator:
     input:
-        unpack(evaluation_inputs),
+        unpack(generator_inputs),
+        model=rules.train_generator.output.model,
+        config=rules.train_generator.output.config,
+        tokenizer=rules.train_generator.output.tokenizer,
+        tokenizer_config=rules.train_generator.output.tokenizer_config,
+        run=rules.train_generator.output.run,
     output:
-        metrics="results/{dataset}/runs/{variant}/seed{seed}/metrics.parquet",
-        per_user="results/{dataset}/runs/{variant}/seed{seed}/per_user.parquet",
-        texts="results/{dataset}/runs/{variant}/seed{seed}/explanations_generated.parquet",
-        buckets="results/{dataset}/runs/{variant}/seed{seed}/history_buckets.csv",
-        summary="results/{dataset}/runs/{variant}/seed{seed}/evaluation.json",
+        metrics=paths.RUN_METRICS,
+        per_user=paths.run_file("per_user.parquet"),
+        texts=paths.run_file("explanations_generated.parquet"),
+        buckets=paths.run_file("history_buckets.csv"),
+        summary=paths.run_file("evaluation.json"),
     params:
         evaluation=config["evaluation"],
     threads: 2

@@ -7,11 +7,12 @@ rule train_generator:
     input:
         unpack(generator_inputs),
     output:
-        model="results/{dataset}/runs/{variant}/seed{seed}/model.safetensors",
-        config="results/{dataset}/runs/{variant}/seed{seed}/config.json",
-        tokenizer="results/{dataset}/runs/{variant}/seed{seed}/tokenizer.json",
-        train_log="results/{dataset}/runs/{variant}/seed{seed}/train_log.csv",
-        run="results/{dataset}/runs/{variant}/seed{seed}/run.json",
+        model=paths.run_file("model.safetensors"),
+        config=paths.run_file("config.json"),
+        tokenizer=paths.run_file("tokenizer.json"),
+        tokenizer_config=paths.run_file("tokenizer_config.json"),
+        train_log=paths.run_file("train_log.csv"),
+        run=paths.run_file("run.json"),
     params:
         generator=generator_settings,
         seed=run_seed,

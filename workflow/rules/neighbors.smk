@@ -3,9 +3,9 @@
 
 rule build_neighbors:
     input:
-        embeddings="results/{dataset}/embeddings/{cf_model}/user_embeddings.parquet",
+        embeddings=rules.train_embeddings.output.embeddings,
     output:
-        neighbors="results/{dataset}/neighbors/{cf_model}/neighbors.parquet",
+        neighbors=paths.NEIGHBORS,
     params:
         k=neighbors_k,
         block_mib=config["neighbors"]["block_mib"],

@@ -41,7 +41,7 @@ rule compute_baselines:
     input:
         unpack(baseline_inputs),
     output:
-        "results/{dataset}/baselines/metrics.csv",
+        metrics=paths.BASELINES,
     log:
         "results/{dataset}/logs/compute_baselines.log",
     conda:
@@ -52,7 +52,7 @@ rule compute_baselines:
 
 rule test_significance:
     input:
-        metrics="results/aggregate/metrics.parquet",
+        metrics=rules.collect_metrics.output.metrics,
         reported=config["aggregate"]["reported"],
     output:
         vs_reported=report(
@@ -88,10 +88,10 @@ rule test_significance:
 
 rule tabulate_results:
     input:
-        summary="results/aggregate/summary.parquet",
+        summary=rules.collect_metrics.output.summary,
         reported=config["aggregate"]["reported"],
-        vs_reported="results/aggregate/tests_vs_reported.csv",
-        paired="results/aggregate/tests_paired.csv",
+        vs_reported=rules.test_significance.output.vs_reported,
+        paired=rules.test_significance.output.paired,
         baselines=baseline_tables,
     output:
         markdown="results/tables/{table}.md",
@@ -115,7 +115,7 @@ rule tabulate_results:
 
 rule plot_reproduction:
     input:
-        verdicts="results/aggregate/reproduced_vs_reported.csv",
+        verdicts=rules.test_significance.output.reproduced_csv,
     output:
         png=report(
             "results/figures/reproduced_vs_reported.png",
@@ -135,7 +135,7 @@ rule plot_reproduction:
 
 rule check_claims:
     input:
-        metrics="results/aggregate/metrics.parquet",
+        metrics=rules.collect_metrics.output.metrics,
     output:
         csv=report(
             "results/aggregate/claims.csv",
@@ -179,7 +179,7 @@ rule summarize_ablation:
 
 rule plot_ablation:
     input:
-        summary="results/ablations/{ablation}/summary.parquet",
+        summary=rules.summarize_ablation.output.summary,
     output:
         png=report(
             "results/figures/ablation_{ablation}.png",

@@ -1,11 +1,11 @@
 """Adapter: evaluate one trained run on the three tasks (see peapod.evaluation.evaluate)."""
 
-from pathlib import Path
-
 import torch
 
 from peapod.devices import claim_from_config
-from peapod.evaluation.evaluate import EvalSettings, evaluate_run_directory
+from peapod.evaluation.evaluate import EvalSettings, evaluate_run_files
+from peapod.generator.checkpoint import MODEL_FILES
+from peapod.data.tables import declared_tables
 from peapod.logs import run_logged
 
 
@@ -16,9 +16,9 @@ def main(smk, log):
 
 
 def evaluate(smk, device):
-    evaluate_run_directory(
-        run_dir=Path(smk.input.model).parent,
-        data_dir=Path(smk.input.sequences).parent,
+    evaluate_run_files(
+        run={role: smk.input[role] for role in (*MODEL_FILES, "run")},
+        tables=declared_tables(smk.input),
         templates_path=smk.input.templates,
         settings=EvalSettings(**smk.params.evaluation),
         outputs=dict(smk.output.items()),

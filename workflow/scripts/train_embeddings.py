@@ -1,6 +1,7 @@
 """Adapter: fit (or load) one source's user embeddings and its top-n metrics (see peapod.embeddings.stage)."""
 
 from peapod.embeddings.stage import train_embeddings
+from peapod.data.tables import declared_tables
 from peapod.logs import run_logged
 
 
@@ -8,7 +9,7 @@ def main(smk, log):
     train_embeddings(
         dataset=smk.wildcards.dataset,
         cf_model=smk.wildcards.cf_model,
-        tables={name: getattr(smk.input, f"{name}_table") for name in ("sequences", "users", "items", "candidates")},
+        tables=declared_tables(smk.input),
         outputs={"embeddings": smk.output.embeddings, "metrics": smk.output.metrics},
         config=dict(smk.params.settings),
     )

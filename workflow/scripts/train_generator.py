@@ -7,6 +7,7 @@ import torch
 from peapod.devices import claim_from_config
 from peapod.generator.config import GeneratorConfig
 from peapod.generator.train import load_run_inputs, train_generator
+from peapod.data.tables import declared_tables
 from peapod.logs import run_logged
 
 
@@ -20,11 +21,12 @@ def train(smk, log, device):
     cfg = GeneratorConfig.from_dict(dict(smk.params.generator))
     data, templates, collab, cf_source = load_run_inputs(
         cfg,
-        data_dir=Path(smk.input.sequences).parent,
+        tables=declared_tables(smk.input),
         templates_path=smk.input.templates,
         embeddings=smk.input.get("embeddings"),
         neighbors=smk.input.get("neighbors"),
     )
+    # The run writes its declared outputs, and its resumable state while it trains, in one directory.
     summary = train_generator(cfg, data, templates, seed=smk.params.seed, run_dir=Path(smk.output.model).parent,
                               collab=collab, cf_source=cf_source, score_validation_topn=cfg.validation_topn_scoring,
                               scoring_memory_mib=smk.params.scoring_memory_mib, device=device)

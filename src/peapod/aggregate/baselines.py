@@ -24,10 +24,10 @@ import pyarrow as pa
 
 from peapod.embeddings.evaluate import candidate_arrays
 from peapod.evaluation.metrics import RANKING_KS, mean_ranking_metrics, ranks_from_score_matrix
+from peapod.splits import EVAL_SPLITS
 
 COLUMNS = ["dataset", "model", "task", "split", "metric", "value"]
 LABELS = {"most_popular": "Most popular", "pmf": "PMF", "bivae": "BiVAE", "lightgcn": "LightGCN", "file": "user file"}
-SPLITS = ("test", "valid")
 
 
 def training_counts(sequences: pd.DataFrame) -> pd.Series:
@@ -61,7 +61,7 @@ def most_popular(sequences: pd.DataFrame, candidates: pa.Table) -> pd.DataFrame:
     """The most-popular baseline's metrics (tasks sequential and topn, splits test and valid)."""
     counts = training_counts(sequences)
     rows = []
-    for split in SPLITS:
+    for split in EVAL_SPLITS:
         for task, metrics in (("topn", popularity_topn(counts, candidates, split)),
                               ("sequential", popularity_sequential(counts, sequences, split))):
             rows += [("most_popular", task, split, metric, float(value)) for metric, value in metrics.items()]

@@ -1,7 +1,6 @@
 """Per-run metrics files -> one tidy table, with every missing run, seed or value reported.
 
-Per-run contract (written by the evaluation stage):
-  results/{dataset}/runs/{variant}/seed{seed}/metrics.parquet
+Per-run contract (written by the evaluation stage, at peapod.paths.RUN_METRICS):
   columns task (sequential|topn|explanation), method, split (test|valid), metric (lower case), value (float64)
 """
 
@@ -15,20 +14,16 @@ import numpy as np
 import pandas as pd
 
 from peapod.errors import InputError
+from peapod.splits import EVAL_SPLITS
 
 log = logging.getLogger(__name__)
 
 TASKS = ("sequential", "topn", "explanation")
-SPLITS = ("test", "valid")
 METRICS = ("hr@1", "hr@5", "hr@10", "ndcg@5", "ndcg@10", "bleu4", "rouge1", "rouge2", "rougel")
 RUN_COLUMNS = ("task", "method", "split", "metric", "value")
 KEY = ["dataset", "variant", "task", "method", "split", "metric"]
 TIDY_COLUMNS = ["dataset", "variant", "seed", "task", "method", "split", "metric", "value"]
 MISSING_COLUMNS = ["dataset", "variant", "seed", "task", "method", "split", "metric", "reason"]
-
-
-def run_path(dataset: str, variant: str, seed: int, root: str | Path = "results") -> str:
-    return f"{root}/{dataset}/runs/{variant}/seed{seed}/metrics.parquet"
 
 
 def read_run_metrics(path: str | Path) -> pd.DataFrame:
@@ -43,7 +38,7 @@ def read_run_metrics(path: str | Path) -> pd.DataFrame:
     df = df[list(RUN_COLUMNS)].copy()
     if not pd.api.types.is_float_dtype(df["value"]):
         raise InputError(path, f"column value has type {df['value'].dtype}, expected float64")
-    for column, allowed in (("task", TASKS), ("split", SPLITS), ("metric", METRICS)):
+    for column, allowed in (("task", TASKS), ("split", EVAL_SPLITS), ("metric", METRICS)):
         bad = sorted(set(df[column].astype(str)) - set(allowed))
         if bad:
             row = int(np.flatnonzero(df[column].astype(str).isin(bad))[0])

@@ -20,14 +20,15 @@ import pandas as pd  # noqa: E402
 from peapod.aggregate.methods import HEADLINE_METRICS  # noqa: E402
 from peapod.aggregate.settings import ABLATION_AXES  # noqa: E402
 from peapod.aggregate.tables import METRIC_LABELS, TASK_LABELS  # noqa: E402
+from peapod.embeddings.registry import SOURCE_LABELS, SOURCES  # noqa: E402
 
 FIGURE_METRICS = list(HEADLINE_METRICS)
 CATEGORY_ORDER = {
     "task_prompt": ["without", "with"],
-    "cf_model": ["pmf", "bivae", "lightgcn", "file"],
+    "cf_model": list(SOURCES),
     "backbone": ["tiny", "t5-small", "t5-base"],
 }
-CATEGORY_LABELS = {"pmf": "PMF", "bivae": "BiVAE", "lightgcn": "LightGCN", "with": "with", "without": "without"}
+CATEGORY_LABELS = {**SOURCE_LABELS, "with": "with", "without": "without"}
 
 
 def ablation_points(

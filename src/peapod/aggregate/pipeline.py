@@ -20,12 +20,13 @@ import pandas as pd
 import pyarrow as pa
 
 from peapod.aggregate import baselines, claims, compare, figures, tables
-from peapod.aggregate.collect import attach_settings, collect_runs, run_path
+from peapod.aggregate.collect import attach_settings, collect_runs
 from peapod.aggregate.reported import DEFAULT_REFERENCE, PAPERS, attach_variants, load_reported
 from peapod.aggregate.settings import make_plan, settings_table
 from peapod.aggregate.stats import summarize
 from peapod.formatting import markdown_table
 from peapod.io import write_parquet, write_text
+from peapod.paths import RESULTS, RUN_METRICS, located
 from peapod.provenance import stamp_table
 
 log = logging.getLogger(__name__)
@@ -33,22 +34,18 @@ SUMMARY_BY = ["dataset", "variant", "task", "method", "split", "metric"]
 
 
 def aggregate_settings(config: dict[str, Any]) -> dict[str, Any]:
-    agg = dict(config.get("aggregate") or {})
-    agg.setdefault("alpha", 0.05)
-    agg.setdefault("star_uses_holm", False)
-    agg.setdefault("labels", {})
-    agg.setdefault("reference_paper", DEFAULT_REFERENCE)
-    return agg
+    """The config's aggregate: section (its defaults filled by the schema: peapod.config.with_defaults)."""
+    return dict(config["aggregate"])
 
 
 def expected_run_paths(
-    config: dict[str, Any], root: str = "results", ablation: str | None = None
+    config: dict[str, Any], root: str = RESULTS, ablation: str | None = None
 ) -> dict[tuple[str, str, int], str]:
     """Every (dataset, variant, seed) the aggregation (or one ablation) reads, with its metrics file path."""
     plan = make_plan(config)
     if ablation is not None:
         plan = plan.for_ablation(ablation)
-    return {key: run_path(*key, root=root) for key in plan.runs()}
+    return {(d, v, s): located(RUN_METRICS, root, dataset=d, variant=v, seed=s) for d, v, s in plan.runs()}
 
 
 def collect_metrics(config: dict[str, Any], paths: dict[tuple[str, str, int], str], outputs: dict[str, str]) -> None:

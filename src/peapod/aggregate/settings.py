@@ -136,9 +136,9 @@ def make_plan(config: dict[str, Any]) -> AggregationPlan:
     includes the default variant (its reference point)."""
     variants = config.get("variants") or {}
     datasets = tuple(config["datasets"])
-    agg = config.get("aggregate") or {}
-    default = agg.get("default_variant", "peapod")
-    baseline = agg.get("baseline_variant", "pod")
+    agg = config["aggregate"]
+    default = agg["default_variant"]
+    baseline = agg["baseline_variant"]
     table_variants = tuple(agg.get("table_variants") or [v for v in (baseline, default) if v in variants])
     problems = []
     for name in (*table_variants, default):

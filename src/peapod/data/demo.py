@@ -119,14 +119,21 @@ def _explanation_splits(rng: np.random.Generator, pairs: list[tuple[int, int]]) 
     return splits
 
 
-def write_demo_dataset(cfg: DemoConfig, out_dir: str | Path) -> dict[str, Path]:
-    """Write sequential_data.txt, negative_samples.txt, datamaps.json, exp_splits.pkl and
-    planted_structure.json into ``out_dir``; returns their paths."""
-    cfg.check()
-    rng = np.random.default_rng(cfg.seed)
-    out_dir = Path(out_dir)
+@dataclass
+class _PlantedWorld:
+    """The demo's hidden structure in internal ids 0..n-1 (before P5 numbering)."""
 
-    # Internal ids 0..n-1; groups by modulo, chains by a permutation of each group's items.
+    item_group: list[int]
+    group_items: list[list[int]]
+    successor: dict[int, int]  # each group's items form one chain
+    item_feature: list[str]
+    user_group: list[int]
+    sequences: list[list[int]]  # per internal user, items in time order
+
+
+def _plant(rng: np.random.Generator, cfg: DemoConfig) -> _PlantedWorld:
+    """Groups by modulo, chains by a permutation of each group's items, a feature word per item
+    from its group's slice of the vocabulary, and every user's sequence."""
     item_group = [i % cfg.n_groups for i in range(cfg.n_items)]
     group_items = [[i for i in range(cfg.n_items) if item_group[i] == g] for g in range(cfg.n_groups)]
     successor: dict[int, int] = {}
@@ -135,89 +142,107 @@ def write_demo_dataset(cfg: DemoConfig, out_dir: str | Path) -> dict[str, Path]:
         for a, b in zip(chain, chain[1:] + chain[:1]):
             successor[a] = b
     per_group = len(FEATURES) // cfg.n_groups  # each group owns its own slice of feature words
-    item_feature = [
-        FEATURES[item_group[i] * per_group + int(rng.integers(per_group))] for i in range(cfg.n_items)
-    ]
+    item_feature = [FEATURES[item_group[i] * per_group + int(rng.integers(per_group))] for i in range(cfg.n_items)]
     user_group = [u % cfg.n_groups for u in range(cfg.n_users)]
-    internal_sequences = [_user_sequence(rng, cfg, user_group[u], group_items, successor) for u in range(cfg.n_users)]
+    sequences = [_user_sequence(rng, cfg, user_group[u], group_items, successor) for u in range(cfg.n_users)]
+    return _PlantedWorld(item_group, group_items, successor, item_feature, user_group, sequences)
 
-    # P5 numbering: users in shuffled order, items by first appearance along those sequences.
+
+def _p5_numbering(rng: np.random.Generator, cfg: DemoConfig, sequences: list[list[int]]):
+    """P5 numbering: users in shuffled order, items by first appearance along those sequences."""
     user_order = rng.permutation(cfg.n_users).tolist()
     user_id = {internal: number for number, internal in enumerate(user_order, start=1)}
     item_id: dict[int, int] = {}
     for internal_user in user_order:
-        for item in internal_sequences[internal_user]:
+        for item in sequences[internal_user]:
             item_id.setdefault(item, len(item_id) + 1)
     for item in range(cfg.n_items):  # items nobody bought still belong to the catalogue
         item_id.setdefault(item, len(item_id) + 1)
-    raw_user = _raw_ids(rng, cfg.n_users, "A", 13)
-    raw_item = _raw_ids(rng, cfg.n_items, "B00", 7)
+    return user_id, item_id
 
-    sequences = {user_id[u]: [item_id[i] for i in internal_sequences[u]] for u in range(cfg.n_users)}
-    seq_lines = [f"{u} " + " ".join(map(str, sequences[u])) for u in sorted(sequences)]
 
+def _negative_lines(rng: np.random.Generator, cfg: DemoConfig, sequences: dict[int, list[int]]) -> list[str]:
     catalogue = np.arange(1, cfg.n_items + 1)
-    neg_lines = []
+    lines = []
     for u in sorted(sequences):
-        pool = np.setdiff1d(catalogue, sequences[u])
-        negs = rng.choice(pool, size=cfg.n_negatives, replace=False)
-        neg_lines.append(f"{u} " + " ".join(map(str, negs.tolist())))
+        negatives = rng.choice(np.setdiff1d(catalogue, sequences[u]), size=cfg.n_negatives, replace=False)
+        lines.append(f"{u} " + " ".join(map(str, negatives.tolist())))
+    return lines
 
-    datamaps = {
-        "user2id": {raw_user[u]: str(user_id[u]) for u in range(cfg.n_users)},
-        "item2id": {raw_item[i]: str(item_id[i]) for i in range(cfg.n_items)},
-        "id2user": {str(user_id[u]): raw_user[u] for u in range(cfg.n_users)},
-        "id2item": {str(item_id[i]): raw_item[i] for i in range(cfg.n_items)},
-    }
 
-    # Reviews with explanations, in P5's exp_splits.pkl record format.
-    reviews = []
+def _exp_splits(rng: np.random.Generator, cfg: DemoConfig, world: _PlantedWorld, raw_user: list[str],
+                raw_item: list[str]) -> dict[str, list[dict]]:
+    """Reviews with explanations, in P5's exp_splits.pkl record format, split 8:1:1."""
+    reviews, pairs = [], []
     base_time = 1_300_000_000
     for u in range(cfg.n_users):
-        for position, item in enumerate(internal_sequences[u]):
+        for position, item in enumerate(world.sequences[u]):
             if rng.random() >= cfg.explanation_fraction:
                 continue
-            liked = item_group[item] == user_group[u]
+            liked = world.item_group[item] == world.user_group[u]
             rating = float(rng.integers(4, 6) if liked else rng.integers(1, 4))
             adjective = (POSITIVE if liked else NEGATIVE)[int(rng.integers(len(POSITIVE)))]
-            sentence = TEMPLATES[int(rng.integers(len(TEMPLATES)))].format(feature=item_feature[item], adjective=adjective)
-            reviews.append(
-                {
-                    "reviewerID": raw_user[u],
-                    "asin": raw_item[item],
-                    "overall": rating,
-                    "unixReviewTime": base_time + 86_400 * (position + 30 * u),
-                    "feature": item_feature[item],
-                    "explanation": sentence,
-                    "_pair": (u, item),
-                }
-            )
-    splits = _explanation_splits(rng, [r.pop("_pair") for r in reviews])
-    exp_splits = {name: [r for r, s in zip(reviews, splits) if s == name] for name in ("train", "val", "test")}
+            feature = world.item_feature[item]
+            sentence = TEMPLATES[int(rng.integers(len(TEMPLATES)))].format(feature=feature, adjective=adjective)
+            reviews.append({"reviewerID": raw_user[u], "asin": raw_item[item], "overall": rating,
+                            "unixReviewTime": base_time + 86_400 * (position + 30 * u), "feature": feature,
+                            "explanation": sentence})
+            pairs.append((u, item))
+    splits = _explanation_splits(rng, pairs)
+    return {name: [r for r, s in zip(reviews, splits) if s == name] for name in ("train", "val", "test")}
 
+
+DEMO_FILES = {"sequences": "sequential_data.txt", "negatives": "negative_samples.txt", "datamaps": "datamaps.json",
+              "explanations": "exp_splits.pkl", "truth": "planted_structure.json"}  # by role
+
+
+def demo_paths(out_dir: str | Path) -> dict[str, Path]:
+    """{role: path} of the demo's files in ``out_dir``."""
+    return {role: Path(out_dir) / name for role, name in DEMO_FILES.items()}
+
+
+def write_demo_dataset(cfg: DemoConfig, out_dir: str | Path) -> dict[str, Path]:
+    """write_demo_files into ``out_dir``; returns their paths."""
+    paths = demo_paths(out_dir)
+    write_demo_files(cfg, paths)
+    return paths
+
+
+def write_demo_files(cfg: DemoConfig, paths: dict[str, str | Path]) -> None:
+    """Write the demo's P5 files (sequences, negatives, datamaps, explanations: sequential_data.txt,
+    negative_samples.txt, datamaps.json, exp_splits.pkl) and its truth (planted_structure.json)
+    to ``paths`` ({role: path}, the roles of DEMO_FILES), each atomically."""
+    cfg.check()
+    rng = np.random.default_rng(cfg.seed)  # one stream, drawn in this order
+    world = _plant(rng, cfg)
+    user_id, item_id = _p5_numbering(rng, cfg, world.sequences)
+    raw_user = _raw_ids(rng, cfg.n_users, "A", 13)
+    raw_item = _raw_ids(rng, cfg.n_items, "B00", 7)
+    sequences = {user_id[u]: [item_id[i] for i in world.sequences[u]] for u in range(cfg.n_users)}
+    negative_lines = _negative_lines(rng, cfg, sequences)
+    exp_splits = _exp_splits(rng, cfg, world, raw_user, raw_item)
+
+    users, items = range(cfg.n_users), range(cfg.n_items)
+    datamaps = {
+        "user2id": {raw_user[u]: str(user_id[u]) for u in users},
+        "item2id": {raw_item[i]: str(item_id[i]) for i in items},
+        "id2user": {str(user_id[u]): raw_user[u] for u in users},
+        "id2item": {str(item_id[i]): raw_item[i] for i in items},
+    }
     truth = {
         "seed": cfg.seed,
         "n_groups": cfg.n_groups,
-        "user_group": {str(user_id[u]): user_group[u] for u in range(cfg.n_users)},
-        "item_group": {str(item_id[i]): item_group[i] for i in range(cfg.n_items)},
-        "item_feature": {str(item_id[i]): item_feature[i] for i in range(cfg.n_items)},
-        "chain_successor": {str(item_id[a]): item_id[b] for a, b in successor.items()},
+        "user_group": {str(user_id[u]): world.user_group[u] for u in users},
+        "item_group": {str(item_id[i]): world.item_group[i] for i in items},
+        "item_feature": {str(item_id[i]): world.item_feature[i] for i in items},
+        "chain_successor": {str(item_id[a]): item_id[b] for a, b in world.successor.items()},
     }
-
-    paths = {
-        "sequences": out_dir / "sequential_data.txt",
-        "negatives": out_dir / "negative_samples.txt",
-        "datamaps": out_dir / "datamaps.json",
-        "explanations": out_dir / "exp_splits.pkl",
-        "truth": out_dir / "planted_structure.json",
-    }
-    write_text("\n".join(seq_lines) + "\n", paths["sequences"])
-    write_text("\n".join(neg_lines) + "\n", paths["negatives"])
+    write_text("".join(f"{u} " + " ".join(map(str, sequences[u])) + "\n" for u in sorted(sequences)), paths["sequences"])
+    write_text("\n".join(negative_lines) + "\n", paths["negatives"])
     write_json(datamaps, paths["datamaps"])
     with atomic_path(paths["explanations"]) as tmp:
         tmp.write_bytes(pickle.dumps(exp_splits, protocol=4))
     write_json(truth, paths["truth"])
-    return paths
 
 
 def read_planted_structure(path: str | Path) -> dict:

@@ -19,6 +19,7 @@ from typing import Any, Iterator
 from peapod.data.raw import ExplanationRecord, RawDataset
 from peapod.data.safe_pickle import load_plain_pickle
 from peapod.errors import InputError
+from peapod.splits import EXPLANATION_SPLITS
 
 SEQUENCE_FILES = ("sequential_data.txt", "sequential.txt")
 NEGATIVE_FILES = ("negative_samples.txt", "negative.txt")
@@ -283,7 +284,7 @@ def _load_explanation_splits(path: Path) -> dict[str, tuple[str, list]]:
         if not isinstance(records, list):
             raise InputError(path, f"split {key!r} must be a list, not {type(records).__name__}", key)
         result[split] = (key, records)
-    missing = [s for s in ("train", "valid", "test") if s not in result]
+    missing = [s for s in EXPLANATION_SPLITS if s not in result]
     if missing:
         raise InputError(path, f"split {missing[0]!r} is missing")
     return result

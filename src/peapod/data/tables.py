@@ -13,7 +13,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pyarrow as pa
@@ -22,8 +22,10 @@ import pyarrow.parquet as pq
 from peapod.data.raw import RawDataset
 from peapod.errors import InputError
 from peapod.io import write_json, write_parquet
+from peapod.splits import EXPLANATION_SPLITS, held_out_items, held_out_target, role_of
 
 TABLE_NAMES = ("users", "items", "sequences", "candidates", "explanations")
+GENERATOR_TABLES = ("sequences", "items", "explanations", "candidates")  # what training and evaluation read
 
 SCHEMAS = {
     "users": pa.schema([("user_id", pa.int32()), ("raw_id", pa.string()), ("n_items", pa.int32())]),
@@ -93,97 +95,99 @@ class DatasetTables:
 def build_tables(
     raw: RawDataset, name: str, n_negatives: int = 99, negative_seed: int = 2022
 ) -> DatasetTables:
-    users_sorted = sorted(raw.sequences)
-    catalogue = sorted(raw.items)
+    """The five typed tables of a dataset (users, items, sequences with their leave-two-out roles,
+    the fixed 99-negative candidates of validation and test, explanations) and its statistics.
+    Test negatives come from the raw data when it has them, else are sampled with ``negative_seed``;
+    validation negatives are always sampled (fixed, so validation does not move between epochs)."""
+    users = sorted(raw.sequences)
     notes = list(raw.notes)
-
-    if raw.test_negatives is None:
-        test_negatives = sample_negatives(
-            raw.sequences, catalogue, n_negatives, np.random.default_rng([negative_seed, 0])
-        )
+    test_negatives, negatives_source = raw.test_negatives, "file"
+    if test_negatives is None:
+        test_negatives = sample_negatives(raw.sequences, sorted(raw.items), n_negatives,
+                                          np.random.default_rng([negative_seed, 0]))
         negatives_source = f"sampled uniformly from non-interacted items (seed {negative_seed})"
         notes.append(f"no negatives file: test negatives {negatives_source}")
-    else:
-        test_negatives = raw.test_negatives
-        negatives_source = "file"
-    # Fixed validation negatives, so validation loss and metrics do not move between epochs.
-    valid_negatives = sample_negatives(
-        raw.sequences, catalogue, n_negatives, np.random.default_rng([negative_seed, 1])
-    )
-
-    seq_user, seq_pos, seq_item, seq_role = [], [], [], []
-    interactions: dict[int, int] = {i: 0 for i in catalogue}
-    for user in users_sorted:
-        seq = raw.sequences[user]
-        n = len(seq)
-        for position, item in enumerate(seq):
-            seq_user.append(user)
-            seq_pos.append(position)
-            seq_item.append(item)
-            seq_role.append("test" if position == n - 1 else "valid" if position == n - 2 else "train")
-            interactions[item] += 1
-
-    cand_user, cand_split, cand_target, cand_negs = [], [], [], []
-    for split, negatives, offset in (("valid", valid_negatives, 2), ("test", test_negatives, 1)):
-        for user in users_sorted:
-            cand_user.append(user)
-            cand_split.append(split)
-            cand_target.append(raw.sequences[user][-offset])
-            cand_negs.append(negatives[user])
-
-    exp_records = raw.explanations or []
+    valid_negatives = sample_negatives(raw.sequences, sorted(raw.items), n_negatives,
+                                       np.random.default_rng([negative_seed, 1]))
     tables = {
-        "users": pa.table(
-            {
-                "user_id": users_sorted,
-                "raw_id": [raw.users[u] for u in users_sorted],
-                "n_items": [len(raw.sequences[u]) for u in users_sorted],
-            },
-            schema=SCHEMAS["users"],
-        ),
-        "items": pa.table(
-            {
-                "item_id": catalogue,
-                "raw_id": [raw.items[i] for i in catalogue],
-                "n_interactions": [interactions[i] for i in catalogue],
-            },
-            schema=SCHEMAS["items"],
-        ),
-        "sequences": pa.table(
-            {"user_id": seq_user, "position": seq_pos, "item_id": seq_item, "role": seq_role},
-            schema=SCHEMAS["sequences"],
-        ),
-        "candidates": pa.table(
-            {"user_id": cand_user, "split": cand_split, "target": cand_target, "negatives": cand_negs},
-            schema=SCHEMAS["candidates"],
-        ),
-        "explanations": pa.table(
-            {
-                "split": [r.split for r in exp_records],
-                "user_id": [r.user_id for r in exp_records],
-                "item_id": [r.item_id for r in exp_records],
-                "explanation": [r.explanation for r in exp_records],
-                "feature": [r.feature for r in exp_records],
-                "rating": [r.rating for r in exp_records],
-                "timestamp": [r.timestamp for r in exp_records],
-            },
-            schema=SCHEMAS["explanations"],
-        ),
+        "users": users_table(raw, users),
+        "items": items_table(raw),
+        "sequences": sequences_table(raw, users),
+        "candidates": candidates_table(raw, users, {"valid": valid_negatives, "test": test_negatives}),
+        "explanations": explanations_table(raw.explanations or []),
     }
+    stats = dataset_statistics(raw, name, tables["sequences"].num_rows, notes)
+    stats.update({
+        "negatives_per_user": n_negatives,
+        "test_negatives_source": negatives_source,
+        "valid_negatives_source": f"sampled uniformly from non-interacted items (seed {negative_seed})",
+        "notes": notes,
+    })  # fmt: skip
+    return DatasetTables(tables, stats)
 
-    lengths = [len(raw.sequences[u]) for u in users_sorted]
-    n_interactions = len(seq_item)
-    density = n_interactions / (len(users_sorted) * len(catalogue))
-    exp_counts = {s: sum(r.split == s for r in exp_records) for s in ("train", "valid", "test")}
-    held_out = {(u, i) for u in users_sorted for i in raw.sequences[u][-2:]}
-    leaked = sum(r.split == "train" and (r.user_id, r.item_id) in held_out for r in exp_records)
-    stats = {
+
+def users_table(raw: RawDataset, users: list[int]) -> pa.Table:
+    columns = {"user_id": users, "raw_id": [raw.users[u] for u in users],
+               "n_items": [len(raw.sequences[u]) for u in users]}
+    return pa.table(columns, schema=SCHEMAS["users"])
+
+
+def items_table(raw: RawDataset) -> pa.Table:
+    catalogue = sorted(raw.items)
+    interactions: dict[int, int] = {i: 0 for i in catalogue}
+    for seq in raw.sequences.values():
+        for item in seq:
+            interactions[item] += 1
+    columns = {"item_id": catalogue, "raw_id": [raw.items[i] for i in catalogue],
+               "n_interactions": [interactions[i] for i in catalogue]}
+    return pa.table(columns, schema=SCHEMAS["items"])
+
+
+def sequences_table(raw: RawDataset, users: list[int]) -> pa.Table:
+    """One row per interaction in time order, with its split role (peapod.splits)."""
+    columns: dict[str, list] = {"user_id": [], "position": [], "item_id": [], "role": []}
+    for user in users:
+        seq = raw.sequences[user]
+        for position, item in enumerate(seq):
+            columns["user_id"].append(user)
+            columns["position"].append(position)
+            columns["item_id"].append(item)
+            columns["role"].append(role_of(position, len(seq)))
+    return pa.table(columns, schema=SCHEMAS["sequences"])
+
+
+def candidates_table(raw: RawDataset, users: list[int], negatives: dict[str, dict[int, list[int]]]) -> pa.Table:
+    """Per split (valid, then test) and user: the held-out target and its fixed negatives."""
+    columns: dict[str, list] = {"user_id": [], "split": [], "target": [], "negatives": []}
+    for split in ("valid", "test"):
+        for user in users:
+            columns["user_id"].append(user)
+            columns["split"].append(split)
+            columns["target"].append(held_out_target(raw.sequences[user], split))
+            columns["negatives"].append(negatives[split][user])
+    return pa.table(columns, schema=SCHEMAS["candidates"])
+
+
+def explanations_table(records: list) -> pa.Table:
+    fields = ("split", "user_id", "item_id", "explanation", "feature", "rating", "timestamp")
+    columns = {f: [getattr(r, f) for r in records] for f in fields}
+    return pa.table(columns, schema=SCHEMAS["explanations"])
+
+
+def dataset_statistics(raw: RawDataset, name: str, n_interactions: int, notes: list[str]) -> dict[str, Any]:
+    """The paper's dataset table (users, items, reviews, density), sequence lengths and explanation
+    counts, and how many training explanations fall on a held-out item."""
+    users = sorted(raw.sequences)
+    lengths = [len(raw.sequences[u]) for u in users]
+    records = raw.explanations or []
+    held_out = {(u, i) for u in users for i in held_out_items(raw.sequences[u])}
+    return {
         "dataset": name,
         # The columns of the paper's dataset table.
-        "users": len(users_sorted),
-        "items": len(catalogue),
+        "users": len(users),
+        "items": len(raw.items),
         "reviews": n_interactions,
-        "density_pct": round(100 * density, 4),
+        "density_pct": round(100 * (n_interactions / (len(users) * len(raw.items))), 4),
         "sequence_length": {
             "mean": round(statistics.fmean(lengths), 3),
             "median": statistics.median(lengths),
@@ -191,15 +195,12 @@ def build_tables(
             "max": max(lengths),
         },
         "explanation_task": raw.explanations is not None,
-        "explanations": exp_counts,
+        "explanations": {s: sum(r.split == s for r in records) for s in EXPLANATION_SPLITS},
         # Defect 8 of the released code made visible: train explanations on a held-out item.
-        "train_explanations_on_valid_or_test_item": leaked,
-        "negatives_per_user": n_negatives,
-        "test_negatives_source": negatives_source,
-        "valid_negatives_source": f"sampled uniformly from non-interacted items (seed {negative_seed})",
-        "notes": notes,
+        "train_explanations_on_valid_or_test_item": sum(
+            r.split == "train" and (r.user_id, r.item_id) in held_out for r in records
+        ),
     }
-    return DatasetTables(tables, stats)
 
 
 def write_dataset(tables: DatasetTables, outputs: dict[str, str | Path], stats_path: str | Path) -> None:
@@ -218,10 +219,37 @@ def read_table(path: str | Path, name: str) -> pa.Table:
     return table
 
 
-def sequences_from_table(table: pa.Table) -> dict[int, list[int]]:
-    """Rebuild {user id: items in time order} from a sequences table."""
+def read_tables(paths: Mapping[str, str | Path]) -> dict[str, pa.Table]:
+    """Each table of ``paths`` ({table name: file}), read and checked against its schema."""
+    return {name: read_table(path, name) for name, path in paths.items()}
+
+
+def declared_tables(inputs) -> dict[str, str]:
+    """{table name: file} of the ``<table>_table`` entries of a rule's inputs (Snakemake reserves
+    the name ``items``, so the workflow names its table inputs with this suffix)."""
+    return {name[: -len("_table")]: path for name, path in inputs.items() if name.endswith("_table")}
+
+
+def table_paths(data_dir: str | Path, names: Iterable[str] = TABLE_NAMES) -> dict[str, Path]:
+    """{table name: file} in one dataset's data directory, for interactive use, tests and
+    benchmarks (the workflow's scripts pass the files their rule declared)."""
+    return {name: Path(data_dir) / f"{name}.parquet" for name in names}
+
+
+def user_sequences(table: pa.Table) -> dict[int, np.ndarray]:
+    """{user id: item ids in time order (int64)} from a sequences table."""
     df = table.to_pandas().sort_values(["user_id", "position"], kind="stable")
-    return {int(u): g["item_id"].astype(int).tolist() for u, g in df.groupby("user_id", sort=True)}
+    return {int(u): g["item_id"].to_numpy(np.int64) for u, g in df.groupby("user_id", sort=True)}
+
+
+def sequences_from_table(table: pa.Table) -> dict[int, list[int]]:
+    """Rebuild {user id: items in time order} from a sequences table, as plain lists."""
+    return {user: items.tolist() for user, items in user_sequences(table).items()}
+
+
+def item_catalogue(table: pa.Table) -> np.ndarray:
+    """Every item id of an items table, sorted (int64)."""
+    return np.sort(table.column("item_id").to_numpy().astype(np.int64))
 
 
 def statistics_table(all_stats: list[dict[str, Any]]) -> "pd.DataFrame":

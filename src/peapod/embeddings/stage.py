@@ -45,7 +45,7 @@ def train_embeddings(
         ids_path = spec.get("ids_path")
         embeddings = load_user_file(path, interactions.user_ids, dim, ids_path.format(dataset=dataset) if ids_path else None)
     else:
-        settings = settings_for(cf_model, dim, int(config.get("seed", 0)), config.get(cf_model, {}))
+        settings = settings_for(cf_model, dim, int(config["seed"]), config.get(cf_model, {}))
         embeddings = fit_embeddings(cf_model, interactions, settings)
     seconds = time.perf_counter() - start
     log.info("%s: %d users x %d dims in %.1f s", cf_model, len(embeddings.user_ids), embeddings.dim, seconds)
@@ -55,7 +55,7 @@ def train_embeddings(
     record: dict[str, Any] = {
         "dataset": dataset,
         "cf_model": cf_model,
-        "seed": int(config.get("seed", 0)),
+        "seed": int(config["seed"]),
         "config": config,
         "users": int(len(embeddings.user_ids)),
         "dim": int(embeddings.dim),

@@ -32,10 +32,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
+import pyarrow as pa
 import torch
 
 from peapod.data.p5 import is_id_token
+from peapod.data.tables import GENERATOR_TABLES, item_catalogue, read_tables, table_paths, user_sequences
 from peapod.evaluation.metrics import rank_from_scores, rank_in_list, task_ranking_metrics
 from peapod.evaluation.results import bucket_summary, metrics_table
 from peapod.evaluation.sampling import UserSample, stratified_sample
@@ -46,15 +47,12 @@ from peapod.generator.data import collate, fill
 from peapod.generator.tokenization import encode_with_whole_words
 from peapod.generator.runtime import autocast, describe_precision, pick_device, to_device
 from peapod.progress import Progress
+from peapod.splits import EVAL_SPLITS, held_out_target, history_before
 
 log = logging.getLogger(__name__)
 
 CANDIDATE_SHUFFLE_SEED = 2022  # fixed order of each user's 100 candidates in the top-n prompt
 
-
-def held_out_offset(split: str) -> int:
-    """The target of ``split`` counted from the end of a sequence: test = last, valid = second to last."""
-    return 1 if split == "test" else 2
 
 
 # Top-n methods: the paper's free beam search, beams restricted to the candidates, exact scoring.
@@ -83,7 +81,7 @@ class EvalSettings:
     max_users: int | None = None  # evaluate only the first N users / explanations (benchmarks)
 
     def __post_init__(self) -> None:
-        if self.split not in ("test", "valid"):
+        if self.split not in EVAL_SPLITS:
             raise ValueError(f"split must be test or valid, not {self.split!r}")
         self.topn_methods = tuple(self.topn_methods)
         self.explanation_scoring = tuple(self.explanation_scoring)
@@ -111,24 +109,27 @@ class EvalData:
     sample: UserSample | None = None  # set when only a sample of the split's users is evaluated
 
     @classmethod
-    def from_directory(cls, data_dir: str | Path, split: str) -> "EvalData":
-        data_dir = Path(data_dir)
-        seq = pq.read_table(data_dir / "sequences.parquet").to_pandas().sort_values(["user_id", "position"])
-        sequences = {int(u): g["item_id"].to_numpy(np.int64) for u, g in seq.groupby("user_id", sort=True)}
-        cand = pq.read_table(data_dir / "candidates.parquet").to_pandas()
-        exp = pq.read_table(data_dir / "explanations.parquet").to_pandas()
-        catalogue = np.sort(pq.read_table(data_dir / "items.parquet").column("item_id").to_numpy().astype(np.int64))
+    def from_tables(cls, tables: dict[str, pa.Table], split: str) -> "EvalData":
+        cand, exp = tables["candidates"].to_pandas(), tables["explanations"].to_pandas()
         return cls(
-            sequences,
+            user_sequences(tables["sequences"]),
             cand[cand["split"] == split].sort_values("user_id").reset_index(drop=True),
             exp[exp["split"] == split].reset_index(drop=True),
-            catalogue,
+            item_catalogue(tables["items"]),
         )
+
+    @classmethod
+    def from_files(cls, paths: dict[str, str | Path], split: str) -> "EvalData":
+        """From the data stage's files ({table name: path}; GENERATOR_TABLES)."""
+        return cls.from_tables(read_tables({name: paths[name] for name in GENERATOR_TABLES}), split)
+
+    @classmethod
+    def from_directory(cls, data_dir: str | Path, split: str) -> "EvalData":
+        return cls.from_files(table_paths(data_dir, GENERATOR_TABLES), split)
 
     def history_lengths(self, users, split: str) -> np.ndarray:
         """Items before the held-out target of ``split`` (test: all but the last; valid: all but two)."""
-        offset = held_out_offset(split)
-        return np.asarray([len(self.sequences[int(u)]) - offset for u in users], np.int64)
+        return np.asarray([len(history_before(self.sequences[int(u)], split)) for u in users], np.int64)
 
     def sampled(self, n: int, seed: int, split: str) -> "EvalData":
         """Only a fixed sample of ``n`` users, stratified by history length (see
@@ -231,14 +232,13 @@ class RunEvaluator:
 
     # ---- tasks ------------------------------------------------------------------------------
     def sequential(self, data: EvalData) -> pd.DataFrame:
-        offset = held_out_offset(self.s.split)
         users = sorted(data.sequences)[: self.s.max_users]
         prompts, targets, history = [], [], []
         for u in users:
             items = data.sequences[u]
-            before = items[: len(items) - offset]
+            before = history_before(items, self.s.split)
             prompts.append(fill(self.templates.eval["sequential"], "sequential", u, items=before[-self.cfg.max_history :]))
-            targets.append(int(items[len(items) - offset]))
+            targets.append(int(held_out_target(items, self.s.split)))
             history.append(len(before))
         ranked: list[list[int]] = [[] for _ in users]
         trie = self.catalogue_trie if self.s.constrained else None
@@ -255,7 +255,6 @@ class RunEvaluator:
     def _topn_inputs(self, data: EvalData):
         cands = data.candidates.iloc[: self.s.max_users]
         users, prompts, rows, target_index, history = [], [], [], [], []
-        offset = held_out_offset(self.s.split)
         for u, target, negatives in zip(cands["user_id"], cands["target"], cands["negatives"]):
             u = int(u)
             rng = np.random.default_rng([CANDIDATE_SHUFFLE_SEED, u])
@@ -264,7 +263,7 @@ class RunEvaluator:
             prompts.append(fill(self.templates.eval["topn"], "topn", u, items=candidates))
             rows.append(candidates)
             target_index.append(int(np.flatnonzero(candidates == int(target))[0]))
-            history.append(len(data.sequences[u]) - offset)
+            history.append(len(history_before(data.sequences[u], self.s.split)))
         return users, prompts, rows, target_index, history
 
     def topn(self, data: EvalData) -> pd.DataFrame:
@@ -386,19 +385,35 @@ def evaluate_run_directory(run_dir: str | Path, data_dir: str | Path, templates_
                            settings: EvalSettings, outputs: dict[str, str | Path],
                            device: str | torch.device | None = None,
                            cf_files: tuple[str | Path, str | Path] | None = None) -> dict[str, Any]:
+    """evaluate_run_files on a run directory and a data directory laid out as the workflow writes
+    them (for interactive use and tests)."""
+    from peapod.generator.checkpoint import model_files
+
+    run = {**model_files(run_dir), "run": Path(run_dir) / "run.json"}
+    return evaluate_run_files(run, table_paths(data_dir, GENERATOR_TABLES), templates_path, settings, outputs,
+                              device, cf_files)
+
+
+def evaluate_run_files(run: dict[str, str | Path], tables: dict[str, str | Path], templates_path: str | Path,
+                       settings: EvalSettings, outputs: dict[str, str | Path],
+                       device: str | torch.device | None = None,
+                       cf_files: tuple[str | Path, str | Path] | None = None) -> dict[str, Any]:
     """Load a trained run, evaluate it and write ``outputs``: metrics (tidy Parquet), per_user
     (Parquet), texts (generated explanations beside references, Parquet), buckets (CSV) and
     summary (JSON: settings, timings, provenance). Every file is written atomically.
+    ``run``: the trained run's files by role (peapod.generator.checkpoint.MODEL_FILES, and run:
+    its run.json); ``tables``: the data stage's files by table name.
     ``cf_files``: the run's (embeddings, neighbours) files, checked against the hashes it recorded."""
-    from peapod.generator.checkpoint import load_model_dir
+    from peapod.generator.checkpoint import load_model_files
     from peapod.generator.data import Templates
     from peapod.io import atomic_path, write_json
     from peapod.provenance import provenance
 
     dev = pick_device(str(device) if device else None)
-    model, tokenizer, meta = load_model_dir(run_dir, dev, cf_files)
+    model, tokenizer, meta = load_model_files(run, dev, cf_files)
+    run_dir = Path(run["model"]).parent
     log.info("evaluating %s: %s", run_dir, describe_precision(dev))
-    data = EvalData.from_directory(data_dir, settings.split)
+    data = EvalData.from_files(tables, settings.split)
     if settings.sample_users is not None:
         data = data.sampled(settings.sample_users, settings.sample_seed, settings.split)
         log.info("evaluating a fixed sample of %d of %d users (seed %d, stratified by history length: %s)",
@@ -411,7 +426,7 @@ def evaluate_run_directory(run_dir: str | Path, data_dir: str | Path, templates_
     with atomic_path(outputs["buckets"]) as tmp:
         result["buckets"].to_csv(tmp, index=False)
     # The run's own record (seed, generator config) travels with its metrics.
-    run_record = Path(run_dir) / "run.json"
+    run_record = Path(run["run"])
     trained = json.loads(run_record.read_text()) if run_record.exists() else {}
     summary = {"run": str(run_dir), "seed": trained.get("seed"), "generator_config": trained.get("config"),
                "device": str(dev), "precision": describe_precision(dev), "settings": result["settings"],

@@ -115,21 +115,41 @@ def saved_collab(directory: Path, meta: dict[str, Any], cf_files: tuple[str | Pa
     return tables["user_embeddings"].numpy(), tables["neighbor_ids"].numpy()
 
 
-def load_model_dir(directory: str | Path, device: str | torch.device = "cpu",
-                   cf_files: tuple[str | Path, str | Path] | None = None):
-    """(model, tokenizer, meta) from a model directory; offline. ``cf_files``: (embeddings,
-    neighbours) paths to use instead of those recorded (the same content, checked by hash)."""
+MODEL_FILES = {"model": "model.safetensors", "config": "config.json", "tokenizer": "tokenizer.json",
+               "tokenizer_config": "tokenizer_config.json"}  # an exported model, by role
+
+
+def model_files(directory: str | Path) -> dict[str, Path]:
+    """{role: path} of the model exported into ``directory``."""
+    return {role: Path(directory) / name for role, name in MODEL_FILES.items()}
+
+
+def load_model_files(files: dict[str, str | Path], device: str | torch.device = "cpu",
+                     cf_files: tuple[str | Path, str | Path] | None = None):
+    """(model, tokenizer, meta) from an exported model's files ({role: path}, MODEL_FILES); offline.
+    transformers reads a tokenizer only from a directory, so both tokenizer files must share one.
+    ``cf_files``: (embeddings, neighbours) paths to use instead of those recorded (the same content,
+    checked by hash)."""
     from peapod.generator.backbone import offline
 
     offline()
     from transformers import AutoTokenizer
 
-    directory = Path(directory)
-    meta = json.loads((directory / "config.json").read_text())
-    model = build_from_meta(meta, saved_collab(directory, meta, cf_files))
-    load_model(model, str(directory / "model.safetensors"), strict=True, device=str(device))
-    tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
+    files = {role: Path(files[role]) for role in MODEL_FILES}
+    tokenizer_dir = files["tokenizer"].parent
+    if files["tokenizer_config"].parent != tokenizer_dir:
+        raise ValueError(f"{files['tokenizer']} and {files['tokenizer_config']} must be in one directory")
+    meta = json.loads(files["config"].read_text())
+    model = build_from_meta(meta, saved_collab(files["config"].parent, meta, cf_files))
+    load_model(model, str(files["model"]), strict=True, device=str(device))
+    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir), local_files_only=True)
     return model.to(device), tokenizer, meta
+
+
+def load_model_dir(directory: str | Path, device: str | torch.device = "cpu",
+                   cf_files: tuple[str | Path, str | Path] | None = None):
+    """(model, tokenizer, meta) from the model exported into ``directory`` (load_model_files)."""
+    return load_model_files(model_files(directory), device, cf_files)
 
 
 # ---- training state -----------------------------------------------------------------------------

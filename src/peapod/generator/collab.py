@@ -7,34 +7,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
+from peapod.embeddings.io import read_user_embeddings
 from peapod.errors import InputError
 from peapod.io import file_sha256
-
-
-def _fixed_list(path: Path, table: pa.Table, column: str) -> np.ndarray:
-    if column not in table.column_names:
-        raise InputError(path, f"column {column!r} missing (has {table.column_names})")
-    col = table.column(column).combine_chunks()
-    if not pa.types.is_fixed_size_list(col.type):
-        raise InputError(path, f"column {column!r} must be a fixed-size list, is {col.type}")
-    width = col.type.list_size
-    if col.null_count:
-        raise InputError(path, f"column {column!r} has null rows")
-    return col.flatten().to_numpy(zero_copy_only=False).reshape(len(col), width)
-
-
-def _user_ids(path: Path, table: pa.Table) -> np.ndarray:
-    if "user_id" not in table.column_names:
-        raise InputError(path, "column 'user_id' missing")
-    ids = table.column("user_id").to_numpy().astype(np.int64)
-    if len(ids) == 0:
-        raise InputError(path, "no rows")
-    if ids.min() < 1 or np.any(np.diff(ids) <= 0):
-        raise InputError(path, "user_id must be positive, unique and sorted ascending")
-    return ids
+from peapod.neighbors import read_neighbors
 
 
 def load_collaborative_inputs(
@@ -43,15 +20,18 @@ def load_collaborative_inputs(
     """(embeddings (U+1, d) float32, neighbours (U+1, n) int64), row = user id, row 0 unused.
 
     Uses the first ``n_neighbors`` of the stored k (stored by similarity, descending). Every user
-    1..``n_users`` (default: the largest id present) must have an embedding and neighbours.
+    1..``n_users`` (default: the largest id present) must have an embedding and neighbours. The
+    files are read by their own stages' readers (one set of format checks each); what is checked
+    here is what the dense tables need.
     """
     emb_path, nbr_path = Path(embeddings_path), Path(neighbors_path)
-    emb_table = pq.read_table(emb_path)
-    emb_ids = _user_ids(emb_path, emb_table)
-    vectors = _fixed_list(emb_path, emb_table, "embedding").astype(np.float32)
-    nbr_table = pq.read_table(nbr_path)
-    nbr_ids = _user_ids(nbr_path, nbr_table)
-    neighbors = _fixed_list(nbr_path, nbr_table, "neighbor_ids").astype(np.int64)
+    emb_ids, vectors = read_user_embeddings(emb_path)
+    nbr_ids, neighbors, _ = read_neighbors(nbr_path)
+    for path, ids in ((emb_path, emb_ids), (nbr_path, nbr_ids)):
+        if len(ids) == 0:
+            raise InputError(path, "no rows")
+        if ids[0] < 1:  # ids are strictly increasing (checked by the readers)
+            raise InputError(path, f"user ids must be positive (found {ids[0]})")
 
     n_users = int(n_users if n_users is not None else max(emb_ids.max(), nbr_ids.max()))
     if neighbors.shape[1] < n_neighbors:

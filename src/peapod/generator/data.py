@@ -24,13 +24,14 @@ from typing import Any, Iterator
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import torch
 import yaml
 
 from peapod.errors import InputError
+from peapod.data.tables import GENERATOR_TABLES, item_catalogue, read_tables, table_paths, user_sequences
 from peapod.generator.config import TASKS, GeneratorConfig
 from peapod.generator.tokenization import encode_with_whole_words
+from peapod.splits import history_before, held_out_target, training_items
 
 SLOTS = {"explanation": {"user", "item"}, "sequential": {"user", "history"}, "topn": {"user", "candidates"}}
 
@@ -88,9 +89,7 @@ class TaskData:
 
     @classmethod
     def from_tables(cls, tables: dict[str, pa.Table]) -> "TaskData":
-        seq = tables["sequences"].to_pandas().sort_values(["user_id", "position"], kind="stable")
-        sequences = {int(u): g["item_id"].to_numpy(np.int64) for u, g in seq.groupby("user_id", sort=True)}
-        catalogue = np.sort(tables["items"].column("item_id").to_numpy().astype(np.int64))
+        sequences, catalogue = user_sequences(tables["sequences"]), item_catalogue(tables["items"])
         exp = tables["explanations"].to_pandas()
         explanations = {
             split: {
@@ -109,9 +108,13 @@ class TaskData:
         return cls(sequences, catalogue, explanations, valid_candidates)
 
     @classmethod
+    def from_files(cls, paths: dict[str, str | Path]) -> "TaskData":
+        """From the data stage's files ({table name: path}; GENERATOR_TABLES)."""
+        return cls.from_tables(read_tables({name: paths[name] for name in GENERATOR_TABLES}))
+
+    @classmethod
     def from_directory(cls, data_dir: str | Path) -> "TaskData":
-        names = ("sequences", "items", "explanations", "candidates")
-        return cls.from_tables({n: pq.read_table(Path(data_dir) / f"{n}.parquet") for n in names})
+        return cls.from_files(table_paths(data_dir, GENERATOR_TABLES))
 
     @property
     def n_users(self) -> int:
@@ -274,14 +277,14 @@ class Batches:
         if name == "sequential":
             user = int(self.seq_users[unit])
             items = self.data.sequences[user]
-            n = len(items)
-            s = int(rng.integers(0, n - 3))  # uniform in [0, n-4]
-            e = int(rng.integers(s + 1, n - 2))  # uniform in [s+1, n-3]
+            n_train = len(training_items(items))
+            s = int(rng.integers(0, n_train - 1))  # window start, uniform in [0, n_train-2]
+            e = int(rng.integers(s + 1, n_train))  # window end (the target), uniform in [s+1, n_train-1]
             window = items[s : e + 1][-(self.cfg.max_history + 1) :]
             return user, fill(template, name, user, items=window[:-1]), self.item_target[int(window[-1])], None
         user = int(self.topn_users[unit])
         items = self.data.sequences[user]
-        train_items = items[:-2]
+        train_items = training_items(items)
         positive = int(train_items[rng.integers(len(train_items))])
         candidates = rng.permutation(np.concatenate([[positive], self._negatives(rng, items)]))
         return user, fill(template, name, user, items=candidates), self.item_target[positive], None
@@ -371,7 +374,7 @@ class Validation:
         from peapod.evaluation.sampling import stratified_sample
 
         users = np.fromiter(data.sequences, dtype=np.int64)
-        lengths = np.asarray([len(data.sequences[int(u)]) - 2 for u in users], np.int64)
+        lengths = np.asarray([len(history_before(data.sequences[int(u)], "valid")) for u in users], np.int64)
         return set(stratified_sample(users, lengths, cfg.validation_users, cfg.validation_seed).users.tolist())
 
     @classmethod
@@ -393,9 +396,9 @@ class Validation:
             if keep is not None and user not in keep:
                 continue
             if "sequential" in b.units and len(items) >= 3:
-                history = items[:-2][-cfg.max_history :]
+                history = history_before(items, "valid")[-cfg.max_history :]
                 prompt = fill(b.templates.eval["sequential"], "sequential", user, items=history)
-                samples["sequential"].append((user, prompt, b.item_target[int(items[-2])]))
+                samples["sequential"].append((user, prompt, b.item_target[int(held_out_target(items, "valid"))]))
             if "topn" in b.units and user in data.valid_candidates:
                 target, negatives = data.valid_candidates[user]
                 candidates = rng.permutation(np.concatenate([[target], negatives]))

@@ -309,10 +309,11 @@ def validation_topn_diagnostic(run_dir: Path, validation: Validation, dev: torch
     return {"valid_topn_exact_scoring": metrics, "valid_topn_random_expectation": chance}
 
 
-def load_run_inputs(cfg: GeneratorConfig, data_dir: str | Path, templates_path: str | Path,
+def load_run_inputs(cfg: GeneratorConfig, tables: dict[str, str | Path], templates_path: str | Path,
                     embeddings: str | Path | None = None, neighbors: str | Path | None = None):
-    """(TaskData, Templates, collab tables or None, CollabSource or None) from the workflow's files."""
-    data = TaskData.from_directory(data_dir)
+    """(TaskData, Templates, collab tables or None, CollabSource or None) from the workflow's files
+    (``tables``: the data stage's files by table name)."""
+    data = TaskData.from_files(tables)
     templates = Templates.load(templates_path)
     if cfg.user_prompt == "none":
         return data, templates, None, None

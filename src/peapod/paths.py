@@ -1,0 +1,49 @@
+"""The layout of ``results/``: one home for the path of every output another stage reads.
+
+Each constant is a Snakemake pattern with wildcards (``{dataset}``, ``{cf_model}``, ``{variant}``,
+``{seed}``); the rules declare their outputs with them, and code that finds outputs on its own (the
+aggregation, which reads every planned run) fills them with :func:`located`. A rule's log and
+benchmark files are its own and stay in the rule.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+RESULTS = "results"
+DATASET = RESULTS + "/{dataset}"
+
+RAW_DIR = DATASET + "/raw"  # the demo's generated P5 files
+DATA_DIR = DATASET + "/data"
+DATASET_STATS = DATA_DIR + "/stats.json"
+
+USER_EMBEDDINGS = DATASET + "/embeddings/{cf_model}/user_embeddings.parquet"
+CF_METRICS = DATASET + "/embeddings/{cf_model}/metrics.json"
+NEIGHBORS = DATASET + "/neighbors/{cf_model}/neighbors.parquet"
+
+RUN_DIR = DATASET + "/runs/{variant}/seed{seed}"
+RUN_METRICS = RUN_DIR + "/metrics.parquet"
+BASELINES = DATASET + "/baselines/metrics.csv"
+
+AGGREGATE_DIR = RESULTS + "/aggregate"
+TABLES_DIR = RESULTS + "/tables"
+FIGURES_DIR = RESULTS + "/figures"
+ABLATION_DIR = RESULTS + "/ablations/{ablation}"
+
+
+def data_table(name: str) -> str:
+    """The pattern of one of the data stage's tables (peapod.data.tables.TABLE_NAMES)."""
+    return f"{DATA_DIR}/{name}.parquet"
+
+
+def run_file(name: str) -> str:
+    """The pattern of a file in a run's directory (the trained model's export and its evaluation)."""
+    return f"{RUN_DIR}/{name}"
+
+
+def located(pattern: str, root: str | Path = RESULTS, **wildcards) -> str:
+    """``pattern`` with its wildcards filled, under ``root`` instead of ``results`` (tests use a
+    temporary root)."""
+    if not pattern.startswith(RESULTS):
+        raise ValueError(f"{pattern!r} is not under {RESULTS}/")
+    return str(root) + pattern[len(RESULTS):].format(**wildcards)
