@@ -665,3 +665,22 @@ def test_without_reported_datasets_the_verdict_section_says_so(tmp_path):
                                   sig["paired"], [], files)
     md = Path(files["markdown"]).read_text()
     assert "Sports (reported only) HR@10" in md and "Demo HR@10" in md and "| PeaPOD (ours) |" in md
+
+
+def test_figures_are_the_same_bytes_for_the_same_data(tmp_path):
+    """No creation date in the PDF, nothing left beside the outputs: a re-run reproduces the files."""
+    import matplotlib.pyplot as plt
+
+    from peapod.aggregate.figures import save_figure
+
+    digests = []
+    for run in ("a", "b"):
+        fig, ax = plt.subplots()
+        ax.plot([1, 2, 3], [0.2, 0.5, 0.4])
+        outputs = [tmp_path / run / "figure.png", tmp_path / run / "figure.pdf"]
+        outputs[0].parent.mkdir()
+        save_figure(fig, [str(p) for p in outputs])
+        assert sorted(p.name for p in outputs[0].parent.iterdir()) == ["figure.pdf", "figure.png"]
+        digests.append([p.read_bytes() for p in outputs])
+    assert digests[0] == digests[1]
+    assert b"CreationDate" not in digests[0][1]

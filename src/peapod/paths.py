@@ -2,8 +2,9 @@
 
 Each constant is a Snakemake pattern with wildcards (``{dataset}``, ``{cf_model}``, ``{variant}``,
 ``{seed}``); the rules declare their outputs with them, and code that finds outputs on its own (the
-aggregation, which reads every planned run) fills them with :func:`located`. A rule's log and
-benchmark files are its own and stay in the rule.
+aggregation, which reads every planned run) fills them with :func:`located`. Files that only the
+next rule of the same stage reads (the aggregation's tables, a rule's log and benchmark) are
+declared once, in the rule that writes them, and read through ``rules.<name>.output``.
 """
 
 from __future__ import annotations
@@ -24,11 +25,6 @@ NEIGHBORS = DATASET + "/neighbors/{cf_model}/neighbors.parquet"
 RUN_DIR = DATASET + "/runs/{variant}/seed{seed}"
 RUN_METRICS = RUN_DIR + "/metrics.parquet"
 BASELINES = DATASET + "/baselines/metrics.csv"
-
-AGGREGATE_DIR = RESULTS + "/aggregate"
-TABLES_DIR = RESULTS + "/tables"
-FIGURES_DIR = RESULTS + "/figures"
-ABLATION_DIR = RESULTS + "/ablations/{ablation}"
 
 
 def data_table(name: str) -> str:

@@ -9,6 +9,7 @@ The default variant is drawn filled black.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Sequence
 
 import matplotlib
@@ -21,6 +22,7 @@ from peapod.aggregate.methods import HEADLINE_METRICS  # noqa: E402
 from peapod.aggregate.settings import ABLATION_AXES  # noqa: E402
 from peapod.aggregate.tables import METRIC_LABELS, TASK_LABELS  # noqa: E402
 from peapod.embeddings.registry import SOURCE_LABELS, SOURCES  # noqa: E402
+from peapod.io import atomic_path  # noqa: E402
 
 FIGURE_METRICS = list(HEADLINE_METRICS)
 CATEGORY_ORDER = {
@@ -29,6 +31,16 @@ CATEGORY_ORDER = {
     "backbone": ["tiny", "t5-small", "t5-base"],
 }
 CATEGORY_LABELS = {**SOURCE_LABELS, "with": "with", "without": "without"}
+
+
+def save_figure(fig, outputs: Sequence[str]) -> None:
+    """Write ``fig`` to every path of ``outputs`` (format from the suffix), each atomically and
+    without a creation date, so that the same data gives the same bytes; then close it."""
+    for path in outputs:
+        fmt = Path(path).suffix.lstrip(".")
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=150, format=fmt, metadata={"CreationDate": None} if fmt == "pdf" else None)
+    plt.close(fig)
 
 
 def ablation_points(
@@ -74,9 +86,7 @@ def plot_ablation(
     n_text = f"n = {ns[0]}" if len(ns) == 1 else f"n = {ns[0]}–{ns[-1]}"
     fig.suptitle(f"Ablation: {axis['label']} (mean over seeds, 95% CI, {n_text}; black = default)", fontsize=10)
     fig.tight_layout()
-    for path in outputs:
-        fig.savefig(path, dpi=150)
-    plt.close(fig)
+    save_figure(fig, outputs)
     return data
 
 
@@ -155,6 +165,4 @@ def plot_reproduction(verdicts: pd.DataFrame, outputs: Sequence[str], reference:
         ax.legend(fontsize=6, loc="upper left")
     fig.suptitle(f"Reproduced versus reported (filled: {reference}, the reference; diagonal: equal)", fontsize=10)
     fig.tight_layout()
-    for path in outputs:
-        fig.savefig(path, dpi=150)
-    plt.close(fig)
+    save_figure(fig, outputs)
