@@ -101,3 +101,22 @@ print("ok")
 def test_the_blocker_catches_a_stage_that_needs_another_stages_package():
     proc = run_blocked("report", "import peapod.generator.train\n")
     assert proc.returncode != 0 and "not in this stage's environment" in proc.stderr
+
+
+def test_dependencies_point_one_way():
+    """Evaluation may import the stages it evaluates, never the reverse: the data, embeddings and
+    generator stages (and the neighbour search) import shared helpers from top-level modules
+    (peapod.metrics, peapod.sampling), not from peapod.evaluation."""
+    import ast
+
+    lower = [REPO / "src" / "peapod" / "neighbors.py"]
+    for stage in ("data", "embeddings", "generator"):
+        lower += sorted((REPO / "src" / "peapod" / stage).rglob("*.py"))
+    offending = []
+    for path in lower:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            offending += [f"{path.relative_to(REPO)}:{node.lineno} imports {n}" for n in names
+                          if n == "peapod.evaluation" or n.startswith("peapod.evaluation.")]
+    assert not offending, "\n".join(offending)

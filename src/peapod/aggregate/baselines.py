@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 
 from peapod.embeddings.evaluate import candidate_arrays
-from peapod.evaluation.metrics import RANKING_KS, mean_ranking_metrics, ranks_from_score_matrix
+from peapod.metrics import RANKING_KS, mean_ranking_metrics, ranks_from_score_matrix
 
 COLUMNS = ["dataset", "model", "task", "split", "metric", "value"]
 LABELS = {"most_popular": "Most popular", "pmf": "PMF", "bivae": "BiVAE", "lightgcn": "LightGCN", "file": "user file"}

@@ -368,7 +368,7 @@ class Validation:
         ``validation_users`` stratified by history length, drawn with ``validation_seed``."""
         if cfg.validation_users is None:
             return None
-        from peapod.evaluation.sampling import stratified_sample
+        from peapod.sampling import stratified_sample
 
         users = np.fromiter(data.sequences, dtype=np.int64)
         lengths = np.asarray([len(data.sequences[int(u)]) - 2 for u in users], np.int64)

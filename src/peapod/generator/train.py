@@ -33,7 +33,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from peapod.evaluation.metrics import mean_ranking_metrics, random_ranking_metrics, ranks_from_score_matrix
 from peapod.generator.backbone import load_backbone, offline
 from peapod.generator.checkpoint import (
     build_from_meta, existing_dir, load_training_state, save_model_dir, save_training_state,
@@ -44,6 +43,7 @@ from peapod.generator.data import Batches, TaskData, Templates, Validation
 from peapod.generator.model import PeaPOD, token_losses
 from peapod.generator.runtime import autocast, describe_precision, pick_device, to_device
 from peapod.io import atomic_path, write_json
+from peapod.metrics import mean_ranking_metrics, random_ranking_metrics, ranks_from_score_matrix
 from peapod.progress import Progress
 from peapod.provenance import provenance
 
