@@ -245,15 +245,17 @@ def test_t5_passes_a_4d_decoder_mask_unchanged(small):
         for hook in hooks:
             hook.remove()
     expected = packed_mask(C, L).expand(B, 1, C * L, C * L)
-    problem = ("transformers " + transformers_version() + " changed how T5's decoder treats a 4D "
-               "decoder_attention_mask: in 5.23.0 T5Stack.forward -> masking_utils.create_causal_mask -> "
-               "_preprocess_mask_arguments returned a 4D mask as-is, and T5Attention.forward received it "
-               "unchanged as `mask`. PeaPOD.score_candidates packs each prompt's candidates into one "
-               "decoder sequence and relies on that block-diagonal mask; packed scores may now be wrong. "
+    problem = (f"transformers {transformers_version()}: T5's decoder no longer uses a 4D "
+               "decoder_attention_mask as given. In 5.23.0 T5Stack.forward -> "
+               "masking_utils.create_causal_mask -> _preprocess_mask_arguments returned a 4D mask as-is, "
+               "and T5Attention.forward received it unchanged as `mask`. PeaPOD.score_candidates packs "
+               "each prompt's candidates into one decoder sequence and relies on that block-diagonal mask; "
+               "packed scores may now be wrong. "
                "Found at the decoder self-attentions: ")
     assert len(seen) == len(model.t5.decoder.block), problem + f"{len(seen)} calls for {len(hooks)} layers"
     for got in seen:
-        detail = got if isinstance(got, str) or got is None else f"{got.dtype} mask of shape {tuple(got.shape)}"
+        detail = got if isinstance(got, str) or got is None else \
+            f"{got.dtype} mask of shape {tuple(got.shape)}"
         assert isinstance(got, torch.Tensor) and got.dtype == torch.bool and got.shape == expected.shape, \
             problem + str(detail)
         assert torch.equal(got, expected), problem + f"a {detail} that differs from the one given at " \
@@ -267,10 +269,11 @@ def test_t5_decoder_position_bias_depends_only_on_offsets(small):
     model, _, _ = small_model(small)
     attention = model.t5.decoder.block[0].layer[0].SelfAttention
     C, L = 4, 7
-    problem = (f"transformers {transformers_version()} changed T5Attention.compute_bias (the decoder's relative "
-               "position bias): in 5.23.0 it was a function of memory_position - context_position only. "
-               "PeaPOD.score_candidates packs candidates at offsets c * L of one decoder sequence and relies "
-               "on each block seeing the bias of a sequence of its own; packed scores may now be wrong. ")
+    problem = (f"transformers {transformers_version()}: T5Attention.compute_bias (the decoder's relative "
+               "position bias) no longer depends on offsets only; in 5.23.0 it was a function of "
+               "memory_position - context_position alone. PeaPOD.score_candidates packs candidates at "
+               "offsets c * L of one decoder sequence and relies on each block seeing the bias of a sequence "
+               "of its own; packed scores may now be wrong. ")
     assert getattr(attention, "has_relative_attention_bias", False), problem + "layer 0 has no relative bias"
     try:
         packed = attention.compute_bias(C * L, C * L)
@@ -281,7 +284,8 @@ def test_t5_decoder_position_bias_depends_only_on_offsets(small):
         problem + f"compute_bias shapes {tuple(packed.shape)}, {tuple(single.shape)}"
     for c in range(C):
         block = packed[..., c * L:(c + 1) * L, c * L:(c + 1) * L]
-        assert torch.equal(block, single), problem + f"block {c} (offset {c * L}) differs from a lone sequence"
+        assert torch.equal(block, single), \
+            problem + f"block {c} (offset {c * L}) differs from a lone sequence"
 
 
 def test_scoring_honours_the_decoder_encoder_mask_switch(small):

@@ -18,7 +18,7 @@ from peapod.evaluation.evaluate import EvalData, EvalSettings, RunEvaluator, eva
 from peapod.generator.backbone import load_backbone
 from peapod.generator.checkpoint import save_model_dir
 from peapod.generator.config import GeneratorConfig
-from peapod.generator.data import Batches, Validation
+from peapod.generator.data import Validation
 from peapod.generator.model import PeaPOD
 from peapod.generator.train import train_generator
 from peapod.logs import configure

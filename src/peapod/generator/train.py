@@ -217,7 +217,8 @@ def train_generator(
     else:
         model, tokenizer = fresh_model(cfg, data, templates, seed, collab, cf_source, resources)
     session = open_session(cfg, data, templates, seed, run_dir, dev, model, tokenizer, resume_from)
-    loop = LoopSettings(checkpoint_seconds, checkpoint_every_steps, prefetch, log_every_batches, log_every_seconds)
+    loop = LoopSettings(checkpoint_seconds, checkpoint_every_steps, prefetch, log_every_batches,
+                        log_every_seconds)
     while not session.state.finished and session.state.epoch < cfg.epochs:
         epoch_start = time.perf_counter()
         train_epoch(session, loop)
@@ -315,7 +316,7 @@ def train_epoch(s: Session, loop: LoopSettings) -> None:
     s.model.train()
     progress = Progress(log, f"epoch {state.epoch + 1}/{s.cfg.epochs}", s.batches.epoch_length() - state.step,
                         "batches", loop.log_every_batches, loop.log_every_seconds, rate_unit="samples")
-    epoch_loss = torch.zeros((), dtype=torch.float64, device=s.dev)  # this session's loss sum (progress lines)
+    epoch_loss = torch.zeros((), dtype=torch.float64, device=s.dev)  # this session's loss sum (progress)
     for k, batch in s.batches.iterate(state.epoch, start=state.step, prefetch=loop.prefetch):
         loss = train_step(s, batch)
         state.step, state.global_step = k + 1, state.global_step + 1
@@ -354,7 +355,8 @@ def checkpoint_due(s: Session, loop: LoopSettings) -> bool:
 def checkpoint(s: Session) -> None:
     """Save the resumable state to ``last/`` (the elapsed time first, so it survives a kill)."""
     s.state.elapsed_s = s.clock.elapsed()
-    save_training_state(s.run_dir / "last", s.model, s.tokenizer, s.optimizer, s.state.to_dict(), {"acc": s.acc})
+    save_training_state(s.run_dir / "last", s.model, s.tokenizer, s.optimizer, s.state.to_dict(),
+                        {"acc": s.acc})
     s.last_save = time.perf_counter()
 
 
@@ -416,7 +418,8 @@ def export_run(cfg: GeneratorConfig, run_dir: Path, seed: int, state: TrainingSt
         "seed": seed, "config": cfg.to_dict(), "versions": made_by["packages"], "provenance": made_by, "device": str(dev),
         "precision": describe_precision(dev),
         "best_epoch": state.best_epoch, "best_valid_loss": state.best_valid, "epochs_run": len(state.rows),
-        "stop_reason": state.stop_reason, "resumed": state.resumed, "train_seconds": round(state.elapsed_s, 3),
+        "stop_reason": state.stop_reason, "resumed": state.resumed,
+        "train_seconds": round(state.elapsed_s, 3),
     }
     for name in sorted(p.name for p in best.iterdir()):
         with atomic_path(run_dir / name) as tmp:
