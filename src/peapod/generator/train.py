@@ -26,7 +26,7 @@ import json
 import logging
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +136,9 @@ class TrainingState:
 
     @classmethod
     def from_dict(cls, saved: dict[str, Any]) -> TrainingState:
+        unknown = set(saved) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"training state with unknown fields {sorted(unknown)}: written by another version")
         return cls(**saved)
 
 
