@@ -10,7 +10,9 @@ import pytest
 from nltk.translate.bleu_score import corpus_bleu
 from rouge_score import rouge_scorer
 
-from peapod.evaluation.metrics import (
+from peapod.evaluation.text_metrics import WhitespaceTokenizer, bleu4, per_pair_rouge, rouge_f1
+from peapod.evaluation.trie import ItemTrie
+from peapod.metrics import (
     mean_ranking_metrics,
     random_ranking_metrics,
     rank_from_scores,
@@ -18,8 +20,6 @@ from peapod.evaluation.metrics import (
     ranking_metrics,
     ranks_from_score_matrix,
 )
-from peapod.evaluation.text_metrics import WhitespaceTokenizer, bleu4, per_pair_rouge, rouge_f1
-from peapod.evaluation.trie import ItemTrie
 
 
 def test_hand_computed_ranks():
@@ -177,7 +177,8 @@ def test_trie_only_ever_yields_valid_items():
 def test_history_buckets_and_summaries():
     import pandas as pd
 
-    from peapod.evaluation.results import bucket_summary, history_bucket_labels, metrics_table
+    from peapod.evaluation.results import bucket_summary, metrics_table
+    from peapod.sampling import history_bucket_labels
 
     assert history_bucket_labels([1, 5, 6, 10, 11, 60], (5, 10)) == ["1-5", "1-5", "6-10", "6-10", ">10", ">10"]
     per_user = pd.DataFrame(
@@ -201,7 +202,7 @@ def test_history_buckets_and_summaries():
 
 
 def test_task_metrics_are_the_papers_columns():
-    from peapod.evaluation.metrics import task_ranking_metrics
+    from peapod.metrics import task_ranking_metrics
 
     assert set(task_ranking_metrics(0, "sequential")) == {"hr@5", "hr@10", "ndcg@5", "ndcg@10"}
     assert set(task_ranking_metrics(3, "topn")) == {"hr@1", "hr@5", "hr@10", "ndcg@5", "ndcg@10"}

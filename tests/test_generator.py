@@ -178,7 +178,15 @@ def test_candidate_scoring_matches_a_full_forward_per_candidate(small):
     assert labels.shape[:2] == (4, 100)
     fast = model.score_candidates(batch, labels)
     slow = model.score_candidates_naive(batch, labels)
-    assert torch.allclose(fast, slow, atol=1e-4)
+    assert torch.allclose(fast, slow, atol=1e-4), (
+        f"transformers {transformers_version()}: packed candidate scoring (one decoder pass per prompt, "
+        "block-diagonal 4D decoder_attention_mask) no longer equals one forward pass per candidate "
+        f"(max difference {(fast - slow).abs().max():.3g}). PeaPOD.score_candidates relies on T5 using a 4D "
+        "decoder mask as given and on T5Attention.compute_bias depending only on offsets (see its "
+        "docstring): test_t5_passes_a_4d_decoder_mask_unchanged and "
+        "test_t5_decoder_position_bias_depends_only_on_offsets check those directly; if both pass, the "
+        "attention function changed how it applies a boolean mask (integrations.sdpa_attention."
+        "create_position_bias_mask: where(mask, position_bias, finfo.min) in 5.23.0).")
     # A budget below one prompt's working memory scores prompt by prompt, with the same result;
     # a budget of two prompts' memory, two at a time.
     from peapod.generator.model import scoring_bytes_per_prompt
@@ -201,6 +209,85 @@ def test_candidate_scoring_matches_a_full_forward_per_candidate(small):
     assert torch.allclose(fast[torch.arange(4), torch.from_numpy(true)], -per_row, atol=1e-4)
 
 
+def transformers_version() -> str:
+    import transformers
+
+    return transformers.__version__
+
+
+def packed_mask(C: int, L: int) -> torch.Tensor:
+    """The block-diagonal causal (C * L, C * L) mask of C packed candidates of L tokens, True =
+    may attend: built here independently of PeaPOD.score_candidates."""
+    mask = torch.zeros(C * L, C * L, dtype=torch.bool)
+    for c in range(C):
+        mask[c * L:(c + 1) * L, c * L:(c + 1) * L] = torch.ones(L, L, dtype=torch.bool).tril()
+    return mask
+
+
+def test_t5_passes_a_4d_decoder_mask_unchanged(small):
+    """Guards a transformers internal that packed scoring relies on (checked in 5.23.0): the 4D
+    ``decoder_attention_mask`` given to T5ForConditionalGeneration reaches every decoder
+    self-attention (``T5Attention.forward``'s ``mask``) as given, because
+    ``masking_utils.create_causal_mask`` returns a 4D mask as-is instead of building its own."""
+    data = small[0]
+    model, tok, cfg = small_model(small)
+    val = Batches(data, tok, templates(), cfg, seed=0).validation()
+    batch = {k: v[:2] for k, v in val.batches["topn"][0].items()}
+    labels = val.item_labels[torch.from_numpy(val.topn_candidates[:2, :5])]  # 2 prompts, 5 candidates
+    B, C, L = labels.shape
+    seen = []
+    hooks = [block.layer[0].SelfAttention.register_forward_pre_hook(
+        lambda module, args, kwargs: seen.append(kwargs.get("mask", "no `mask` argument")), with_kwargs=True)
+        for block in model.t5.decoder.block]
+    try:
+        model.score_candidates(batch, labels)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    expected = packed_mask(C, L).expand(B, 1, C * L, C * L)
+    problem = (f"transformers {transformers_version()}: T5's decoder no longer uses a 4D "
+               "decoder_attention_mask as given. In 5.23.0 T5Stack.forward -> "
+               "masking_utils.create_causal_mask -> _preprocess_mask_arguments returned a 4D mask as-is, "
+               "and T5Attention.forward received it unchanged as `mask`. PeaPOD.score_candidates packs "
+               "each prompt's candidates into one decoder sequence and relies on that block-diagonal mask; "
+               "packed scores may now be wrong. "
+               "Found at the decoder self-attentions: ")
+    assert len(seen) == len(model.t5.decoder.block), problem + f"{len(seen)} calls for {len(hooks)} layers"
+    for got in seen:
+        detail = got if isinstance(got, str) or got is None else \
+            f"{got.dtype} mask of shape {tuple(got.shape)}"
+        assert isinstance(got, torch.Tensor) and got.dtype == torch.bool and got.shape == expected.shape, \
+            problem + str(detail)
+        assert torch.equal(got, expected), problem + f"a {detail} that differs from the one given at " \
+            f"{int((got != expected).sum())} positions"
+
+
+def test_t5_decoder_position_bias_depends_only_on_offsets(small):
+    """Guards the other transformers internal packed scoring relies on (checked in 5.23.0):
+    ``T5Attention.compute_bias`` of the decoder depends on key - query offsets only, so every
+    diagonal block of a packed sequence gets the bias of a sequence of its own."""
+    model, _, _ = small_model(small)
+    attention = model.t5.decoder.block[0].layer[0].SelfAttention
+    C, L = 4, 7
+    problem = (f"transformers {transformers_version()}: T5Attention.compute_bias (the decoder's relative "
+               "position bias) no longer depends on offsets only; in 5.23.0 it was a function of "
+               "memory_position - context_position alone. PeaPOD.score_candidates packs candidates at "
+               "offsets c * L of one decoder sequence and relies on each block seeing the bias of a sequence "
+               "of its own; packed scores may now be wrong. ")
+    assert getattr(attention, "has_relative_attention_bias", False), problem + "layer 0 has no relative bias"
+    try:
+        packed = attention.compute_bias(C * L, C * L)
+        single = attention.compute_bias(L, L)
+    except Exception as error:  # a changed signature is a changed internal too
+        pytest.fail(problem + f"Calling compute_bias(query_length, key_length) failed: {error!r}")
+    assert packed.shape[-2:] == (C * L, C * L) and single.shape[-2:] == (L, L), \
+        problem + f"compute_bias shapes {tuple(packed.shape)}, {tuple(single.shape)}"
+    for c in range(C):
+        block = packed[..., c * L:(c + 1) * L, c * L:(c + 1) * L]
+        assert torch.equal(block, single), \
+            problem + f"block {c} (offset {c * L}) differs from a lone sequence"
+
+
 def test_scoring_honours_the_decoder_encoder_mask_switch(small):
     """Defect 2 reproduced (decoder attends to encoder pads): scoring still equals one full forward
     per candidate with the same switch, and differs from the masked model on padded rows."""
@@ -215,7 +302,9 @@ def test_scoring_honours_the_decoder_encoder_mask_switch(small):
     batch["input_ids"][2:, -6:] = batch["input_ids"][2:, :6]
     labels = val.item_labels[torch.from_numpy(val.topn_candidates[:4])]
     fast = model.score_candidates(batch, labels, memory_mib=0.5)
-    assert torch.allclose(fast, model.score_candidates_naive(batch, labels), atol=1e-4)
+    assert torch.allclose(fast, model.score_candidates_naive(batch, labels), atol=1e-4), \
+        "packed scoring differs from one forward pass per candidate: see the message of " \
+        "test_candidate_scoring_matches_a_full_forward_per_candidate"
     assert not torch.allclose(fast, masked.score_candidates(batch, labels), atol=1e-4)
 
 

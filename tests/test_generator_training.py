@@ -175,3 +175,21 @@ def test_finished_run_keeps_only_what_evaluation_needs(small, one_thread, monkey
     changed.write_bytes((tmp / "cf" / "user_embeddings.parquet").read_bytes() + b"\0")
     with pytest.raises(InputError, match="differs from the CF embeddings this model was trained with"):
         load_model_dir(run, cf_files=(changed, tmp / "cf" / "neighbors.parquet"))
+
+
+def test_training_state_reads_and_writes_the_state_json_of_earlier_versions():
+    """last/state.json as the dict-based loop wrote it (same keys, same order) round-trips through
+    TrainingState unchanged, so a run checkpointed before the dataclass resumes; a file with fields
+    this version does not know is refused."""
+    from peapod.generator.train import TrainingState
+
+    saved = {"epoch": 1, "step": 20, "global_step": 72, "best_valid": 3.396881, "best_epoch": 1, "bad_epochs": 0,
+             "finished": False, "stop_reason": None,
+             "rows": [{"epoch": 1, "valid_loss_mean": 3.396881, "improved": 1, "epoch_seconds": 2.1,
+                       "elapsed_s": 2.2, "train_loss_topn": 3.951087, "valid_loss_topn": 2.755502}],
+             "elapsed_s": 3.5, "resumed": 0}
+    state = TrainingState.from_dict(json.loads(json.dumps(saved)))
+    assert state.step == 20 and state.rows[0]["valid_loss_topn"] == 2.755502
+    assert json.dumps(state.to_dict(), indent=1) == json.dumps(saved, indent=1)
+    with pytest.raises(ValueError, match="unknown fields"):
+        TrainingState.from_dict({**saved, "learning_rate": 1e-3})

@@ -15,16 +15,15 @@ import torch
 from peapod.data.demo import DemoConfig
 from peapod.embeddings import dataset_settings
 from peapod.evaluation.evaluate import EvalData, EvalSettings, RunEvaluator, evaluate_run_directory
-from peapod.evaluation.results import history_bucket_labels
-from peapod.evaluation.sampling import stratified_sample
 from peapod.generator.backbone import load_backbone
 from peapod.generator.checkpoint import save_model_dir
 from peapod.generator.config import GeneratorConfig
-from peapod.generator.data import Batches, Validation
+from peapod.generator.data import Validation
 from peapod.generator.model import PeaPOD
 from peapod.generator.train import train_generator
 from peapod.logs import configure
 from peapod.progress import Progress, format_seconds
+from peapod.sampling import history_bucket_labels, stratified_sample
 from tests.generator_helpers import TEMPLATES, demo_tables, templates
 
 SMALL = DemoConfig(n_users=60, n_items=160, n_groups=4, min_length=5, max_length=30, seed=3)

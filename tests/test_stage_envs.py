@@ -11,7 +11,6 @@ import re
 import subprocess
 import sys
 import tomllib
-from pathlib import Path
 
 import pytest
 
@@ -101,3 +100,4 @@ print("ok")
 def test_the_blocker_catches_a_stage_that_needs_another_stages_package():
     proc = run_blocked("report", "import peapod.generator.train\n")
     assert proc.returncode != 0 and "not in this stage's environment" in proc.stderr
+

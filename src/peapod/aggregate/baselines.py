@@ -23,11 +23,12 @@ import pandas as pd
 import pyarrow as pa
 
 from peapod.embeddings.evaluate import candidate_arrays
-from peapod.evaluation.metrics import RANKING_KS, mean_ranking_metrics, ranks_from_score_matrix
+from peapod.embeddings.registry import SOURCE_LABELS
+from peapod.metrics import RANKING_KS, mean_ranking_metrics, ranks_from_score_matrix
 from peapod.splits import EVAL_SPLITS
 
 COLUMNS = ["dataset", "model", "task", "split", "metric", "value"]
-LABELS = {"most_popular": "Most popular", "pmf": "PMF", "bivae": "BiVAE", "lightgcn": "LightGCN", "file": "user file"}
+LABELS = {"most_popular": "Most popular", **SOURCE_LABELS}
 
 
 def training_counts(sequences: pd.DataFrame) -> pd.Series:

@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 
 from peapod.errors import InputError
+from peapod.generator.config import TASKS
 from peapod.splits import EVAL_SPLITS
 
 log = logging.getLogger(__name__)
 
-TASKS = ("sequential", "topn", "explanation")
 METRICS = ("hr@1", "hr@5", "hr@10", "ndcg@5", "ndcg@10", "bleu4", "rouge1", "rouge2", "rougel")
 RUN_COLUMNS = ("task", "method", "split", "metric", "value")
 KEY = ["dataset", "variant", "task", "method", "split", "metric"]

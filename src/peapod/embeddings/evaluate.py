@@ -4,7 +4,7 @@ For each user, the held-out target is ranked among target + negatives by the mod
 dot product of user and item vectors; PMF, BiVAE and LightGCN all rank by a monotone function of
 it). Ties are counted pessimistically: rank = number of negatives scoring >= the target, so a
 model that scores everything equal gets rank K, never a lucky hit. Ranks and metrics come from
-peapod.evaluation.metrics (keys hr@k, ndcg@k at the paper's top-n cut-offs).
+peapod.metrics (keys hr@k, ndcg@k at the paper's top-n cut-offs).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from peapod.evaluation.metrics import RANKING_KS, mean_ranking_metrics, ranks_from_score_matrix
+from peapod.metrics import RANKING_KS, mean_ranking_metrics, ranks_from_score_matrix
 
 
 def candidate_arrays(candidates: pa.Table, split: str = "test") -> tuple[np.ndarray, np.ndarray, np.ndarray]:

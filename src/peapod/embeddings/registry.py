@@ -45,7 +45,7 @@ CF_MODELS = tuple(MODELS)  # fitted here
 FILE_SOURCE = "file"  # user-supplied vectors (peapod.embeddings.user_file)
 FILE_KEYS = ("path", "ids_path")  # keys of embeddings.file
 SOURCES = CF_MODELS + (FILE_SOURCE,)  # every value of the {cf_model} wildcard
-SOURCE_LABELS = {**{m.name: m.label for m in MODELS.values()}, FILE_SOURCE: "file"}
+SOURCE_LABELS = {**{m.name: m.label for m in MODELS.values()}, FILE_SOURCE: "user file"}
 
 
 def cf_model(name: str) -> CFModel:

@@ -37,16 +37,16 @@ import torch
 
 from peapod.data.p5 import is_id_token
 from peapod.data.tables import GENERATOR_TABLES, item_catalogue, read_tables, table_paths, user_sequences
-from peapod.evaluation.metrics import rank_from_scores, rank_in_list, task_ranking_metrics
 from peapod.evaluation.results import bucket_summary, metrics_table
-from peapod.evaluation.sampling import UserSample, stratified_sample
 from peapod.evaluation.text_metrics import bleu4, mean_rows, per_pair_rouge, reference_style_rouge
 from peapod.evaluation.trie import ItemTrie
 from peapod.generator.config import TASKS
 from peapod.generator.data import collate, fill
 from peapod.generator.tokenization import encode_with_whole_words
 from peapod.generator.runtime import autocast, describe_precision, pick_device, to_device
+from peapod.metrics import rank_from_scores, rank_in_list, task_ranking_metrics
 from peapod.progress import Progress
+from peapod.sampling import UserSample, stratified_sample
 from peapod.splits import EVAL_SPLITS, held_out_target, history_before
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ class EvalData:
 
     def sampled(self, n: int, seed: int, split: str) -> "EvalData":
         """Only a fixed sample of ``n`` users, stratified by history length (see
-        peapod.evaluation.sampling); every task keeps just those users' prompts."""
+        peapod.sampling); every task keeps just those users' prompts."""
         users = np.asarray(sorted(self.sequences), np.int64)
         sample = stratified_sample(users, self.history_lengths(users, split), n, seed)
         keep = set(sample.users.tolist())

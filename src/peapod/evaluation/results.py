@@ -1,5 +1,5 @@
 """Per-user results and their summaries: the tidy per-run metrics file, and a breakdown by how
-much history a user has (cold to warm)."""
+much history a user has (cold to warm; the buckets are peapod.sampling's)."""
 
 from __future__ import annotations
 
@@ -8,24 +8,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-# Edges of the history-length buckets (number of items before the target), cold to warm.
-DEFAULT_HISTORY_EDGES = (5, 10, 20, 50)
-
-
-def history_bucket_labels(lengths: Sequence[int], edges: Sequence[int] = DEFAULT_HISTORY_EDGES) -> list[str]:
-    """Label each length with its bucket: "1-5", "6-10", ..., ">50"."""
-    edges = sorted(edges)
-    labels = []
-    for n in lengths:
-        lower = 1
-        for edge in edges:
-            if n <= edge:
-                labels.append(f"{lower}-{edge}")
-                break
-            lower = edge + 1
-        else:
-            labels.append(f">{edges[-1]}")
-    return labels
+from peapod.sampling import DEFAULT_HISTORY_EDGES, history_bucket_labels
 
 
 def metrics_table(per_user: pd.DataFrame) -> pd.DataFrame:

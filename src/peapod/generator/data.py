@@ -371,7 +371,7 @@ class Validation:
         ``validation_users`` stratified by history length, drawn with ``validation_seed``."""
         if cfg.validation_users is None:
             return None
-        from peapod.evaluation.sampling import stratified_sample
+        from peapod.sampling import stratified_sample
 
         users = np.fromiter(data.sequences, dtype=np.int64)
         lengths = np.asarray([len(history_before(data.sequences[int(u)], "valid")) for u in users], np.int64)

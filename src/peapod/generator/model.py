@@ -154,11 +154,32 @@ class PeaPOD(nn.Module):
         The encoder runs once per prompt. The C candidates of a prompt are packed into one decoder
         sequence of C * L tokens with a block-diagonal causal mask, so they share the prompt's
         cross-attention keys/values (never copied per candidate) and each attends only to its own
-        tokens. This is exact: T5's relative position bias depends on key - query offsets, which
-        are the same inside a block as in a sequence of its own (a test checks it against one
-        forward pass per candidate). It relies on transformers passing a 4D decoder mask through
-        unchanged (masking_utils: "an already prepared 4D mask ... is returned as-is").
-        Prompts go through in groups whose working memory stays within ``memory_mib``.
+        tokens. Prompts go through in groups whose working memory stays within ``memory_mib``.
+
+        The packing is exact only through two transformers internals (read in transformers
+        5.23.0, the version pinned in envs/constraints.txt, with the "sdpa" attention the
+        backbone loader and checkpoints select):
+
+        1. The 4D boolean ``decoder_attention_mask`` reaches the decoder's self-attention as
+           given. ``T5ForConditionalGeneration.forward`` hands it to ``T5Stack.forward``, which
+           calls ``masking_utils.create_causal_mask``; its ``_preprocess_mask_arguments`` returns
+           any 4D mask as-is (no causal mask combined, no padding mask derived), and
+           ``T5Attention.forward`` passes it (argument ``mask``) to
+           ``integrations.sdpa_attention.sdpa_attention_forward``: with a mask there,
+           ``is_causal`` is False and ``create_position_bias_mask`` makes the additive mask
+           ``where(mask, position_bias, finfo.min)`` (True = may attend). The mask built here is
+           causal within each block itself, so the result would also survive a version that
+           intersected it with a causal mask; it breaks if the 4D mask is dropped or replaced by a
+           plain causal mask (a candidate would attend to the candidates before it) or read with
+           other semantics (e.g. as an additive float mask).
+        2. ``T5Attention.compute_bias`` depends only on ``memory_position - context_position``
+           (bucketed one-way in the decoder), so a block starting at offset c * L gets the same
+           relative position bias as a sequence of its own. A bias of absolute positions would
+           break it.
+
+        tests/test_generator.py checks both directly (test_t5_passes_a_4d_decoder_mask_unchanged,
+        test_t5_decoder_position_bias_depends_only_on_offsets) and the result against one forward
+        pass per candidate (``score_candidates_naive``); each failure names the internal.
         """
         B, C, L = candidate_labels.shape
         encoder_outputs, mask = self.encode(batch)

@@ -11,6 +11,12 @@ The exported files are written only when training ends, so a workflow that delet
 of a killed job never deletes the state a restarted job resumes from; once they are written,
 ``last/`` and ``best/`` are deleted (a finished T5-small run keeps about 245 MB, not 1.2 GB).
 The CF tables are not copied into any checkpoint: config.json names their files and hashes.
+
+The loop: ``train_generator`` builds the model (``fresh_model`` or ``resumed_model``), opens a
+``Session`` (optimizer, batches, validation data, and the ``TrainingState`` — fresh or restored
+from ``last/`` by ``resume_training``), then per epoch ``train_epoch`` (``train_step`` per batch,
+``checkpoint`` when due), ``validate``, ``end_epoch`` (log row, best checkpoint, stopping) and
+``checkpoint``; at the end ``export_run`` and the optional ``validation_topn_diagnostic``.
 """
 
 from __future__ import annotations
@@ -20,13 +26,13 @@ import json
 import logging
 import shutil
 import time
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from peapod.evaluation.metrics import mean_ranking_metrics, random_ranking_metrics, ranks_from_score_matrix
 from peapod.generator.backbone import load_backbone, offline
 from peapod.generator.checkpoint import (
     build_from_meta, existing_dir, load_training_state, save_model_dir, save_training_state,
@@ -37,6 +43,7 @@ from peapod.generator.data import Batches, TaskData, Templates, Validation
 from peapod.generator.model import PeaPOD, token_losses
 from peapod.generator.runtime import autocast, describe_precision, pick_device, to_device
 from peapod.io import atomic_path, write_json
+from peapod.metrics import mean_ranking_metrics, random_ranking_metrics, ranks_from_score_matrix
 from peapod.progress import Progress
 from peapod.provenance import provenance
 
@@ -106,6 +113,76 @@ def _write_log_csv(rows: list[dict[str, Any]], path: Path) -> None:
             writer.writerow(row)
 
 
+@dataclass
+class TrainingState:
+    """Where the loop stands and how the run has gone so far. ``last/state.json`` holds exactly these
+    fields, under the same names and in this order (``to_dict``/``from_dict``), so a run
+    checkpointed by any version that wrote this file resumes unchanged."""
+
+    epoch: int = 0  # epochs completed
+    step: int = 0  # batches done in the current epoch (where a resumed epoch continues)
+    global_step: int = 0  # batches done in the whole run (drives checkpoint_every_steps)
+    best_valid: float | None = None  # best mean validation loss so far
+    best_epoch: int | None = None  # its 1-based epoch
+    bad_epochs: int = 0  # epochs since the last improvement (early stopping)
+    finished: bool = False
+    stop_reason: str | None = None
+    rows: list[dict[str, Any]] = field(default_factory=list)  # train_log.csv, one row per epoch
+    elapsed_s: float = 0.0  # training seconds over all sessions, as of the last checkpoint
+    resumed: int = 0  # how many sessions resumed this run
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, saved: dict[str, Any]) -> TrainingState:
+        unknown = set(saved) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"training state with unknown fields {sorted(unknown)}: written by another version")
+        return cls(**saved)
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    """How often a session checkpoints and logs, and how far the batch loader reads ahead."""
+
+    checkpoint_seconds: float = 600.0
+    checkpoint_every_steps: int = 0
+    prefetch: int = 2
+    log_every_batches: int = 200
+    log_every_seconds: float = 60.0
+
+
+class Clock:
+    """Training time over all sessions: what the state recorded when this session began, plus
+    this session's wall time."""
+
+    def __init__(self, before: float):
+        self.start_wall, self.start_elapsed = time.perf_counter(), before
+
+    def elapsed(self) -> float:
+        return self.start_elapsed + time.perf_counter() - self.start_wall
+
+
+@dataclass
+class Session:
+    """One process's share of a run: the model and what trains it, and the loop state."""
+
+    cfg: GeneratorConfig
+    seed: int
+    run_dir: Path
+    dev: torch.device
+    model: PeaPOD
+    tokenizer: Any
+    optimizer: torch.optim.Optimizer
+    batches: Batches
+    validation: Validation
+    state: TrainingState
+    acc: torch.Tensor  # per-task (loss sum, batches) of the current epoch, on the device; checkpointed
+    clock: Clock
+    last_save: float = field(default_factory=time.perf_counter)  # when last/ was last written
+
+
 def train_generator(
     cfg: GeneratorConfig,
     data: TaskData,
@@ -137,30 +214,70 @@ def train_generator(
     offline()
     run_dir = Path(run_dir)
     dev = pick_device(device)
-    last_dir, best_dir = run_dir / "last", run_dir / "best"
+    resume_from = resumable_state(run_dir / "last")
+    if resume_from is not None:
+        model, tokenizer = resumed_model(cfg, resume_from, run_dir, collab, cf_source)
+    else:
+        model, tokenizer = fresh_model(cfg, data, templates, seed, collab, cf_source, resources)
+    session = open_session(cfg, data, templates, seed, run_dir, dev, model, tokenizer, resume_from)
+    loop = LoopSettings(checkpoint_seconds, checkpoint_every_steps, prefetch, log_every_batches,
+                        log_every_seconds)
+    while not session.state.finished and session.state.epoch < cfg.epochs:
+        epoch_start = time.perf_counter()
+        train_epoch(session, loop)
+        end_epoch(session, validate(session), epoch_start)
+        checkpoint(session)
+
+    summary = export_run(cfg, run_dir, seed, session.state, dev)
+    if score_validation_topn and len(session.validation.topn_candidates):
+        summary.update(validation_topn_diagnostic(run_dir, session.validation, dev, scoring_memory_mib))
+        write_json(summary, run_dir / "run.json")
+    return summary
+
+
+def resumable_state(last_dir: Path) -> Path | None:
+    """The training-state directory to resume from (``last/`` or, after a kill mid-swap, its
+    ``.old`` copy), or None to start fresh."""
     resume_from = existing_dir(last_dir)
     if resume_from is not None and not (resume_from / "state.json").exists():
-        resume_from = None
+        return None
+    return resume_from
 
-    # Model and tokenizer: from the saved state when resuming, else fresh for this seed.
-    if resume_from is not None:
-        from transformers import AutoTokenizer
 
-        meta = json.loads((resume_from / "config.json").read_text())
-        source = cf_source.to_dict() if cf_source is not None and cfg.user_prompt != "none" else None
-        if meta["generator"] != cfg.to_dict() or meta.get("cf_source") != source:
-            raise ValueError(f"{resume_from} was written with other settings or CF inputs; delete {run_dir} "
-                             "to start over")
-        model = build_from_meta(meta, collab if cfg.user_prompt != "none" else None)
-        tokenizer = AutoTokenizer.from_pretrained(str(resume_from), local_files_only=True)
-    else:
-        torch.manual_seed(seed)
-        t5, tokenizer = load_backbone(cfg, data.tokenizer_corpus(templates) if cfg.backbone == "tiny" else None,
-                                      resources)
-        emb, nbr = collab if collab is not None and cfg.user_prompt != "none" else (None, None)
-        model = PeaPOD(t5, cfg, emb, nbr)
-        if emb is not None and cf_source is not None:
-            model.cf_source = cf_source.to_dict()
+def resumed_model(cfg: GeneratorConfig, resume_from: Path, run_dir: Path,
+                  collab: tuple[np.ndarray, np.ndarray] | None, cf_source: CollabSource | None):
+    """(model of the saved shape, saved tokenizer); its weights are loaded with the training state.
+    Refuses a state written with other settings or CF inputs."""
+    from transformers import AutoTokenizer
+
+    meta = json.loads((resume_from / "config.json").read_text())
+    source = cf_source.to_dict() if cf_source is not None and cfg.user_prompt != "none" else None
+    if meta["generator"] != cfg.to_dict() or meta.get("cf_source") != source:
+        raise ValueError(f"{resume_from} was written with other settings or CF inputs; delete {run_dir} "
+                         "to start over")
+    model = build_from_meta(meta, collab if cfg.user_prompt != "none" else None)
+    tokenizer = AutoTokenizer.from_pretrained(str(resume_from), local_files_only=True)
+    return model, tokenizer
+
+
+def fresh_model(cfg: GeneratorConfig, data: TaskData, templates: Templates, seed: int,
+                collab: tuple[np.ndarray, np.ndarray] | None, cf_source: CollabSource | None,
+                resources: str | Path):
+    """(model, tokenizer) initialised for ``seed``: the seed is set before any weight is drawn."""
+    torch.manual_seed(seed)
+    t5, tokenizer = load_backbone(cfg, data.tokenizer_corpus(templates) if cfg.backbone == "tiny" else None,
+                                  resources)
+    emb, nbr = collab if collab is not None and cfg.user_prompt != "none" else (None, None)
+    model = PeaPOD(t5, cfg, emb, nbr)
+    if emb is not None and cf_source is not None:
+        model.cf_source = cf_source.to_dict()
+    return model, tokenizer
+
+
+def open_session(cfg: GeneratorConfig, data: TaskData, templates: Templates, seed: int, run_dir: Path,
+                 dev: torch.device, model: PeaPOD, tokenizer, resume_from: Path | None) -> Session:
+    """Optimizer, batches and fixed validation data for ``model``, and the loop state: fresh, or
+    restored from ``resume_from`` (weights, optimizer, RNG, loop) after the batches are built."""
     model.to(dev)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay,
                                   fused=dev.type == "cuda" or None)
@@ -172,101 +289,129 @@ def train_generator(
     skipped = [t for t in cfg.tasks if t not in batches.units]
     if skipped:
         log.warning("tasks without data, skipped: %s", skipped)
-
-    state: dict[str, Any] = {"epoch": 0, "step": 0, "global_step": 0, "best_valid": None, "best_epoch": None,
-                             "bad_epochs": 0, "finished": False, "stop_reason": None, "rows": [],
-                             "elapsed_s": 0.0, "resumed": 0}
-    acc = torch.zeros(2, len(TASKS), dtype=torch.float64, device=dev)  # per-task (loss sum, batches) this epoch
     if resume_from is not None:
-        state, extra = load_training_state(resume_from, model, optimizer, dev)
-        acc = extra["acc"].to(dev)
-        state["resumed"] += 1
-        log.info("resumed from %s at epoch %d, step %d", resume_from, state["epoch"], state["step"])
+        state, acc = resume_training(resume_from, model, optimizer, dev)
+    else:
+        state, acc = TrainingState(), torch.zeros(2, len(TASKS), dtype=torch.float64, device=dev)
     n_params = sum(p.numel() for p in model.parameters())
     per_task = {t: batches.task_schedule().count(t) for t in batches.units}
     log.info("run %s: %s backbone, user prompt %s, %d trainable parameters, batches/epoch %d (per task %s), %s",
              run_dir, cfg.backbone, cfg.user_prompt, n_params, batches.epoch_length(), per_task, describe_precision(dev))
+    return Session(cfg, seed, run_dir, dev, model, tokenizer, optimizer, batches, validation, state, acc,
+                   Clock(state.elapsed_s))
 
-    def checkpoint() -> None:
-        state["elapsed_s"] = elapsed()
-        save_training_state(last_dir, model, tokenizer, optimizer, state, {"acc": acc})
 
-    start_wall, start_elapsed = time.perf_counter(), state["elapsed_s"]
+def resume_training(resume_from: Path, model: PeaPOD, optimizer: torch.optim.Optimizer, dev: torch.device
+                    ) -> tuple[TrainingState, torch.Tensor]:
+    """Load weights, optimizer state and RNG from ``resume_from``; (loop state, epoch accumulator)."""
+    saved, extra = load_training_state(resume_from, model, optimizer, dev)
+    acc = extra["acc"].to(dev)
+    state = TrainingState.from_dict(saved)
+    state.resumed += 1
+    log.info("resumed from %s at epoch %d, step %d", resume_from, state.epoch, state.step)
+    return state, acc
 
-    def elapsed() -> float:
-        return start_elapsed + time.perf_counter() - start_wall
 
-    last_save = time.perf_counter()
-    while not state["finished"] and state["epoch"] < cfg.epochs:
-        epoch, epoch_start = state["epoch"], time.perf_counter()
-        model.train()
-        progress = Progress(log, f"epoch {epoch + 1}/{cfg.epochs}", batches.epoch_length() - state["step"], "batches",
-                            log_every_batches, log_every_seconds, rate_unit="samples")
-        epoch_loss = torch.zeros((), dtype=torch.float64, device=dev)  # this session's loss sum (progress lines)
-        for k, batch in batches.iterate(epoch, start=state["step"], prefetch=prefetch):
-            task = int(batch["task_ids"][0]) if cfg.batching == "task" else None  # read on the CPU copy
-            batch = to_device(batch, dev)
-            with autocast(dev):
-                loss = model(batch).loss
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.clip_norm > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)
-            optimizer.step()
-            if task is not None:
-                acc[0, task] += loss.detach().double()
-                acc[1, task] += 1
-            state["step"], state["global_step"] = k + 1, state["global_step"] + 1
-            epoch_loss += loss.detach().double()
-            if progress.due(1):  # the loss is read (a device sync) only when a line is logged
-                progress.update(1, len(batch["user_ids"]), loss=float(epoch_loss) / progress.done_after(1))
-            else:
-                progress.update(1, len(batch["user_ids"]))
-            due_steps = checkpoint_every_steps and state["global_step"] % checkpoint_every_steps == 0
-            due_time = checkpoint_seconds and time.perf_counter() - last_save > checkpoint_seconds
-            if due_steps or due_time:
-                checkpoint()
-                last_save = time.perf_counter()
-
-        valid_start = time.perf_counter()
-        valid = validation_losses(model, validation, dev)
-        log.info("epoch %d: validation loss on %s prompts in %.1fs", epoch + 1,
-                 {t: sum(len(b["user_ids"]) for b in bs) for t, bs in validation.batches.items()},
-                 time.perf_counter() - valid_start)
-        mean = float(np.mean(list(valid.values())))
-        train_means = (acc[0] / acc[1].clamp_min(1)).tolist()
-        improved = state["best_valid"] is None or mean < state["best_valid"]
-        row = {"epoch": epoch + 1, "valid_loss_mean": round(mean, 6), "improved": int(improved),
-               "epoch_seconds": round(time.perf_counter() - epoch_start, 3), "elapsed_s": round(elapsed(), 3)}
-        for t, name in enumerate(TASKS):
-            if acc[1, t] > 0:
-                row[f"train_loss_{name}"] = round(train_means[t], 6)
-            if name in valid:
-                row[f"valid_loss_{name}"] = round(valid[name], 6)
-        state["rows"].append(row)
-        log.info("epoch %d: %s", epoch + 1, row)
-        if improved:
-            state.update(best_valid=mean, best_epoch=epoch + 1, bad_epochs=0)
-            save_model_dir(best_dir, model, tokenizer, {"epoch": epoch + 1, "valid_loss": valid, "seed": seed})
+def train_epoch(s: Session, loop: LoopSettings) -> None:
+    """The rest of the current epoch (from ``state.step``), with progress lines and mid-epoch
+    checkpoints when due."""
+    state = s.state
+    s.model.train()
+    progress = Progress(log, f"epoch {state.epoch + 1}/{s.cfg.epochs}", s.batches.epoch_length() - state.step,
+                        "batches", loop.log_every_batches, loop.log_every_seconds, rate_unit="samples")
+    epoch_loss = torch.zeros((), dtype=torch.float64, device=s.dev)  # this session's loss sum (progress)
+    for k, batch in s.batches.iterate(state.epoch, start=state.step, prefetch=loop.prefetch):
+        loss = train_step(s, batch)
+        state.step, state.global_step = k + 1, state.global_step + 1
+        epoch_loss += loss.detach().double()
+        if progress.due(1):  # the loss is read (a device sync) only when a line is logged
+            progress.update(1, len(batch["user_ids"]), loss=float(epoch_loss) / progress.done_after(1))
         else:
-            state["bad_epochs"] += 1
-            if state["bad_epochs"] >= cfg.patience:
-                state.update(finished=True, stop_reason=f"early stop: {cfg.patience} epochs without improvement")
-        state["epoch"], state["step"] = epoch + 1, 0
-        acc.zero_()
-        if state["epoch"] >= cfg.epochs and not state["finished"]:
-            state.update(finished=True, stop_reason=f"reached {cfg.epochs} epochs")
-        checkpoint()
-        last_save = time.perf_counter()
-
-    summary = export_run(cfg, run_dir, seed, state, dev)
-    if score_validation_topn and len(validation.topn_candidates):
-        summary.update(validation_topn_diagnostic(run_dir, validation, dev, scoring_memory_mib))
-        write_json(summary, run_dir / "run.json")
-    return summary
+            progress.update(1, len(batch["user_ids"]))
+        if checkpoint_due(s, loop):
+            checkpoint(s)
 
 
-def export_run(cfg: GeneratorConfig, run_dir: Path, seed: int, state: dict[str, Any], dev: torch.device
+def train_step(s: Session, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """One AdamW step on ``batch``, its loss added to the epoch's per-task sums; returns the loss."""
+    task = int(batch["task_ids"][0]) if s.cfg.batching == "task" else None  # read on the CPU copy
+    batch = to_device(batch, s.dev)
+    with autocast(s.dev):
+        loss = s.model(batch).loss
+    s.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if s.cfg.clip_norm > 0:
+        torch.nn.utils.clip_grad_norm_(s.model.parameters(), s.cfg.clip_norm)
+    s.optimizer.step()
+    if task is not None:
+        s.acc[0, task] += loss.detach().double()
+        s.acc[1, task] += 1
+    return loss
+
+
+def checkpoint_due(s: Session, loop: LoopSettings) -> bool:
+    due_steps = loop.checkpoint_every_steps and s.state.global_step % loop.checkpoint_every_steps == 0
+    due_time = loop.checkpoint_seconds and time.perf_counter() - s.last_save > loop.checkpoint_seconds
+    return bool(due_steps or due_time)
+
+
+def checkpoint(s: Session) -> None:
+    """Save the resumable state to ``last/`` (the elapsed time first, so it survives a kill)."""
+    s.state.elapsed_s = s.clock.elapsed()
+    save_training_state(s.run_dir / "last", s.model, s.tokenizer, s.optimizer, s.state.to_dict(),
+                        {"acc": s.acc})
+    s.last_save = time.perf_counter()
+
+
+def validate(s: Session) -> dict[str, float]:
+    """Validation loss per task on the fixed validation batches."""
+    valid_start = time.perf_counter()
+    valid = validation_losses(s.model, s.validation, s.dev)
+    log.info("epoch %d: validation loss on %s prompts in %.1fs", s.state.epoch + 1,
+             {t: sum(len(b["user_ids"]) for b in bs) for t, bs in s.validation.batches.items()},
+             time.perf_counter() - valid_start)
+    return valid
+
+
+def end_epoch(s: Session, valid: dict[str, float], epoch_start: float) -> None:
+    """Log the epoch's row, keep the best checkpoint, decide whether to stop, and move the state to
+    the start of the next epoch (the caller then checkpoints)."""
+    state, cfg, epoch = s.state, s.cfg, s.state.epoch
+    mean = float(np.mean(list(valid.values())))
+    improved = state.best_valid is None or mean < state.best_valid
+    row = epoch_row(epoch, s.acc, valid, mean, improved, time.perf_counter() - epoch_start, s.clock.elapsed())
+    state.rows.append(row)
+    log.info("epoch %d: %s", epoch + 1, row)
+    if improved:
+        state.best_valid, state.best_epoch, state.bad_epochs = mean, epoch + 1, 0
+        save_model_dir(s.run_dir / "best", s.model, s.tokenizer, {"epoch": epoch + 1, "valid_loss": valid,
+                                                                   "seed": s.seed})
+    else:
+        state.bad_epochs += 1
+        if state.bad_epochs >= cfg.patience:
+            state.finished, state.stop_reason = True, f"early stop: {cfg.patience} epochs without improvement"
+    state.epoch, state.step = epoch + 1, 0
+    s.acc.zero_()
+    if state.epoch >= cfg.epochs and not state.finished:
+        state.finished, state.stop_reason = True, f"reached {cfg.epochs} epochs"
+
+
+def epoch_row(epoch: int, acc: torch.Tensor, valid: dict[str, float], mean: float, improved: bool,
+              epoch_seconds: float, elapsed: float) -> dict[str, Any]:
+    """One train_log.csv row (also the epoch's log line): mean training loss per task, validation
+    losses, and times."""
+    train_means = (acc[0] / acc[1].clamp_min(1)).tolist()
+    row = {"epoch": epoch + 1, "valid_loss_mean": round(mean, 6), "improved": int(improved),
+           "epoch_seconds": round(epoch_seconds, 3), "elapsed_s": round(elapsed, 3)}
+    for t, name in enumerate(TASKS):
+        if acc[1, t] > 0:
+            row[f"train_loss_{name}"] = round(train_means[t], 6)
+        if name in valid:
+            row[f"valid_loss_{name}"] = round(valid[name], 6)
+    return row
+
+
+def export_run(cfg: GeneratorConfig, run_dir: Path, seed: int, state: TrainingState, dev: torch.device
                ) -> dict[str, Any]:
     """Copy the best checkpoint to the run directory, write train_log.csv and run.json, then delete
     the training state (``last/``, ``best/``): evaluation needs only the exported files."""
@@ -275,13 +420,14 @@ def export_run(cfg: GeneratorConfig, run_dir: Path, seed: int, state: dict[str, 
     summary: dict[str, Any] = {
         "seed": seed, "config": cfg.to_dict(), "versions": made_by["packages"], "provenance": made_by, "device": str(dev),
         "precision": describe_precision(dev),
-        "best_epoch": state["best_epoch"], "best_valid_loss": state["best_valid"], "epochs_run": len(state["rows"]),
-        "stop_reason": state["stop_reason"], "resumed": state["resumed"], "train_seconds": round(state["elapsed_s"], 3),
+        "best_epoch": state.best_epoch, "best_valid_loss": state.best_valid, "epochs_run": len(state.rows),
+        "stop_reason": state.stop_reason, "resumed": state.resumed,
+        "train_seconds": round(state.elapsed_s, 3),
     }
     for name in sorted(p.name for p in best.iterdir()):
         with atomic_path(run_dir / name) as tmp:
             shutil.copyfile(best / name, tmp)
-    _write_log_csv(state["rows"], run_dir / "train_log.csv")
+    _write_log_csv(state.rows, run_dir / "train_log.csv")
     write_json(summary, run_dir / "run.json")
     for name in ("last", "best"):
         for directory in (run_dir / name, run_dir / f"{name}.old", run_dir / f"{name}.tmp"):

@@ -1,5 +1,7 @@
 """A fixed, seeded sample of users stratified by history length: the same users for every run
 (variant, seed) that uses the same sample size and seed, and each history bucket kept in its share.
+Stage-independent: the generator's validation and the evaluation both draw their users here, and
+the history buckets (edges and labels) are the evaluation's per-bucket breakdown too.
 
 Allocation is proportional with largest remainders (each stratum gets floor(n * N_s / N), the
 strata with the largest fractional parts one more, ties to the colder bucket); within a stratum
@@ -14,7 +16,24 @@ from typing import Sequence
 
 import numpy as np
 
-from peapod.evaluation.results import DEFAULT_HISTORY_EDGES, history_bucket_labels
+# Edges of the history-length buckets (number of items before the target), cold to warm.
+DEFAULT_HISTORY_EDGES = (5, 10, 20, 50)
+
+
+def history_bucket_labels(lengths: Sequence[int], edges: Sequence[int] = DEFAULT_HISTORY_EDGES) -> list[str]:
+    """Label each length with its bucket: "1-5", "6-10", ..., ">50"."""
+    edges = sorted(edges)
+    labels = []
+    for n in lengths:
+        lower = 1
+        for edge in edges:
+            if n <= edge:
+                labels.append(f"{lower}-{edge}")
+                break
+            lower = edge + 1
+        else:
+            labels.append(f">{edges[-1]}")
+    return labels
 
 
 @dataclass
