@@ -61,3 +61,17 @@ def test_the_check_catches_an_upward_import(tmp_path):
     assert [m for _, m in peapod_imports(bad)] == ["peapod.evaluation.metrics"]
     assert not allowed("generator", unit_of("peapod.evaluation.metrics"))
     assert allowed("evaluation", unit_of("peapod.generator.model"))
+
+
+MAX_FUNCTION_LINES = 80
+
+
+def test_no_function_is_too_long_to_change_safely():
+    long = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES:
+                    long.append(f"{path.relative_to(REPO)}:{node.lineno} {node.name} has {lines} lines")
+    assert not long, f"functions over {MAX_FUNCTION_LINES} lines (split them):\n" + "\n".join(long)
