@@ -1,4 +1,5 @@
-"""Small datasets and CF inputs for the generator tests, written in the workflow's file formats."""
+"""The generator tests' templates and CF stand-ins, written in the workflow's file formats (demo
+datasets come from tests.helpers.make_demo)."""
 
 from __future__ import annotations
 
@@ -8,21 +9,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from peapod.data.demo import DemoConfig, read_planted_structure, write_demo_dataset
-from peapod.data.p5 import read_p5_directory
-from peapod.data.tables import build_tables
-from peapod.generator.data import TaskData, Templates
-
-REPO = Path(__file__).resolve().parents[1]
-TEMPLATES = REPO / "config" / "templates.yaml"
-
-
-def demo_tables(tmp: Path, cfg: DemoConfig) -> tuple[TaskData, dict]:
-    """(TaskData, planted truth) of a demo dataset built through the real data stage."""
-    paths = write_demo_dataset(cfg, tmp / "raw")
-    tables = build_tables(read_p5_directory(tmp / "raw", n_negatives=cfg.n_negatives), "demo",
-                          n_negatives=cfg.n_negatives).tables
-    return TaskData.from_tables(tables), read_planted_structure(paths["truth"])
+from peapod.generator.data import Templates
+from tests.helpers import TEMPLATES
 
 
 def templates() -> Templates:

@@ -20,7 +20,7 @@ from peapod.aggregate.stats import confidence_interval, holm, one_sample_ttest, 
 from peapod.errors import InputError
 from peapod.aggregate.claims import CLAIMS
 from tests.aggregate_fixtures import ABLATIONS, make_config, run_metrics, write_runs
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 A = [0.0671, 0.0655, 0.0690, 0.0662, 0.0648, 0.0683, 0.0659, 0.0677, 0.0668, 0.0651]
 B = [0.0650, 0.0641, 0.0668, 0.0660, 0.0630, 0.0671, 0.0640, 0.0655, 0.0662, 0.0644]

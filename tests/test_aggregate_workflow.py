@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -13,7 +10,7 @@ import pytest
 import yaml
 
 from tests.aggregate_fixtures import make_config, write_runs
-from tests.test_workflow import run, workflow_copy
+from tests.workflow_helpers import run, workflow_copy
 
 TASKS = ["sequential", "topn", "explanation"]
 TABLES = TASKS + [f"{group}_{task}" for group in ("task_prompt", "embedding", "model_size") for task in TASKS]

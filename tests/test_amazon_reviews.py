@@ -6,14 +6,8 @@ import gzip
 import json
 import random
 
-import pytest
-
-from peapod.data.amazon import iter_reviews, k_core, read_amazon_reviews
-from peapod.errors import InputError
-
-
-def review(user, item, time, **extra):
-    return {"reviewerID": user, "asin": item, "unixReviewTime": time, "overall": 5.0, **extra}
+from peapod.data.amazon import k_core, read_amazon_reviews
+from tests.helpers import dense_reviews
 
 
 def write_reviews(path, records, python_literal=False):
@@ -23,17 +17,6 @@ def write_reviews(path, records, python_literal=False):
         data = gzip.compress(data)
     path.write_bytes(data)
     return path
-
-
-def dense_reviews():
-    """Six users x six items, everyone reviews everything at shuffled times: a full 5-core."""
-    rng = random.Random(1)
-    records = []
-    for u in range(6):
-        for i in range(6):
-            records.append(review(f"U{u}", f"I{i}", 1000 + rng.randrange(100)))
-    rng.shuffle(records)
-    return records
 
 
 def test_k_core_is_iterative():
@@ -83,29 +66,3 @@ def test_gzip_and_python_literal_lines(tmp_path):
     plain = read_amazon_reviews(write_reviews(tmp_path / "a.json", records))
     gz = read_amazon_reviews(write_reviews(tmp_path / "b.json.gz", records, python_literal=True))
     assert plain.sequences == gz.sequences and plain.items == gz.items
-
-
-def test_bad_review_lines(tmp_path):
-    path = tmp_path / "r.json"
-    path.write_text(json.dumps(review("a", "b", 1)) + "\n" + "{not json\n")
-    with pytest.raises(InputError, match=r"r.json, line 2: neither JSON nor a Python literal"):
-        list(iter_reviews(path))
-    path.write_text(json.dumps({"reviewerID": "a", "asin": "b"}) + "\n")
-    with pytest.raises(InputError, match=r"line 1: review lacks 'unixReviewTime'"):
-        list(iter_reviews(path))
-    path.write_text("__import__('os').system('echo hi')\n")
-    with pytest.raises(InputError, match=r"line 1: neither JSON nor a Python literal"):
-        list(iter_reviews(path))
-
-
-def test_truncated_gzip(tmp_path):
-    path = write_reviews(tmp_path / "r.json.gz", dense_reviews())
-    path.write_bytes(path.read_bytes()[:-20])
-    with pytest.raises(InputError, match=r"cannot be read to the end"):
-        read_amazon_reviews(path)
-
-
-def test_nothing_survives_the_core(tmp_path):
-    path = write_reviews(tmp_path / "r.json", [review("a", "b", 1), review("a", "c", 2)])
-    with pytest.raises(InputError, match="no user and item survive the 5-core filter"):
-        read_amazon_reviews(path)

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from peapod.config import ConfigError, validate_config
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from peapod.devices import DeviceClaim, claim_device, claim_from_config, visible_devices
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 # A job: claim a slot among the simulated devices, record it, hold it for a while, exit.
 JOB = textwrap.dedent("""

@@ -20,7 +20,6 @@ from peapod.embeddings.interactions import read_train_interactions
 from peapod.embeddings.io import read_user_embeddings, write_user_embeddings
 from peapod.embeddings.stage import train_embeddings
 from peapod.embeddings.user_file import load_user_file
-from peapod.errors import InputError
 from peapod.neighbors import build_neighbors
 
 # Small, fast settings (the demo has 240 users, 160 items, 4 planted groups).
@@ -205,48 +204,6 @@ def test_file_source_accepts_parquet_npy_and_columns(user_ids, tmp_path):
         loaded = load_user_file(tmp_path / path, user_ids, 8, tmp_path / ids_path if ids_path else None)
         assert np.array_equal(loaded.user_ids, user_ids)
         np.testing.assert_allclose(loaded.user_vectors, vectors.astype(np.float32))
-
-
-def test_file_source_rejects_wrong_dimension(user_ids, tmp_path):
-    write_parquet_vectors(tmp_path / "e.parquet", user_ids, np.ones((len(user_ids), 8)))
-    with pytest.raises(InputError, match=r"e\.parquet: vectors have 8 dimensions, the configuration expects 16"):
-        load_user_file(tmp_path / "e.parquet", user_ids, 16)
-    ragged = [[1.0] * 8] * (len(user_ids) - 1) + [[1.0] * 7]
-    pq.write_table(pa.table({"user_id": pa.array(user_ids), "embedding": pa.array(ragged)}), tmp_path / "r.parquet")
-    with pytest.raises(InputError, match=rf"record user_id {user_ids[-1]}: embedding has 7 dimensions, the first row has 8"):
-        load_user_file(tmp_path / "r.parquet", user_ids, 8)
-    np.save(tmp_path / "v.npy", np.ones(len(user_ids)))
-    np.save(tmp_path / "v_ids.npy", user_ids)
-    with pytest.raises(InputError, match=r"expected an \(N, d\) matrix"):
-        load_user_file(tmp_path / "v.npy", user_ids, 8, tmp_path / "v_ids.npy")
-
-
-def test_file_source_rejects_missing_users(user_ids, tmp_path):
-    keep = user_ids[3:]
-    write_parquet_vectors(tmp_path / "m.parquet", keep, np.ones((len(keep), 4)))
-    expected = f"3 of the dataset's {len(user_ids)} users have no vector \\(e.g. {user_ids[0]}, {user_ids[1]}, {user_ids[2]}\\)"
-    with pytest.raises(InputError, match=expected):
-        load_user_file(tmp_path / "m.parquet", user_ids, 4)
-    np.save(tmp_path / "m.npy", np.ones((len(user_ids), 4)))
-    with pytest.raises(InputError, match="needs an ids file"):
-        load_user_file(tmp_path / "m.npy", user_ids, 4)
-    np.save(tmp_path / "short_ids.npy", user_ids[:-1])
-    with pytest.raises(InputError, match=f"{len(user_ids) - 1} ids for {len(user_ids)} rows"):
-        load_user_file(tmp_path / "m.npy", user_ids, 4, tmp_path / "short_ids.npy")
-
-
-def test_file_source_rejects_nan_inf_and_duplicates(user_ids, tmp_path):
-    vectors = np.ones((len(user_ids), 4))
-    vectors[5, 2] = np.nan
-    vectors[9, 0] = np.inf
-    write_parquet_vectors(tmp_path / "n.parquet", user_ids, vectors)
-    with pytest.raises(InputError, match=rf"record user_id {user_ids[5]}: 2 users have NaN or infinite values \(first: NaN\)"):
-        load_user_file(tmp_path / "n.parquet", user_ids, 4)
-    dup = user_ids.copy()
-    dup[1] = dup[0]
-    write_parquet_vectors(tmp_path / "d.parquet", dup, np.ones((len(dup), 4)))
-    with pytest.raises(InputError, match=rf"1 user ids occur more than once \(e.g. {dup[0]}\)"):
-        load_user_file(tmp_path / "d.parquet", user_ids, 4)
 
 
 def test_file_source_drops_extra_users(user_ids, tmp_path):

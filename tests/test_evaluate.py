@@ -8,16 +8,14 @@ import pandas as pd
 import pytest
 import torch
 
-from peapod.data.demo import DemoConfig, write_demo_dataset
-from peapod.data.p5 import read_p5_directory
-from peapod.data.tables import TABLE_NAMES, build_tables, write_dataset
-from peapod.evaluation.evaluate import EvalData, EvalSettings, RunEvaluator, evaluate_run, evaluate_run_directory
+from peapod.data.demo import DemoConfig
+from peapod.evaluation.evaluate import EvalData, EvalSettings, RunEvaluator, evaluate_run_directory
 from peapod.generator.backbone import load_backbone
 from peapod.generator.checkpoint import save_model_dir
 from peapod.generator.config import GeneratorConfig
-from peapod.generator.data import TaskData
 from peapod.generator.model import PeaPOD
-from tests.generator_helpers import TEMPLATES, templates
+from tests.generator_helpers import templates
+from tests.helpers import TEMPLATES, make_demo
 
 SMALL = DemoConfig(n_users=40, n_items=120, n_groups=4, min_length=5, max_length=9, seed=2)
 TINY = dict(d_model=32, d_ff=64, num_layers=1, num_heads=2, dropout_rate=0.0)
@@ -26,12 +24,10 @@ TINY = dict(d_model=32, d_ff=64, num_layers=1, num_heads=2, dropout_rate=0.0)
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("eval")
-    write_demo_dataset(SMALL, root / "raw")
-    tables = build_tables(read_p5_directory(root / "raw"), "demo")
-    write_dataset(tables, {n: root / "data" / f"{n}.parquet" for n in TABLE_NAMES}, root / "data" / "stats.json")
+    demo = make_demo(root, SMALL, parquet=True)
     cfg = GeneratorConfig.from_dict({"tiny": TINY, "user_prompt": "none"})
     torch.manual_seed(0)
-    t5, tok = load_backbone(cfg, TaskData.from_tables(tables.tables).tokenizer_corpus(templates()))
+    t5, tok = load_backbone(cfg, demo.task_data().tokenizer_corpus(templates()))
     model = PeaPOD(t5, cfg).eval()
     return root, model, tok
 

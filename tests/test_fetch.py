@@ -89,7 +89,7 @@ def test_backbone_is_fetched_from_the_hub_endpoint_and_loads_offline(server, tmp
     assert {"config.json", "model.safetensors", "tokenizer.json"} <= set(record["downloaded"])
     assert json.loads((dest / "fetched.json").read_text())["saved"]["model.safetensors"] == sha256_of(
         dest / "model.safetensors")
-    assert f"/api/models/google-t5/t5-small/revision/main" in server.requests
+    assert "/api/models/google-t5/t5-small/revision/main" in server.requests
     assert leftovers(dest.parent) == ["t5-small"]
     model, tokenizer = load_backbone(GeneratorConfig.from_dict({"backbone": "t5-small"}), resources=tmp_path / "resources")
     assert model.config.d_model == 16 and tokenizer("user_3 bought").input_ids
@@ -133,7 +133,7 @@ aggregate: {{default_variant: pod, baseline_variant: pod}}
 
 
 def fetch_workflow(tmp_path: Path, server: FakeServer | None, download: bool, pin: str | None = None) -> Path:
-    from tests.test_workflow import workflow_copy
+    from tests.workflow_helpers import workflow_copy
 
     work = workflow_copy(tmp_path)
     text = AMAZON_CONFIG.format(pin=f"    sha256: '{pin}'" if pin else "")

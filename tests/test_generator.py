@@ -19,7 +19,8 @@ from peapod.generator.config import TASKS, GeneratorConfig, variant_config
 from peapod.generator.data import Batches, Templates
 from peapod.generator.model import PeaPOD
 from peapod.generator.tokenization import ID_WORD, encode_with_whole_words, train_tokenizer
-from tests.generator_helpers import REPO, demo_tables, templates, write_group_embeddings
+from tests.generator_helpers import templates, write_group_embeddings
+from tests.helpers import REPO, make_demo
 
 SMALL = DemoConfig(n_users=60, n_items=120, n_groups=4, min_length=5, max_length=10, seed=1)
 TINY = dict(d_model=32, d_ff=64, num_layers=1, num_heads=2, dropout_rate=0.0)
@@ -29,7 +30,8 @@ TEXT = "generate for user_12 about item_345: then item_6, item_78? user_9 item_1
 @pytest.fixture(scope="module")
 def small(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("small")
-    data, truth = demo_tables(tmp, SMALL)
+    demo = make_demo(tmp, SMALL)
+    data, truth = demo.task_data(), demo.truth
     emb, nbr = write_group_embeddings(truth, tmp / "cf", dim=8, k=6)
     return data, truth, emb, nbr
 

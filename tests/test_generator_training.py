@@ -20,7 +20,8 @@ from peapod.data.demo import DemoConfig
 from peapod.generator.collab import load_collaborative_inputs
 from peapod.generator.config import GeneratorConfig
 from peapod.generator.train import train_generator
-from tests.generator_helpers import REPO, demo_tables, templates, write_group_embeddings
+from tests.generator_helpers import templates, write_group_embeddings
+from tests.helpers import REPO, make_demo
 
 SMALL = DemoConfig(n_users=60, n_items=120, n_groups=4, min_length=5, max_length=10, seed=1)
 SETTINGS = {"tiny": {"d_model": 32, "d_ff": 64, "num_layers": 1, "num_heads": 2, "dropout_rate": 0.1},
@@ -30,8 +31,9 @@ SETTINGS = {"tiny": {"d_model": 32, "d_ff": 64, "num_layers": 1, "num_heads": 2,
 @pytest.fixture(scope="module")
 def small(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("train")
-    data, truth = demo_tables(tmp, SMALL)
-    emb, nbr = write_group_embeddings(truth, tmp / "cf", dim=8, k=6)
+    demo = make_demo(tmp, SMALL)
+    data = demo.task_data()
+    emb, nbr = write_group_embeddings(demo.truth, tmp / "cf", dim=8, k=6)
     return tmp, data, load_collaborative_inputs(emb, nbr, 5, data.n_users)
 
 
@@ -78,11 +80,12 @@ KILLER = textwrap.dedent("""
     from peapod.generator import train as T
     from peapod.generator.config import GeneratorConfig
     from peapod.generator.collab import load_collaborative_inputs
-    from tests.generator_helpers import demo_tables, templates, write_group_embeddings
+    from tests.generator_helpers import templates
+    from tests.helpers import make_demo
     from peapod.data.demo import DemoConfig
     from pathlib import Path
     tmp = Path({tmp!r})
-    data, truth = demo_tables(tmp / "killer", DemoConfig(**{demo!r}))
+    data = make_demo(tmp / "killer", DemoConfig(**{demo!r})).task_data()
     collab = load_collaborative_inputs(tmp / "cf" / "user_embeddings.parquet", tmp / "cf" / "neighbors.parquet", 5, data.n_users)
     saves = 0
     original = T.save_training_state
@@ -128,8 +131,9 @@ def test_trained_model_beats_random_on_topn_validation(tmp_path, one_thread):
     import yaml
 
     demo = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    data, truth = demo_tables(tmp_path, DemoConfig(**demo["datasets"]["demo"]["demo"]))
-    emb, nbr = write_group_embeddings(truth, tmp_path / "cf", dim=16, k=20)
+    planted = make_demo(tmp_path, DemoConfig(**demo["datasets"]["demo"]["demo"]))
+    data = planted.task_data()
+    emb, nbr = write_group_embeddings(planted.truth, tmp_path / "cf", dim=16, k=20)
     # The demo's settings; explanation batches left out to keep the test under a minute.
     cfg = GeneratorConfig.from_dict({**demo["generator"], "tasks": ["sequential", "topn"], "epochs": 15, "patience": 15})
     collab = load_collaborative_inputs(emb, nbr, cfg.neighbors, data.n_users)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import collections
 import gzip
 import json
 import os
 import pickle
-import re
 from pathlib import Path
 
 import numpy as np
@@ -15,210 +15,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from peapod.data.amazon import read_amazon_reviews
-from peapod.data.p5 import discover_p5_files, read_datamaps, read_negatives, read_p5_directory, read_sequences
+from peapod.data.p5 import discover_p5_files, read_p5_directory, read_sequences
 from peapod.data.preprocess import preprocess_dataset
-from peapod.data.safe_pickle import load_plain_pickle
 from peapod.data.tables import TABLE_NAMES
 from peapod.embeddings.user_file import load_user_file
 from peapod.errors import InputError
 from peapod.io import atomic_path
-from tests.conftest import write_lines
-from tests.test_amazon_reviews import dense_reviews
-
-
-def expect_error(call, path, where, problem):
-    with pytest.raises(InputError) as info:
-        call()
-    err = info.value
-    assert err.path == str(path)
-    assert err.where == where
-    assert re.search(problem, err.problem), err.problem
-    assert str(path) in str(err)
-    return err
-
-
-def test_unparseable_line(tmp_path):
-    path = write_lines(tmp_path / "sequential_data.txt", ["1 2 3 4", "2 5 x6 7"])
-    err = expect_error(lambda: read_sequences(path), path, 2, r"'x6' is not a positive integer id")
-    assert str(err).startswith(f"{path}, line 2:")
-
-
-def test_zero_id_is_rejected(tmp_path):
-    path = write_lines(tmp_path / "s.txt", ["1 2 0 4"])
-    expect_error(lambda: read_sequences(path), path, 1, r"'0' is not a positive integer id")
-
-
-def test_duplicate_user_line(tmp_path):
-    path = write_lines(tmp_path / "s.txt", ["1 2 3 4", "2 3 4 5", "1 6 7 8"])
-    expect_error(lambda: read_sequences(path), path, 3, r"user 1 appears again \(first on line 1\)")
-
-
-def test_sequence_too_short_for_leave_two_out(tmp_path):
-    path = write_lines(tmp_path / "s.txt", ["1 2 3 4", "2 3 4"])
-    expect_error(lambda: read_sequences(path), path, 2, r"user 2 has 2 item\(s\); leave-two-out .* at least 3")
-
-
-def test_empty_file(tmp_path):
-    path = tmp_path / "s.txt"
-    path.write_bytes(b"")
-    expect_error(lambda: read_sequences(path), path, None, "file is empty")
-
-
-def test_blank_line_inside_file(tmp_path):
-    path = tmp_path / "s.txt"
-    path.write_bytes(b"1 2 3 4\n\n2 3 4 5\n")
-    expect_error(lambda: read_sequences(path), path, 2, "empty line")
-
-
-def test_wrong_encoding(tmp_path):
-    path = tmp_path / "s.txt"
-    path.write_bytes(b"1 2 3 4\n2 3 4 \xff5\n")
-    expect_error(lambda: read_sequences(path), path, 2, r"not UTF-8 text")
-
-
-def test_item_missing_from_the_maps(demo_dir):
-    maps = json.loads((demo_dir / "datamaps.json").read_text())
-    first_item = (demo_dir / "sequential_data.txt").read_text().split()[1]
-    raw = maps["id2item"].pop(first_item)
-    maps["item2id"].pop(raw)
-    (demo_dir / "datamaps.json").write_text(json.dumps(maps))
-    expect_error(
-        lambda: read_p5_directory(demo_dir),
-        demo_dir / "sequential_data.txt",
-        "user 1",
-        rf"user 1: item {first_item} is not in datamaps.json",
-    )
-
-
-def test_user_missing_from_the_maps(demo_dir):
-    maps = json.loads((demo_dir / "datamaps.json").read_text())
-    raw = maps["id2user"].pop("5")
-    maps["user2id"].pop(raw)
-    (demo_dir / "datamaps.json").write_text(json.dumps(maps))
-    expect_error(
-        lambda: read_p5_directory(demo_dir), demo_dir / "sequential_data.txt", "user 5", r"user 5 is not in datamaps.json"
-    )
-
-
-def test_mismatched_maps(demo_dir):
-    path = demo_dir / "datamaps.json"
-    maps = json.loads(path.read_text())
-    raw1, raw2 = maps["id2user"]["1"], maps["id2user"]["2"]
-    maps["user2id"][raw1], maps["user2id"][raw2] = "2", "1"
-    path.write_text(json.dumps(maps))
-    expect_error(
-        lambda: read_datamaps(path), path, f"user2id['{raw1}']", rf"mismatched maps: user2id\['{raw1}'\] = 2"
-    )
-
-
-def test_map_sending_two_raw_ids_to_one_id(tmp_path):
-    path = tmp_path / "datamaps.json"
-    path.write_text(json.dumps({"user2id": {"A": "1", "B": "1"}, "item2id": {"X": "1"}}))
-    expect_error(lambda: read_datamaps(path), path, "user2id", r"maps both 'A' and 'B' to 1")
-
-
-def test_datamaps_invalid_json(tmp_path):
-    path = tmp_path / "datamaps.json"
-    path.write_text('{"user2id": {"A": "1",}\n')
-    expect_error(lambda: read_datamaps(path), path, 1, r"invalid JSON")
-
-
-def test_maps_listing_users_without_sequence(demo_dir):
-    lines = (demo_dir / "sequential_data.txt").read_text().splitlines()
-    write_lines(demo_dir / "sequential_data.txt", [l for l in lines if not l.startswith("7 ")])
-    (demo_dir / "negative_samples.txt").unlink()
-    expect_error(
-        lambda: read_p5_directory(demo_dir),
-        demo_dir / "sequential_data.txt",
-        None,
-        r"datamaps.json lists 1 user\(s\) with no sequence \(first: user 7\)",
-    )
-
-
-def test_negative_inside_the_history(tmp_path):
-    seqs = {1: [2, 3, 4], 2: [5, 6, 7]}
-    path = write_lines(tmp_path / "negative_samples.txt", ["1 10 11 12", "2 8 6 9"])
-    expect_error(
-        lambda: read_negatives(path, seqs, 3), path, 2, r"user 2: negative item 6 is in the user's own history"
-    )
-
-
-def test_negatives_wrong_count_and_duplicates_and_missing_user(tmp_path):
-    seqs = {1: [2, 3, 4], 2: [5, 6, 7]}
-    path = write_lines(tmp_path / "n.txt", ["1 10 11", "2 8 9 10"])
-    expect_error(lambda: read_negatives(path, seqs, 3), path, 1, r"user 1 has 2 negatives, expected 3")
-    path = write_lines(tmp_path / "n.txt", ["1 10 11 10", "2 8 9 10"])
-    expect_error(lambda: read_negatives(path, seqs, 3), path, 1, r"negative item 10 is listed twice")
-    path = write_lines(tmp_path / "n.txt", ["1 10 11 12"])
-    expect_error(lambda: read_negatives(path, seqs, 3), path, None, r"1 user\(s\) have no negatives line \(first: user 2\)")
-    path = write_lines(tmp_path / "n.txt", ["3 10 11 12"])
-    expect_error(lambda: read_negatives(path, seqs, 3), path, 1, r"user 3 has no sequence")
-
-
-def test_explanation_with_unknown_user(demo_dir):
-    path = demo_dir / "exp_splits.pkl"
-    splits = pickle.loads(path.read_bytes())
-    splits["test"][3]["reviewerID"] = "NOBODY"
-    path.write_bytes(pickle.dumps(splits, protocol=4))
-    expect_error(lambda: read_p5_directory(demo_dir), path, "test[3]", r"reviewerID 'NOBODY' is not in datamaps.json")
-
-
-def test_explanation_with_unknown_item_in_pod_json(demo_dir):
-    (demo_dir / "exp_splits.pkl").unlink()
-    path = demo_dir / "explanation.json"
-    record = {"user": "1", "item": "99999", "explanation": "nice"}
-    path.write_text(json.dumps({"train": [record], "val": [], "test": []}))
-    expect_error(lambda: read_p5_directory(demo_dir), path, "train[0]", r"item 99999 is not a known item id")
-
-
-def test_explanation_record_missing_field(demo_dir):
-    path = demo_dir / "exp_splits.pkl"
-    splits = pickle.loads(path.read_bytes())
-    del splits["val"][0]["explanation"]
-    path.write_bytes(pickle.dumps(splits, protocol=4))
-    expect_error(lambda: read_p5_directory(demo_dir), path, "val[0]", r"missing field 'explanation'")
-
-
-class _Exploit:
-    """Unpickling this would run a shell command."""
-
-    def __reduce__(self):
-        return (os.system, ("touch PWNED",))
-
-
-def test_restricted_unpickler_refuses_a_malicious_pickle(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    path = tmp_path / "exp_splits.pkl"
-    path.write_bytes(pickle.dumps({"train": [_Exploit()], "val": [], "test": []}))
-    err = expect_error(lambda: load_plain_pickle(path), path, None, r"refused pickle: refers to (posix|os)\.system")
-    assert "only plain containers and scalars" in str(err)
-    assert not (tmp_path / "PWNED").exists()
-
-
-def test_restricted_unpickler_refuses_arbitrary_classes(tmp_path):
-    import collections
-
-    path = tmp_path / "p.pkl"
-    path.write_bytes(pickle.dumps({"train": collections.OrderedDict(a=1)}))
-    expect_error(lambda: load_plain_pickle(path), path, None, r"refers to collections.OrderedDict")
-
-
-def test_truncated_pickle(tmp_path):
-    path = tmp_path / "p.pkl"
-    path.write_bytes(pickle.dumps({"train": list(range(100))})[:-10])
-    expect_error(lambda: load_plain_pickle(path), path, None, r"not a readable pickle")
-
-
-def test_pickle_of_wrong_shape(demo_dir):
-    path = demo_dir / "exp_splits.pkl"
-    path.write_bytes(pickle.dumps([1, 2, 3]))
-    expect_error(lambda: read_p5_directory(demo_dir), path, None, r"expected a mapping of splits, got list")
-    path.write_bytes(pickle.dumps({"train": [], "dev": [], "test": []}))
-    expect_error(lambda: read_p5_directory(demo_dir), path, None, r"unknown split name 'dev'")
-
-
-def test_missing_sequence_file(tmp_path):
-    expect_error(lambda: read_p5_directory(tmp_path), tmp_path / "sequential_data.txt", None, "does not exist")
+from tests.helpers import dense_reviews, write_lines
 
 
 # ---- the corpus: one broken file per row, for every input format -------------------------------
@@ -327,6 +130,14 @@ def edit_pickle(edit):
     return mutate
 
 
+def mismatch_user_1(maps):
+    """user2id sends user 1's raw id (renamed) to 2, while id2user still says 1."""
+    raw = maps["id2user"]["1"]
+    del maps["user2id"][raw]
+    maps["user2id"]["RAW_ONE"] = "2"
+    maps["id2user"]["1"] = "RAW_ONE"
+
+
 def only_id_maps(maps):
     del maps["user2id"], maps["item2id"]
 
@@ -382,9 +193,20 @@ def embeddings(name: str, write, ids: str | None = None, write_ids=None):
     return build
 
 
-def good_parquet(path, ids=USER_IDS):
+def good_parquet(path, ids=USER_IDS, dim=4):
     ids = ids if isinstance(ids, pa.Array) else pa.array(ids, pa.int64())
-    pq.write_table(pa.table({"user_id": ids, "embedding": np.ones((len(ids), 4)).tolist()}), path)
+    pq.write_table(pa.table({"user_id": ids, "embedding": np.ones((len(ids), dim)).tolist()}), path)
+
+
+def ragged_parquet(path):
+    rows = [[1.0] * 4] * (len(USER_IDS) - 1) + [[1.0] * 3]
+    pq.write_table(pa.table({"user_id": pa.array(USER_IDS, pa.int64()), "embedding": rows}), path)
+
+
+def nan_inf_parquet(path):
+    vectors = np.ones((len(USER_IDS), 4))
+    vectors[5, 2], vectors[9, 0] = np.nan, np.inf
+    pq.write_table(pa.table({"user_id": pa.array(USER_IDS, pa.int64()), "embedding": vectors.tolist()}), path)
 
 
 def good_npy(path):
@@ -435,6 +257,15 @@ CASES = [
         "user 4", ["user 4: item 99999 is not in datamaps.json"]),
     ("seq/user-beyond-the-maps", p5(SEQ, edit_line(4, lambda t: ["99999"] + t[1:])),
         "user 99999", ["user 99999 is not in datamaps.json"]),
+    ("seq/missing", p5(SEQ, lambda p: p.unlink()), None, ["sequence file does not exist"]),
+    ("seq/empty", p5(SEQ, put(b"")), None, ["file is empty"]),
+    ("seq/blank-line", p5(SEQ, lambda p: p.write_bytes(p.read_bytes().replace(b"\n", b"\n\n", 1))),
+        2, ["empty line"]),
+    ("seq/zero-id", p5(SEQ, edit_line(2, lambda t: t[:2] + ["0"] + t[3:])), 2, ["'0' is not a positive integer id"]),
+    ("seq/duplicated-user", p5(SEQ, edit_line(3, lambda t: ["1"] + t[1:])),
+        3, ["user 1 appears again (first on line 1)"]),
+    ("seq/too-short-for-leave-two-out", p5(SEQ, edit_line(2, lambda t: t[:3])),
+        2, ["user 2 has 2 item(s); leave-two-out", "at least 3"]),
     # -- negative_samples.txt
     ("neg/truncated-mid-line", p5(NEG, cut_in_line(5, 12)), 5, ["no line ending", "looks truncated"]),
     ("neg/truncated-at-a-line-end", p5(NEG, keep_lines(100)),
@@ -452,6 +283,10 @@ CASES = [
         3, ["user 1 appears again (first on line 1)"]),
     ("neg/inside-the-history", p5(NEG, edit_line(1, lambda t: t[:1] + ["3"] + t[2:])),
         1, ["user 1: negative item 3 is in the user's own history"]),
+    ("neg/too-few", p5(NEG, edit_line(1, lambda t: t[:-1])), 1, ["user 1 has 98 negatives, expected 99"]),
+    ("neg/item-listed-twice", p5(NEG, edit_line(1, lambda t: t[:-1] + [t[1]])), 1, ["is listed twice"]),
+    ("neg/user-without-sequence", p5(NEG, edit_line(1, lambda t: ["99999"] + t[1:])),
+        1, ["user 99999 has no sequence in the sequence file"]),
     # -- datamaps.json
     ("maps/truncated-mid-json", p5(MAPS, cut_in_line(5, 10)), 5, ["invalid JSON", "Unterminated string"]),
     ("maps/empty", p5(MAPS, put(b"")), None, ["file is empty"]),
@@ -474,6 +309,11 @@ CASES = [
         "id2item", ["'id2item' is given twice"]),
     ("maps/mismatched-sizes", p5(MAPS, edit_json(lambda m: m["item2id"].update({"EXTRA": "99999"}))),
         "item2id", ["'item2id' has 161 entries but 'id2item' has 160"]),
+    ("maps/mismatched", p5(MAPS, edit_json(mismatch_user_1)),
+        "user2id['RAW_ONE']", ["mismatched maps: user2id['RAW_ONE'] = 2 but id2user['2'] = "]),
+    ("maps/two-raw-ids-one-id",
+        p5(MAPS, edit_json(lambda m: (m.pop("id2user"), m["user2id"].update({"NEW": "1"})))),
+        "user2id", ["user2id maps both '", "' and 'NEW' to 1"]),
     # -- exp_splits.pkl
     ("pkl/truncated", p5(PKL, lambda p: p.write_bytes(p.read_bytes()[:-100])),
         None, ["not a readable pickle", "truncated"]),
@@ -494,6 +334,13 @@ CASES = [
     ("pkl/code-protocol-5", code_pickle(5), None, ["refused pickle: refers to", "system"]),
     ("pkl/code-exec", code_pickle(4, exec, "open({marker!r}, 'w')"),
         None, ["refused pickle: refers to builtins.exec"]),
+    ("pkl/missing-field", p5(PKL, edit_pickle(lambda s: s["val"][0].pop("explanation"))),
+        "val[0]", ["missing field 'explanation'"]),
+    ("pkl/not-a-mapping", p5(PKL, put(pickle.dumps([1, 2, 3]))), None, ["expected a mapping of splits, got list"]),
+    ("pkl/unknown-split", p5(PKL, put(pickle.dumps({"train": [], "dev": [], "test": []}))),
+        None, ["unknown split name 'dev'"]),
+    ("pkl/arbitrary-class", p5(PKL, put(pickle.dumps({"train": collections.OrderedDict(a=1)}))),
+        None, ["refused pickle: refers to collections.OrderedDict"]),
     # -- explanation.json (POD)
     ("json/truncated", p5(POD, lambda p: p.write_bytes(p.read_bytes()[:30])), 1, ["invalid JSON"]),
     ("json/empty", p5(POD, put(b"")), None, ["file is empty"]),
@@ -541,6 +388,10 @@ CASES = [
     ("reviews/non-integer-time",
         reviews(lambda b: b + b'{"reviewerID": "U1", "asin": "I1", "unixReviewTime": "2014-01-01"}\n'),
         37, ["unixReviewTime '2014-01-01' is not an integer"]),
+    ("reviews/missing-field",
+        reviews(lambda b: b + b'{"reviewerID": "U1", "asin": "I1"}\n'), 37, ["review lacks 'unixReviewTime'"]),
+    ("reviews/nothing-survives-the-core", reviews(lambda b: b.split(b"\n", 2)[0] + b"\n"),
+        None, ["no user and item survive the 5-core filter"]),
     # -- user embeddings (the file source: .parquet, or .npy + ids)
     ("emb/parquet-truncated", embeddings("e.parquet", truncated(good_parquet)),
         None, ["cannot read as Parquet"]),
@@ -582,6 +433,20 @@ CASES = [
         2, ["'\u00b2' is not an integer user id"]),
     ("emb/ids-text-empty", embeddings("e.npy", good_npy, ids="ids.txt", write_ids=put(b"")),
         None, ["0 ids for 10 rows of"]),
+    ("emb/parquet-wrong-dimension", embeddings("e.parquet", lambda p: good_parquet(p, dim=8)),
+        None, ["vectors have 8 dimensions, the configuration expects 4"]),
+    ("emb/parquet-ragged", embeddings("e.parquet", ragged_parquet),
+        "user_id 10", ["embedding has 3 dimensions, the first row has 4"]),
+    ("emb/parquet-three-users-missing", embeddings("e.parquet", lambda p: good_parquet(p, ids=USER_IDS[3:])),
+        None, ["3 of the dataset's 10 users have no vector (e.g. 1, 2, 3)"]),
+    ("emb/parquet-nan-and-inf", embeddings("e.parquet", nan_inf_parquet),
+        "user_id 6", ["2 users have NaN or infinite values (first: NaN)"]),
+    ("emb/npy-not-a-matrix", embeddings("e.npy", lambda p: np.save(p, np.ones(len(USER_IDS))), ids="ids.npy"),
+        None, ["expected an (N, d) matrix"]),
+    ("emb/npy-without-ids-file", embeddings("e.npy", good_npy), None, ["a .npy embedding matrix needs an ids file"]),
+    ("emb/ids-npy-too-few",
+        embeddings("e.npy", good_npy, ids="ids.npy", write_ids=lambda p: np.save(p, USER_IDS[:-1])),
+        None, ["9 ids for 10 rows of"]),
 ]
 
 

@@ -141,7 +141,7 @@ def test_stage_output_records_its_settings_and_provenance(tmp_path, monkeypatch)
     from peapod.embeddings.io import write_user_embeddings
     from peapod.neighbors import build_neighbors_stage
     from peapod.provenance import read_stamp
-    from tests.conftest import REPO
+    from tests.helpers import REPO
 
     monkeypatch.chdir(tmp_path)  # not a git checkout: the commit comes from the installed source
     rng = np.random.default_rng(3)

@@ -11,7 +11,7 @@ import pytest
 
 from peapod.data.p5 import read_datamaps, read_p5_directory, read_sequences
 from peapod.data.tables import build_tables, sequences_from_table
-from tests.conftest import write_lines
+from tests.helpers import write_lines
 
 
 def test_crlf_and_lf_sequences_read_identically(tmp_path):

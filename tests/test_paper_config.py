@@ -13,9 +13,9 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from peapod.data.demo import DemoConfig, write_demo_dataset
-from tests.conftest import REPO
-from tests.test_workflow import run, workflow_copy
+from peapod.data.demo import DemoConfig
+from tests.helpers import REPO, make_demo
+from tests.workflow_helpers import run, workflow_copy
 
 TINY = {"d_model": 32, "d_ff": 64, "num_layers": 1, "num_heads": 2, "vocab_size": 400, "dropout_rate": 0.0}
 
@@ -47,8 +47,9 @@ def test_shrunk_paper_config_runs_every_job(tmp_path):
     paper = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
     work = workflow_copy(tmp_path)
     for k, name in enumerate(paper["datasets"]):  # small P5 directories with explanations
-        write_demo_dataset(DemoConfig(n_users=32, n_items=140, n_groups=4, min_length=5, max_length=8,
-                                      explanation_fraction=0.3, seed=k), work / paper["datasets"][name]["path"])
+        path = work / paper["datasets"][name]["path"]
+        make_demo(path, DemoConfig(n_users=32, n_items=140, n_groups=4, min_length=5, max_length=8,
+                                   explanation_fraction=0.3, seed=k), raw=path)
     (work / "config" / "paper_shrunk.yaml").write_text(yaml.safe_dump(shrink(paper)))
     # Two generator jobs at a time, one thread each: on a CPU the jobs are mostly interpreter and
     # library start-up (about 4 s each), which one thread does as fast as two.

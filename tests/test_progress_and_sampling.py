@@ -24,7 +24,8 @@ from peapod.generator.train import train_generator
 from peapod.logs import configure
 from peapod.progress import Progress, format_seconds
 from peapod.sampling import history_bucket_labels, stratified_sample
-from tests.generator_helpers import TEMPLATES, demo_tables, templates
+from tests.generator_helpers import templates
+from tests.helpers import TEMPLATES, make_demo
 
 SMALL = DemoConfig(n_users=60, n_items=160, n_groups=4, min_length=5, max_length=30, seed=3)
 TINY = {"d_model": 32, "d_ff": 64, "num_layers": 1, "num_heads": 2, "dropout_rate": 0.0}
@@ -82,8 +83,8 @@ def test_log_file_is_readable_while_the_job_runs(tmp_path):
 @pytest.fixture(scope="module")
 def small(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("progress")
-    data, _ = demo_tables(tmp, SMALL)
-    return tmp, data
+    demo = make_demo(tmp, SMALL, parquet=True)
+    return demo, demo.task_data()
 
 
 def test_training_logs_progress_lines_with_numbers(small, tmp_path, caplog):
@@ -135,12 +136,8 @@ def test_stratified_sample_is_fixed_and_keeps_strata_shares():
 
 @pytest.fixture(scope="module")
 def run_dir(small):
-    tmp, data = small
-    from peapod.data.tables import TABLE_NAMES, build_tables, write_dataset
-    from peapod.data.p5 import read_p5_directory
-
-    tables = build_tables(read_p5_directory(tmp / "raw"), "demo")
-    write_dataset(tables, {n: tmp / "data" / f"{n}.parquet" for n in TABLE_NAMES}, tmp / "data" / "stats.json")
+    demo, data = small
+    tmp = demo.root
     cfg = GeneratorConfig.from_dict({"tiny": TINY, "user_prompt": "none"})
     torch.manual_seed(0)
     t5, tok = load_backbone(cfg, data.tokenizer_corpus(templates()))

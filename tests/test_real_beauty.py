@@ -6,7 +6,7 @@ import pytest
 
 from peapod.data.p5 import read_p5_directory
 from peapod.data.tables import build_tables, sequences_from_table
-from tests.conftest import SHARED_BEAUTY
+from tests.helpers import SHARED_BEAUTY
 
 pytestmark = pytest.mark.skipif(not SHARED_BEAUTY.exists(), reason="real P5 Beauty data not beside the repo")
 

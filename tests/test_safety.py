@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 SAFE_PICKLE = "src/peapod/data/safe_pickle.py"  # the one place allowed to unpickle (restricted)
 PICKLE_MODULES = {"pickle", "cPickle", "_pickle", "dill", "cloudpickle"}

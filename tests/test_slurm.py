@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,8 +21,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import REPO
-from tests.test_workflow import SNAKEMAKE, workflow_copy
+from tests.helpers import REPO
+from tests.workflow_helpers import SNAKEMAKE, workflow_copy
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm]
 

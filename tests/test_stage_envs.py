@@ -14,7 +14,7 @@ import tomllib
 
 import pytest
 
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 # Import names of each extra's packages (the distribution names are in pyproject.toml).
 EXTRA_MODULES = {

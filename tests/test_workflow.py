@@ -3,36 +3,14 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tests.conftest import REPO
-
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-
-
-def workflow_copy(tmp_path: Path) -> Path:
-    """The workflow files in a scratch directory, so runs never touch the repository's results/."""
-    work = tmp_path / "wf"
-    work.mkdir()
-    for name in ("Snakefile", "workflow", "config", "profiles", "envs", "resources/reported"):
-        src = REPO / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, work / name)
-    return work
-
-
-def run(args, cwd, check=True, timeout=3600):
-    """Snakemake in ``cwd``; the generous timeout keeps a loaded 2-core machine (the demo took 30
-    minutes once, beside other jobs) from failing a run that only goes slowly."""
-    proc = subprocess.run(SNAKEMAKE + args, cwd=cwd, capture_output=True, text=True, timeout=timeout)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return proc
+from tests.helpers import REPO
+from tests.workflow_helpers import dry_run_outputs, paper_workflow, run, runs_of, workflow_copy
 
 
 def test_dry_run_and_lint(tmp_path):
@@ -50,38 +28,6 @@ def test_config_typo_stops_the_run_naming_the_key(tmp_path):
     proc = run(["-n", "--configfile", str(bad)], work, check=False)
     assert proc.returncode != 0
     assert "datasets.demo.demo: unknown key(s) 'n_user'" in proc.stdout + proc.stderr
-
-
-def paper_workflow(tmp_path: Path) -> Path:
-    """A workflow copy with stand-in P5 files for the paper's datasets (a dry run reads no data)."""
-    work = workflow_copy(tmp_path)
-    for name in ("sports", "beauty", "toys"):
-        d = work / "resources" / "p5" / name
-        d.mkdir(parents=True)
-        (d / "sequential_data.txt").write_text("1 1 2 3\n")
-    return work
-
-
-def dry_run_outputs(work: Path, args: list[str]) -> dict[str, list[str]]:
-    """rule -> the first output file of each of its jobs in a dry run of ``args``."""
-    proc = run([*args, "-n", "--cores", "8", "--resources", "gpu=1"], work)  # targets before nargs options
-    jobs: dict[str, list[str]] = {}
-    rule = None
-    for line in proc.stdout.splitlines():
-        words = line.split()
-        if len(words) == 2 and words[0] in ("rule", "localrule") and words[1].endswith(":"):
-            rule = words[1][:-1]
-            jobs.setdefault(rule, [])
-        elif rule and line.strip().startswith("output:"):
-            jobs[rule].append(line.split(":", 1)[1].split(",")[0].strip())
-        elif rule and line.strip().startswith("jobid:") and rule.startswith("ablation_"):
-            jobs[rule].append("")  # a target rule has no output
-    return jobs
-
-
-def runs_of(outputs: list[str]) -> set[tuple[str, str]]:
-    """(dataset, variant) of results/<dataset>/runs/<variant>/seed<k>/... paths."""
-    return {(Path(o).parts[1], Path(o).parts[3]) for o in outputs}
 
 
 def test_paper_config_replaces_the_demo(tmp_path):

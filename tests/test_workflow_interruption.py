@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.test_workflow import SNAKEMAKE, dry_run_outputs, run, runs_of, workflow_copy
+from tests.workflow_helpers import SNAKEMAKE, dry_run_outputs, run, runs_of, workflow_copy
 
 # The demo's shape, shrunk so that a run from scratch takes a few minutes on 2 cores: every stage,
 # two seeds, PeaPOD, MLP and POD, the heads ablation.
