@@ -60,12 +60,6 @@ def test_constrained_beams_only_return_real_distinct_items(setup):
             assert set(items) <= set(int(i) for i in data.catalogue)
 
 
-def test_unconstrained_beams_drop_invalid_ids(setup):
-    ev, data = evaluator(setup, constrained=False)
-    frame = ev.sequential(data)
-    assert frame["rank"].isna().mean() > 0.5  # an untrained model rarely spells a valid id
-
-
 def scripted_beams(ev, texts: list[str], calls: list[dict]):
     """Stand-in for ``model.generate`` that returns ``texts`` as every row's beams, in order (the
     evaluator's parsing and ranking are under test, not the model), recording each call's kwargs."""
@@ -77,6 +71,26 @@ def scripted_beams(ev, texts: list[str], calls: list[dict]):
         seqs = [row + [ev.tokenizer.pad_token_id] * (width - len(row)) for row in rows]
         return torch.tensor(seqs * batch["input_ids"].shape[0])
     return generate
+
+
+def test_unconstrained_beams_drop_invalid_ids(setup, monkeypatch):
+    """Free sequential decoding: beams that spell no catalogue id (a well-formed id outside the
+    catalogue, words) are dropped, never counted nor replaced; the valid ids keep their order."""
+    ev, data = evaluator(setup, constrained=False, max_users=1)
+    user = sorted(data.sequences)[0]
+    target = int(data.sequences[user][-1])
+    other = next(int(i) for i in data.catalogue if int(i) not in data.sequences[user])
+    invalid = str(int(data.catalogue.max()) + 1)
+    assert ev.catalogue_trie.item_of(ev.tokenizer(invalid)["input_ids"]) is None  # spells no item
+    calls: list[dict] = []
+    monkeypatch.setattr(ev.model, "generate", scripted_beams(ev, [invalid, str(other), "no id", str(target)], calls))
+    prompt = f"user_{user} " + " ".join(f"item_{i}" for i in data.sequences[user][:-1])
+    _, batch = next(ev._batches("sequential", [user], ev._encode([prompt]), "test"))
+    assert ev._beam_items(batch, lambda row: None, 1) == [[other, target]]
+    frame = ev.sequential(data)
+    assert frame["user_id"].tolist() == [user] and frame["rank"].tolist() == [1]  # second, after `other`
+    assert frame["hr@5"].tolist() == [1.0] and frame["ndcg@5"].tolist() == [pytest.approx(1 / np.log2(3))]
+    assert "prefix_allowed_tokens_fn" not in calls[-1]  # free decoding: the parsing is under test
 
 
 def test_free_beams_drop_invalid_ids_and_let_other_items_take_a_place(setup, monkeypatch):
@@ -181,8 +195,21 @@ def test_run_directory_is_evaluated_and_written(setup, tmp_path):
     long = " ".join(texts.reference.iloc[:4])  # longer than explanation_length tokens: cut
     ev, _ = evaluator(setup)
     assert len(ev.targets_as_trained([long])[0].split()) < len(long.split())
-    # Means in the metrics file are the per-user means.
-    seq = per_user[per_user.task == "sequential"]
-    hr10 = metrics[(metrics.task == "sequential") & (metrics.metric == "hr@10")].value
-    assert len(hr10) == 0 or hr10.iloc[0] == pytest.approx(seq["hr@10"].mean())
+    # Every ranking metric in the metrics file, once per task and method, is the mean over users of
+    # its definition, computed here from the per-user ranks (no rank: the item was not returned).
+    assert np.isfinite(metrics["value"]).all()
+    ranking = metrics[metrics.task != "explanation"]
+    assert not ranking.duplicated(["task", "method", "metric"]).any()
+    assert len(ranking) == 4 + 3 * 5  # sequential: HR/NDCG@5,10; top-n, 3 methods: HR@1,5,10, NDCG@5,10
+    for (task, method), users in per_user[per_user.task != "explanation"].groupby(["task", "method"]):
+        rank = users["rank"].astype("float64").fillna(np.inf).to_numpy()
+        assert len(users) == SMALL.n_users
+        expected = {f"hr@{k}": float(np.mean(rank < k)) for k in ((5, 10) if task == "sequential" else (1, 5, 10))}
+        expected |= {f"ndcg@{k}": float(np.mean(np.where(rank < k, 1 / np.log2(np.minimum(rank, k) + 2), 0)))
+                     for k in (5, 10)}
+        got = ranking[(ranking.task == task) & (ranking.method == method)].set_index("metric")["value"].to_dict()
+        assert got == pytest.approx(expected), (task, method)
+    # Scoring ranks all 100 candidates: its ranks spread, so the check above is not one of zeros.
+    scoring = ranking[(ranking.method == "scoring") & (ranking.metric == "ndcg@10")]["value"]
+    assert len(scoring) == 1 and 0 < scoring.iloc[0] < 1
     assert pd.read_csv(outputs["buckets"])["users"].sum() == len(per_user)

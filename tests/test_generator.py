@@ -342,12 +342,40 @@ def test_logits_stay_float32_under_bf16_autocast(small):
 
 
 def test_generate_passes_through(small):
+    """generate decodes what the model's forward pass (the trained path: task and user prompts,
+    whole-word ids, both masks) predicts, and hands the decoding arguments on to the backbone."""
     data = small[0]
     model, tok, cfg = small_model(small)
+    with torch.no_grad():  # an untrained model says the same token everywhere: give its output layer opinions
+        head = model.t5.lm_head.weight
+        head.add_(torch.randn(head.shape, generator=torch.Generator().manual_seed(1)))
     val = Batches(data, tok, templates(), cfg, seed=0).validation()
-    batch = {k: v[:2] for k, v in val.batches["sequential"][0].items()}
-    out = model.generate(batch, max_new_tokens=4, num_beams=3, num_return_sequences=3)
-    assert out.shape[0] == 6 and out.shape[1] <= 5
+    batch = {k: v[:6] for k, v in val.batches["sequential"][0].items()}
+    assert (batch["attention_mask"] == 0).any()  # padded rows: the masks matter
+    steps = 4
+    greedy = model.generate(batch, max_new_tokens=steps, min_new_tokens=steps, do_sample=False, num_beams=1,
+                            output_logits=True, return_dict_in_generate=True)
+    # The reference: greedy decoding by hand through forward, one full pass per step (the decoder
+    # reads the labels shifted right, so labels = prefix without its start token, plus one).
+    prefix = torch.full((6, 1), model.t5.config.decoder_start_token_id)
+    with torch.no_grad():
+        for step in range(steps):
+            labels = torch.cat([prefix[:, 1:], torch.zeros(6, 1, dtype=torch.long)], dim=1)
+            logits = model(batch, labels=labels).logits[:, -1]
+            assert torch.allclose(greedy.logits[step], logits, atol=1e-4), step
+            prefix = torch.cat([prefix, logits.argmax(-1, keepdim=True)], dim=1)
+    assert torch.equal(greedy.sequences, prefix)
+    assert len({tuple(row) for row in prefix[:, 1:].tolist()}) > 1  # the prompts lead to different outputs
+    # Beam search: the backbone's own generate on the same encoder input and mask, same arguments.
+    kwargs = dict(max_new_tokens=4, num_beams=3, num_return_sequences=3, do_sample=False)
+    out = model.generate(batch, **kwargs)
+    encoder_outputs, mask = model.encode(batch)
+    with torch.no_grad():
+        direct = model.t5.generate(encoder_outputs=encoder_outputs, attention_mask=mask, **kwargs)
+    assert out.shape[0] == 18 and out.shape[1] <= 5
+    assert torch.equal(out, direct)
+    for row in out.view(6, 3, -1).tolist():  # three distinct beams per prompt
+        assert len({tuple(beam) for beam in row}) == 3
 
 
 # ---- samplers ------------------------------------------------------------------------------------
