@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from tests.aggregate_fixtures import make_config, write_runs
-from tests.workflow_helpers import run, workflow_copy
+from tests.workflow_helpers import dry_run_outputs, run, runs_of, workflow_copy
 
 TASKS = ["sequential", "topn", "explanation"]
 TABLES = TASKS + [f"{group}_{task}" for group in ("task_prompt", "embedding", "model_size") for task in TASKS]
@@ -39,15 +39,35 @@ def targets(cfg) -> list[str]:
     )
 
 
-def test_dry_run_lists_aggregation_when_variants_are_configured(tmp_path):
+def test_dry_run_plans_the_aggregation_when_variants_are_configured(tmp_path):
+    """The default target's plan, job by job: every configured run once, each dataset's data, CF
+    models and baselines, one collection and test of all runs, every table and ablation figure."""
     work = workflow_copy(tmp_path)
     cfg_path, cfg = aggregation_config(work)
     write_runs(work / "results", cfg)
-    proc = run(["-n", "--cores", "1", "--configfile", str(cfg_path), "--quiet", "rules"], work)
-    out = proc.stdout + proc.stderr
-    for rule in ("collect_metrics", "test_significance", "tabulate_results", "plot_ablation", "plot_reproduction",
-                 "check_claims", "compute_baselines"):
-        assert rule in out
+    jobs = dry_run_outputs(work, ["--configfile", str(cfg_path)], cores=1)
+    datasets, ablations = sorted(cfg["datasets"]), sorted(cfg["ablations"])
+    runs = {(d, v) for d in datasets for v in cfg["variants"]}
+    for rule in ("train_generator", "evaluate_generator"):  # 2 datasets x 12 variants x 3 seeds, once each
+        assert len(jobs[rule]) == len(set(jobs[rule])) == len(runs) * len(cfg["seeds"]) == 72, rule
+        assert runs_of(jobs[rule]) == runs, rule
+    assert sorted(jobs["evaluate_generator"])[0] == "results/demo/runs/base/seed0/metrics.parquet"
+    assert sorted(jobs["preprocess"]) == [f"results/{d}/data/users.parquet" for d in datasets]
+    assert sorted(jobs["train_embeddings"]) == sorted(
+        f"results/{d}/embeddings/{m}/user_embeddings.parquet" for d in datasets for m in ("pmf", "bivae", "lightgcn"))
+    assert sorted(jobs["compute_baselines"]) == [f"results/{d}/baselines/metrics.csv" for d in datasets]
+    assert jobs["collect_metrics"] == ["results/aggregate/metrics.parquet"]
+    assert jobs["test_significance"] == ["results/aggregate/tests_vs_reported.csv"]
+    assert jobs["plot_reproduction"] == ["results/figures/reproduced_vs_reported.png"]
+    assert jobs["check_claims"] == ["results/aggregate/claims.csv"]
+    assert sorted(jobs["tabulate_results"]) == sorted(f"results/tables/{t}.md" for t in TABLES)
+    assert sorted(jobs["summarize_ablation"]) == [f"results/ablations/{a}/summary.parquet" for a in ablations]
+    assert sorted(jobs["plot_ablation"]) == [f"results/figures/ablation_{a}.png" for a in ablations]
+    assert set(jobs) == {"all", "make_demo_dataset", "preprocess", "tabulate_dataset_statistics", "train_embeddings",
+                         "build_neighbors", "train_generator", "evaluate_generator", "compute_baselines",
+                         "collect_metrics", "test_significance", "tabulate_results", "summarize_ablation",
+                         "plot_ablation", "plot_reproduction", "check_claims"}
+    assert len(jobs["build_neighbors"]) == len(jobs["train_embeddings"]) == 6
 
 
 def test_missing_run_without_require_all_runs_is_reported(tmp_path):

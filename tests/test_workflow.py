@@ -6,6 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -15,8 +16,15 @@ from tests.workflow_helpers import dry_run_outputs, paper_workflow, run, runs_of
 
 def test_dry_run_and_lint(tmp_path):
     work = workflow_copy(tmp_path)
-    dry = run(["-n", "--cores", "2"], work)
-    assert "make_demo_dataset" in dry.stdout and "preprocess" in dry.stdout
+    jobs = dry_run_outputs(work, [], cores=2)
+    assert jobs["make_demo_dataset"] == ["results/demo/raw/sequential_data.txt"]
+    assert jobs["preprocess"] == ["results/demo/data/users.parquet"]
+    assert sorted(jobs["train_embeddings"]) == [f"results/demo/embeddings/{m}/user_embeddings.parquet"
+                                                for m in ("bivae", "lightgcn", "pmf")]
+    for rule in ("train_generator", "evaluate_generator"):  # 3 variants x 3 seeds
+        assert len(set(jobs[rule])) == len(jobs[rule]) == 9 and runs_of(jobs[rule]) == {
+            ("demo", "peapod"), ("demo", "mlp"), ("demo", "pod")}, rule
+    assert jobs["plot_ablation"] == ["results/figures/ablation_heads.png"]
     lint = run(["--lint"], work)
     assert "good condition" in lint.stdout + lint.stderr
 
@@ -120,6 +128,11 @@ def test_unconfigured_ablation_has_no_target(tmp_path):
     work = workflow_copy(tmp_path)  # the demo configures only the heads ablation
     proc = run(["ablation_neighbors", "-n"], work, check=False)
     assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "MissingRuleException" in out and "No rule to produce ablation_neighbors" in out, out[-2000:]
+    # The configured one is a target, and builds its own figure.
+    jobs = dry_run_outputs(work, ["ablation_heads"])
+    assert jobs["ablation_heads"] == [""] and jobs["plot_ablation"] == ["results/figures/ablation_heads.png"]
 
 
 def test_profiles_dry_run(tmp_path):
@@ -184,10 +197,47 @@ def assert_outputs_record_what_made_them(results: Path) -> None:
     assert_provenance(stamp, "aggregate/metrics.parquet")
 
 
+# The demo evaluates top-n by the paper's free beam only (config/config.yaml); the end-to-end run adds
+# exact scoring of the 100 candidates, whose HR@10 says whether the demo learned anything.
+SCORING_OVERLAY = "evaluation:\n  topn_methods: [beam, scoring]\n"
+# Random HR@10 with 1 + 99 candidates is 0.1; the demo's PeaPOD must reach twice that on every seed
+# (measured on a full demo run of the default config plus scoring: see assert_demo_results).
+DEMO_MIN_SCORING_HR10 = 0.2
+
+
+def assert_demo_results(results: Path, seeds=(0, 1, 2)) -> None:
+    """Every number of the demo's results is finite, and PeaPOD learned: its top-n HR@10 by exact
+    scoring on the test split is at least twice random for every seed."""
+    runs = sorted(results.glob("demo/runs/*/seed*/metrics.parquet"))
+    assert len(runs) == 9
+    for path in runs:
+        metrics = pd.read_parquet(path)
+        assert len(metrics) and np.isfinite(metrics["value"]).all(), path
+    for seed in seeds:
+        metrics = pd.read_parquet(results / "demo" / "runs" / "peapod" / f"seed{seed}" / "metrics.parquet")
+        hr10 = metrics.query("task == 'topn' and method == 'scoring' and split == 'test' and metric == 'hr@10'")
+        assert len(hr10) == 1, f"seed {seed}: no top-n scoring HR@10 in {sorted(set(metrics.method))}"
+        assert hr10["value"].iloc[0] >= DEMO_MIN_SCORING_HR10, f"seed {seed}: PeaPOD top-n HR@10 {hr10['value'].iloc[0]}"
+    summary = pd.read_csv(results / "aggregate" / "summary.csv")
+    assert len(summary) and np.isfinite(summary["mean"]).all()
+    assert (summary["n_seeds"] == len(seeds)).all()
+    assert np.isfinite(summary[["std", "sem", "ci_low", "ci_high"]].to_numpy(float)).all()
+    assert {"peapod", "pod", "mlp"} <= set(summary["variant"]) and "scoring" in set(summary["method"])
+    # The result tables: every cell of our own runs on the demo's columns is a finite number.
+    for name in ("sequential", "topn", "explanation"):
+        table = pd.read_csv(results / "tables" / f"{name}.csv")
+        ours = table[table["kind"] == "reproduced"]
+        columns = [c for c in table.columns if c.startswith("demo:") and not c.endswith((":n", ":marks"))]
+        assert len(ours) and columns, name
+        assert np.isfinite(ours[columns].to_numpy(float)).all(), name
+
+
 @pytest.mark.slow
 def test_demo_runs_end_to_end(tmp_path):
     work = workflow_copy(tmp_path)
-    run(["--cores", "2"], work)
+    (work / "scoring.yaml").write_text(SCORING_OVERLAY)
+    config = ["--configfile", "config/config.yaml", "scoring.yaml"]
+    run(["--cores", "2", *config], work)
     data = work / "results" / "demo" / "data"
     stats = json.loads((data / "stats.json").read_text())
     assert stats["users"] == 400 and stats["explanation_task"] is True
@@ -205,10 +255,11 @@ def test_demo_runs_end_to_end(tmp_path):
     assert set(pd.read_csv(results / "ablations" / "heads" / "summary.csv")["variant"]) == {"mlp", "peapod"}
     assert pd.read_csv(results / "aggregate" / "missing_runs.csv").empty
     assert_outputs_record_what_made_them(results)
+    assert_demo_results(results)
     # Second invocation: nothing left to do; the HTML report builds from the finished run.
-    again = run(["--cores", "2", "-n"], work)
+    again = run(["--cores", "2", "-n", *config], work)
     assert "Nothing to be done" in again.stdout + again.stderr
-    run(["--report", "report.html"], work)
+    run(["--report", "report.html", *config], work)
     html = (work / "report.html").read_text(errors="replace")
     assert "ablation_heads.png" in html and "sequential.html" in html
     # The verdict section is there on the demo too, saying there is nothing to compare.
