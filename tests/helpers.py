@@ -15,7 +15,7 @@ from pathlib import Path
 
 from peapod.data.demo import DemoConfig, read_planted_structure, write_demo_dataset
 from peapod.data.p5 import read_p5_directory
-from peapod.data.tables import TABLE_NAMES, DatasetTables, build_tables, write_dataset
+from peapod.data.tables import DatasetTables, build_tables, table_paths, write_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 TEMPLATES = REPO / "config" / "templates.yaml"
@@ -67,7 +67,7 @@ class Demo:
     @property
     def paths(self) -> dict[str, Path]:
         """Table name -> its Parquet path (written by ``write_parquet``)."""
-        return {name: self.data / f"{name}.parquet" for name in TABLE_NAMES}
+        return table_paths(self.data)
 
     def write_parquet(self) -> Path:
         """Write every table as Parquet and stats.json into ``data``, as the data stage does (once);

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 PACKAGE = REPO / "src" / "peapod"
 # Bottom to top. Foundation modules serve every stage; a stage may import its own package, the
