@@ -223,13 +223,16 @@ def assert_demo_results(results: Path, seeds=(0, 1, 2)) -> None:
     assert (summary["n_seeds"] == len(seeds)).all()
     assert np.isfinite(summary[["std", "sem", "ci_low", "ci_high"]].to_numpy(float)).all()
     assert {"peapod", "pod", "mlp"} <= set(summary["variant"]) and "scoring" in set(summary["method"])
-    # The result tables: every cell of our own runs on the demo's columns is a finite number.
+    # The result tables, on the demo's columns: every number of our runs (value and 95% interval) and
+    # of the baselines computed on the demo is finite (the papers' rows have no demo numbers).
     for name in ("sequential", "topn", "explanation"):
         table = pd.read_csv(results / "tables" / f"{name}.csv")
-        ours = table[table["kind"] == "reproduced"]
-        columns = [c for c in table.columns if c.startswith("demo:") and not c.endswith((":n", ":marks"))]
-        assert len(ours) and columns, name
-        assert np.isfinite(ours[columns].to_numpy(float)).all(), name
+        values = [c for c in table.columns if c.startswith("demo:") and c.count(":") == 2]
+        intervals = [c for c in table.columns if c.startswith("demo:") and c.endswith((":ci_low", ":ci_high"))]
+        ours, baselines = table[table["kind"] == "reproduced"], table[table["kind"] == "baseline"]
+        assert len(ours) >= 2 and values and len(intervals) == 2 * len(values), name
+        assert np.isfinite(ours[values + intervals].to_numpy(float)).all(), name
+        assert np.isfinite(baselines[values].to_numpy(float)).all(), name
 
 
 @pytest.mark.slow
