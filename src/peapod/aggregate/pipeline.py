@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from peapod.aggregate import baselines, claims, compare, figures, tables
 from peapod.aggregate.collect import attach_settings, collect_runs
-from peapod.aggregate.reported import DEFAULT_REFERENCE, PAPERS, attach_variants, load_reported
+from peapod.aggregate.reported import PAPERS, attach_variants, load_reported
 from peapod.aggregate.settings import make_plan, settings_table
 from peapod.aggregate.stats import summarize
 from peapod.formatting import markdown_table

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from peapod.splits import EXPLANATION_SPLITS
 
 
 @dataclass
 class ExplanationRecord:
-    split: str  # one of EXPLANATION_SPLITS
+    split: str  # one of peapod.splits.EXPLANATION_SPLITS
     user_id: int  # the dataset's 1-based user id
     item_id: int  # the dataset's 1-based item id
     explanation: str

@@ -13,7 +13,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 import numpy as np
 import pyarrow as pa
@@ -23,6 +23,9 @@ from peapod.data.raw import RawDataset
 from peapod.errors import InputError
 from peapod.io import write_json, write_parquet
 from peapod.splits import EXPLANATION_SPLITS, held_out_items, held_out_target, role_of
+
+if TYPE_CHECKING:  # pandas is imported only where the statistics table is built
+    import pandas as pd
 
 TABLE_NAMES = ("users", "items", "sequences", "candidates", "explanations")
 GENERATOR_TABLES = ("sequences", "items", "explanations", "candidates")  # what training and evaluation read
