@@ -24,7 +24,8 @@ import yaml
 from tests.helpers import REPO
 from tests.workflow_helpers import SNAKEMAKE, workflow_copy
 
-pytestmark = [pytest.mark.slow, pytest.mark.slurm]
+# One cluster per module: under pytest-xdist, the module's tests share one worker (xdist_group).
+pytestmark = [pytest.mark.slow, pytest.mark.slurm, pytest.mark.xdist_group("slurm")]
 
 CLUSTER = REPO / "tests" / "slurm" / "cluster.sh"
 
