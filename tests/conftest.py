@@ -21,3 +21,25 @@ def demo_tables(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("demo")
     demo = make_demo(root, GROUPED_DEMO, parquet=True)
     return demo.paths | {"truth": demo.truth, "root": root}
+
+
+# The order of the long tests, for pytest-xdist (2 workers: a worker takes its next test when it has
+# two or fewer left, in this order): the demo (about 15 min under load) and the killed-and-resumed
+# workflow (10 min) start at once; the SLURM module (7 min, mostly waiting on the cluster) queues
+# behind the demo, the shrunk paper config (10 min) behind the other; everything else fills in.
+LONGEST_FIRST = (
+    "test_demo_runs_end_to_end",
+    "test_killed_workflow_resumes_and_two_runs_agree",
+    "test_every_rule_runs_through_the_slurm_profile",
+    "test_cancelled_training_job_is_resubmitted_and_resumes",
+    "test_shrunk_paper_config_runs_every_job",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    def order(item):
+        if item.originalname in LONGEST_FIRST:
+            return 0, LONGEST_FIRST.index(item.originalname)
+        return (1 if item.get_closest_marker("slow") else 2), 0
+
+    items.sort(key=order)  # stable: otherwise the collection order
