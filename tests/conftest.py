@@ -23,15 +23,17 @@ def demo_tables(tmp_path_factory) -> dict:
     return demo.paths | {"truth": demo.truth, "root": root}
 
 
-# The order of the long tests, for pytest-xdist (2 workers: a worker takes its next test when it has
-# two or fewer left, in this order): the demo (about 15 min under load) and the killed-and-resumed
-# workflow (10 min) start at once; the SLURM module (7 min, mostly waiting on the cluster) queues
-# behind the demo, the shrunk paper config (10 min) behind the other; everything else fills in.
+# The order of the long tests, for pytest-xdist's 2 workers (a worker takes the next test in this
+# order whenever it has two or fewer left). Measured under CI load: demo 15-18 min, killed and
+# resumed workflow 10, shrunk paper config 10, SLURM module 7 (mostly waiting on the cluster). So:
+# one worker takes the SLURM module, then the killed workflow, then the paper config; the other
+# the demo (beside the SLURM module, which leaves it the CPU), then a short test, then the rest.
 LONGEST_FIRST = (
-    "test_demo_runs_end_to_end",
-    "test_killed_workflow_resumes_and_two_runs_agree",
     "test_every_rule_runs_through_the_slurm_profile",
     "test_cancelled_training_job_is_resubmitted_and_resumes",
+    "test_demo_runs_end_to_end",
+    "test_killed_workflow_resumes_and_two_runs_agree",
+    "test_gpu_suite_smoke_prints_every_figure",
     "test_shrunk_paper_config_runs_every_job",
 )
 
