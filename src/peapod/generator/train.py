@@ -35,7 +35,7 @@ import torch
 
 from peapod.generator.backbone import load_backbone, offline
 from peapod.generator.checkpoint import (
-    build_from_meta, existing_dir, load_training_state, save_model_dir, save_training_state,
+    MODEL_FILES, build_from_meta, existing_dir, load_training_state, save_model_dir, save_training_state,
 )
 from peapod.generator.collab import CollabSource
 from peapod.generator.config import TASKS, GeneratorConfig
@@ -49,7 +49,7 @@ from peapod.provenance import provenance
 
 log = logging.getLogger(__name__)
 
-EXPORTED = ("model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json")
+EXPORTED = tuple(MODEL_FILES.values())  # the files an exported run keeps
 
 
 @torch.no_grad()
