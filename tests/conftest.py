@@ -45,3 +45,16 @@ def pytest_collection_modifyitems(config, items):
         return (1 if item.get_closest_marker("slow") else 2), 0
 
     items.sort(key=order)  # stable: otherwise the collection order
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _xdist_grouping_works(request):
+    """Fail loudly, before any cluster starts, where pytest-xdist's grouping silently does nothing (it
+    does under pytest 9.2 with xdist 3.8: the two SLURM tests then ran on two workers at once)."""
+    if not getattr(request.config.option, "loadgroup", False):  # only an xdist worker under --dist loadgroup
+        return
+    ungrouped = [item.nodeid for item in request.session.items
+                 if item.get_closest_marker("xdist_group") and "@" not in item.nodeid]
+    if ungrouped:
+        pytest.fail(f"pytest-xdist ignored the xdist_group of {ungrouped[0]}: this pytest and pytest-xdist "
+                    "do not work together; install the versions in envs/constraints.txt", pytrace=False)
