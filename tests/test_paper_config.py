@@ -15,7 +15,7 @@ import yaml
 
 from peapod.data.demo import DemoConfig
 from tests.helpers import REPO, make_demo
-from tests.workflow_helpers import run, workflow_copy
+from tests.workflow_helpers import ONE_THREAD_PER_JOB, run, workflow_copy
 
 TINY = {"d_model": 32, "d_ff": 64, "num_layers": 1, "num_heads": 2, "vocab_size": 400, "dropout_rate": 0.0}
 
@@ -53,8 +53,8 @@ def test_shrunk_paper_config_runs_every_job(tmp_path):
     (work / "config" / "paper_shrunk.yaml").write_text(yaml.safe_dump(shrink(paper)))
     # Two generator jobs at a time, one thread each: on a CPU the jobs are mostly interpreter and
     # library start-up (about 4 s each), which one thread does as fast as two.
-    run(["--configfile", "config/paper_shrunk.yaml", "--cores", "2", "--resources", "gpu=2",
-         "--set-threads", "train_generator=1", "evaluate_generator=1"], work)
+    run(["--configfile", "config/paper_shrunk.yaml", "--cores", "2", "--resources", "gpu=2", *ONE_THREAD_PER_JOB],
+        work)
 
     results = work / "results"
     metrics = sorted(results.glob("*/runs/*/seed1/metrics.parquet"))

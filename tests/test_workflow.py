@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from tests.helpers import REPO
-from tests.workflow_helpers import dry_run_outputs, paper_workflow, run, runs_of, workflow_copy
+from tests.workflow_helpers import ONE_THREAD_PER_JOB, dry_run_outputs, paper_workflow, run, runs_of, workflow_copy
 
 
 def test_dry_run_and_lint(tmp_path):
@@ -239,7 +239,7 @@ def assert_demo_results(results: Path, seeds=(0, 1, 2)) -> None:
 def test_demo_runs_end_to_end(tmp_path):
     work = workflow_copy(tmp_path)
     (work / "scoring.yaml").write_text(SCORING_OVERLAY)
-    config = ["--configfile", "config/config.yaml", "scoring.yaml"]
+    config = [*ONE_THREAD_PER_JOB, "--configfile", "config/config.yaml", "scoring.yaml"]
     run(["--cores", "2", *config], work)
     data = work / "results" / "demo" / "data"
     stats = json.loads((data / "stats.json").read_text())

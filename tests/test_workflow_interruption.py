@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.workflow_helpers import SNAKEMAKE, dry_run_outputs, run, runs_of, workflow_copy
+from tests.workflow_helpers import ONE_THREAD_PER_JOB, SNAKEMAKE, dry_run_outputs, run, runs_of, workflow_copy
 
 # The demo's shape, shrunk so that a run from scratch takes a few minutes on 2 cores: every stage,
 # PeaPOD, MLP and POD, the heads ablation; one seed (aggregation over seeds is the end-to-end demo's).
@@ -80,11 +80,12 @@ def wait_for_resumable_training(work: Path, proc: subprocess.Popen, timeout: flo
 @pytest.mark.slow
 def test_killed_workflow_resumes_and_two_runs_agree(tmp_path):
     reference = small_workflow(tmp_path, "reference")
-    run(["--cores", "2", "--configfile", "small.yaml"], reference)
+    run(["--cores", "2", *ONE_THREAD_PER_JOB, "--configfile", "small.yaml"], reference)
 
     work = small_workflow(tmp_path, "killed")
     # Snakemake and its jobs in their own process group, killed together as a crash or scancel would.
-    proc = subprocess.Popen(SNAKEMAKE + ["--cores", "2", "--configfile", "small.yaml"], cwd=work,
+    command = SNAKEMAKE + ["--cores", "2", *ONE_THREAD_PER_JOB, "--configfile", "small.yaml"]
+    proc = subprocess.Popen(command, cwd=work,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         run_dir = wait_for_resumable_training(work, proc)
@@ -96,14 +97,14 @@ def test_killed_workflow_resumes_and_two_runs_agree(tmp_path):
     # Started again: a killed Snakemake leaves its lock, so --unlock first (as a user would); the
     # profile reruns incomplete jobs; everything completes and the killed run resumes.
     run(["--unlock", "--configfile", "small.yaml"], work)
-    run(["--cores", "2", "--configfile", "small.yaml"], work)
+    run(["--cores", "2", *ONE_THREAD_PER_JOB, "--configfile", "small.yaml"], work)
     assert json.loads((run_dir / "run.json").read_text())["resumed"] >= 1
 
     expected, got = metrics_tables(reference), metrics_tables(work)
     assert sorted(got) == sorted(expected) and len(got) >= 3 + 4
     for path, table in expected.items():
         pd.testing.assert_frame_equal(got[path], table, check_exact=True, obj=path)
-    again = run(["--cores", "2", "--configfile", "small.yaml", "-n"], work)
+    again = run(["--cores", "2", *ONE_THREAD_PER_JOB, "--configfile", "small.yaml", "-n"], work)
     assert "Nothing to be done" in again.stdout + again.stderr
 
     # Re-training one ablation after the fact reruns only its own runs (and their downstream).

@@ -11,6 +11,12 @@ from tests.helpers import REPO
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
+# For whole-workflow runs in the tests: generator jobs on one thread each, so that two jobs share
+# the two cores. Two-thread torch jobs beside another test's jobs wait on each other's threads: the
+# demo took 40 minutes that way under CI (each training 4x slower than alone), against 2 minutes per
+# training with a core to itself.
+ONE_THREAD_PER_JOB = ["--set-threads", "train_generator=1", "evaluate_generator=1"]
+
 
 def workflow_copy(tmp_path: Path) -> Path:
     """The workflow files in a scratch directory, so runs never touch the repository's results/."""
