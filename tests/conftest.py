@@ -24,10 +24,11 @@ def demo_tables(tmp_path_factory) -> dict:
 
 
 # The order of the long tests, for pytest-xdist's 2 workers (a worker takes the next test in this
-# order whenever it has two or fewer left). Measured under CI load: demo 15-18 min, killed and
-# resumed workflow 10, shrunk paper config 10, SLURM module 7 (mostly waiting on the cluster). So:
-# one worker takes the SLURM module, then the killed workflow, then the paper config; the other
-# the demo (beside the SLURM module, which leaves it the CPU), then a short test, then the rest.
+# order whenever it has two or fewer left). Measured under CI (2026-12-02, generator jobs on one
+# thread each): demo 16 min, shrunk paper config 15, SLURM module 8 (mostly waiting on the
+# cluster), killed and resumed workflow 3. So: one worker takes the SLURM module, then the killed
+# workflow, then the paper config; the other the demo (beside the SLURM module, which leaves it
+# the CPU), then a short test, then the rest.
 LONGEST_FIRST = (
     "test_every_rule_runs_through_the_slurm_profile",
     "test_cancelled_training_job_is_resubmitted_and_resumes",
