@@ -48,6 +48,9 @@ ablations:
 evaluation: {beams: 10, explanation_beams: 2, explanation_min_length: 2, explanation_max_length: 12}
 """
 
+# The small workflow from start to end, as each run below invokes it.
+SMALL_RUN = ["--cores", "2", *ONE_THREAD_PER_JOB, "--configfile", "small.yaml"]
+
 
 def small_workflow(tmp_path: Path, name: str) -> Path:
     (tmp_path / name).mkdir()
@@ -80,12 +83,11 @@ def wait_for_resumable_training(work: Path, proc: subprocess.Popen, timeout: flo
 @pytest.mark.slow
 def test_killed_workflow_resumes_and_two_runs_agree(tmp_path):
     reference = small_workflow(tmp_path, "reference")
-    run(["--cores", "2", *ONE_THREAD_PER_JOB, "--configfile", "small.yaml"], reference)
+    run(SMALL_RUN, reference)
 
     work = small_workflow(tmp_path, "killed")
     # Snakemake and its jobs in their own process group, killed together as a crash or scancel would.
-    command = SNAKEMAKE + ["--cores", "2", *ONE_THREAD_PER_JOB, "--configfile", "small.yaml"]
-    proc = subprocess.Popen(command, cwd=work,
+    proc = subprocess.Popen(SNAKEMAKE + SMALL_RUN, cwd=work,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         run_dir = wait_for_resumable_training(work, proc)
@@ -97,14 +99,14 @@ def test_killed_workflow_resumes_and_two_runs_agree(tmp_path):
     # Started again: a killed Snakemake leaves its lock, so --unlock first (as a user would); the
     # profile reruns incomplete jobs; everything completes and the killed run resumes.
     run(["--unlock", "--configfile", "small.yaml"], work)
-    run(["--cores", "2", *ONE_THREAD_PER_JOB, "--configfile", "small.yaml"], work)
+    run(SMALL_RUN, work)
     assert json.loads((run_dir / "run.json").read_text())["resumed"] >= 1
 
     expected, got = metrics_tables(reference), metrics_tables(work)
     assert sorted(got) == sorted(expected) and len(got) >= 3 + 4
     for path, table in expected.items():
         pd.testing.assert_frame_equal(got[path], table, check_exact=True, obj=path)
-    again = run(["--cores", "2", *ONE_THREAD_PER_JOB, "--configfile", "small.yaml", "-n"], work)
+    again = run([*SMALL_RUN, "-n"], work)
     assert "Nothing to be done" in again.stdout + again.stderr
 
     # Re-training one ablation after the fact reruns only its own runs (and their downstream).
