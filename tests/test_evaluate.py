@@ -14,6 +14,7 @@ from peapod.generator.backbone import load_backbone
 from peapod.generator.checkpoint import save_model_dir
 from peapod.generator.config import GeneratorConfig
 from peapod.generator.model import PeaPOD
+from peapod.metrics import BEAM_DIAGNOSTICS
 from tests.generator_helpers import templates
 from tests.helpers import TEMPLATES, make_demo
 
@@ -54,28 +55,33 @@ def test_constrained_beams_only_return_real_distinct_items(setup):
     users = sorted(data.sequences)[:8]
     prompts = [f"user_{u} " + " ".join(f"item_{i}" for i in data.sequences[u][:-1]) for u in users]
     for _, batch in ev._batches("sequential", users, ev._encode(prompts), "test"):
-        lists = ev._beam_items(batch, lambda row: ev.catalogue_trie, batch["input_ids"].shape[0])
-        for items in lists:
+        for items in ev._beam_lists(batch, lambda row: ev.catalogue_trie).ranked(ev.in_catalogue):
             assert len(items) == 5 and len(set(items)) == 5
             assert set(items) <= set(int(i) for i in data.catalogue)
 
 
-def scripted_beams(ev, texts: list[str], calls: list[dict]):
-    """Stand-in for ``model.generate`` that returns ``texts`` as every row's beams, in order (the
-    evaluator's parsing and ranking are under test, not the model), recording each call's kwargs."""
+def scripted_beams(ev, texts: list[str], calls: list[dict], finished: bool = True):
+    """Stand-in for ``model.generate`` that returns ``texts`` as every row's returned sequences, in
+    order (the evaluator's reading and ranking are under test, not the model), recording each call's
+    kwargs. Like ``generate``, it returns ``num_return_sequences`` of them; a text is a beam that
+    ended with EOS unless ``finished`` is False (then it was cut off before EOS)."""
     def generate(batch, **kwargs):
         calls.append(kwargs)
-        beams = kwargs["num_return_sequences"]
-        rows = [[ev.start] + ev.tokenizer(t)["input_ids"] for t in (texts + ["zz"] * beams)[:beams]]
+        returned = kwargs["num_return_sequences"]
+        rows = []
+        for t in (texts + ["zz"] * returned)[:returned]:
+            ids = ev.tokenizer(t)["input_ids"]  # ends with EOS
+            rows.append([ev.start] + (ids if finished else ids[:-1]))
         width = max(map(len, rows))
         seqs = [row + [ev.tokenizer.pad_token_id] * (width - len(row)) for row in rows]
         return torch.tensor(seqs * batch["input_ids"].shape[0])
     return generate
 
 
-def test_unconstrained_beams_drop_invalid_ids(setup, monkeypatch):
-    """Free sequential decoding: beams that spell no catalogue id (a well-formed id outside the
-    catalogue, words) are dropped, never counted nor replaced; the valid ids keep their order."""
+def test_unconstrained_beams_keep_misses_in_place(setup, monkeypatch):
+    """Free sequential decoding: the list is the top_k returned sequences in order; a sequence that
+    spells no catalogue id (an id outside the catalogue, words) is a miss that keeps its place,
+    never counted, dropped to promote the next, nor replaced."""
     ev, data = evaluator(setup, constrained=False, max_users=1)
     user = sorted(data.sequences)[0]
     target = int(data.sequences[user][-1])
@@ -86,16 +92,46 @@ def test_unconstrained_beams_drop_invalid_ids(setup, monkeypatch):
     monkeypatch.setattr(ev.model, "generate", scripted_beams(ev, [invalid, str(other), "no id", str(target)], calls))
     prompt = f"user_{user} " + " ".join(f"item_{i}" for i in data.sequences[user][:-1])
     _, batch = next(ev._batches("sequential", [user], ev._encode([prompt]), "test"))
-    assert ev._beam_items(batch, lambda row: None, 1) == [[other, target]]
+    assert ev._beam_lists(batch).ranked(ev.in_catalogue) == [[None, other, None, target, None]]
     frame = ev.sequential(data)
-    assert frame["user_id"].tolist() == [user] and frame["rank"].tolist() == [1]  # second, after `other`
-    assert frame["hr@5"].tolist() == [1.0] and frame["ndcg@5"].tolist() == [pytest.approx(1 / np.log2(3))]
+    assert frame["user_id"].tolist() == [user] and frame["rank"].tolist() == [3]  # fourth returned
+    assert frame["hr@5"].tolist() == [1.0] and frame["ndcg@5"].tolist() == [pytest.approx(1 / np.log2(5))]
     assert "prefix_allowed_tokens_fn" not in calls[-1]  # free decoding: the parsing is under test
+    # The paper's list: generate returns top_k (5) of the 6 beams, not all 6 to pick 5 valid ones from.
+    assert calls[-1]["num_return_sequences"] == 5 and calls[-1]["num_beams"] == 6
+    assert frame["share_finished"].tolist() == [1.0] and frame["share_ids"].tolist() == [pytest.approx(3 / 5)]
+    assert frame["share_catalogue"].tolist() == [pytest.approx(2 / 5)]
 
 
-def test_free_beams_drop_invalid_ids_and_let_other_items_take_a_place(setup, monkeypatch):
+def test_the_target_below_top_k_is_a_miss_even_after_invalid_beams(setup, monkeypatch):
+    """Five misses (four of them invalid) then the target: with top_k 5 the target is not in the
+    list. Reading 20 beams and keeping the first 5 valid ids (the old behaviour) would have found it."""
+    ev, data = evaluator(setup, constrained=False, max_users=1)
+    user = sorted(data.sequences)[0]
+    target = int(data.sequences[user][-1])
+    other = next(int(i) for i in data.catalogue if int(i) not in data.sequences[user])
+    monkeypatch.setattr(ev.model, "generate",
+                        scripted_beams(ev, ["no id", "x", str(other), "y", "z", str(target)], [], finished=True))
+    frame = ev.sequential(data)
+    assert frame["rank"].isna().all() and frame["hr@10"].tolist() == [0.0]
+
+
+def test_a_beam_cut_off_before_eos_is_no_id(setup, monkeypatch):
+    """A beam that max_new_tokens cut off before EOS spells the target's digits but is not an id."""
+    ev, data = evaluator(setup, constrained=False, topn_methods=("beam",), max_users=1)
+    user = sorted(data.sequences)[0]
+    target = int(data.sequences[user][-1])
+    monkeypatch.setattr(ev.model, "generate", scripted_beams(ev, [str(target)], [], finished=False))
+    frame = ev.sequential(data)
+    assert frame["rank"].isna().all() and frame["share_finished"].tolist() == [0.0]
+    assert frame["share_ids"].tolist() == [0.0]
+    monkeypatch.setattr(ev.model, "generate", scripted_beams(ev, [str(target)], [], finished=True))
+    assert ev.sequential(data)["rank"].tolist() == [0]
+
+
+def test_free_topn_beams_keep_outside_ids_and_misses_in_place(setup, monkeypatch):
     """The paper's top-n beam: an id outside the candidates keeps its place, a text that is no
-    catalogue id is dropped (never replaced by a random item), duplicates count once."""
+    catalogue id is a miss in its place (never replaced by a random item), duplicates stay."""
     ev, data = evaluator(setup, topn_methods=("beam",), max_users=1)
     users, prompts, cands, target_index, _ = ev._topn_inputs(data)
     target = int(cands[0][target_index[0]])
@@ -104,8 +140,11 @@ def test_free_beams_drop_invalid_ids_and_let_other_items_take_a_place(setup, mon
     monkeypatch.setattr(ev.model, "generate", scripted_beams(ev, [str(outside), "no id", "99999", str(outside),
                                                                    str(target)], calls))
     frame = ev.topn(data)
-    assert frame["rank"].tolist() == [1] and frame["method"].tolist() == ["beam"]
+    assert frame["rank"].tolist() == [4] and frame["method"].tolist() == ["beam"]
     assert "prefix_allowed_tokens_fn" not in calls[0]
+    assert frame["share_candidates"].tolist() == [pytest.approx(1 / 5)]
+    assert frame["top1_in_candidates"].tolist() == [0.0]
+    assert frame["share_catalogue"].tolist() == [pytest.approx(3 / 5)]
     ev2, _ = evaluator(setup, topn_methods=("beam_candidates",), max_users=1)
     calls.clear()
     monkeypatch.setattr(ev2.model, "generate", scripted_beams(ev2, [str(target)], calls))
@@ -143,7 +182,7 @@ def test_candidate_scoring_ranks_the_preferred_item_first(setup):
             from peapod.evaluation.trie import ItemTrie
 
             trie = ItemTrie({int(i): ev.item_tokens[int(i)] for i in cands[r]}, ev.eos)
-            assert ev._beam_items(batch, lambda row: trie, 1)[0][0] == int(item)
+            assert ev._beam_lists(batch, lambda row: trie).ranked(ev.in_catalogue)[0][0] == int(item)
         finally:
             hook.remove()
         checked += 1
@@ -178,19 +217,22 @@ def test_run_directory_is_evaluated_and_written(setup, tmp_path):
     assert set(metrics.columns) == {"task", "method", "split", "metric", "value"}
     tasks = set(zip(metrics.task, metrics.method))
     assert tasks == {("sequential", "beam"), ("topn", "beam"), ("topn", "beam_candidates"), ("topn", "scoring"),
-                     ("explanation", "beam"), ("explanation", "beam_reference")}
+                     ("topn", "scoring_blind"), ("explanation", "beam"), ("explanation", "beam_reference")}
     for method in ("beam", "beam_reference"):
         exp = metrics[(metrics.task == "explanation") & (metrics.method == method)]
         assert set(exp.metric) == {"bleu4", "rouge1", "rouge2", "rougel"}
-    assert set(metrics[metrics.task == "topn"].metric) == {"hr@1", "hr@5", "hr@10", "ndcg@5", "ndcg@10"}
+    ranking_names = {"hr@1", "hr@5", "hr@10", "ndcg@5", "ndcg@10"}
+    assert set(metrics[metrics.task == "topn"].metric) == ranking_names | set(BEAM_DIAGNOSTICS)
+    for method in ("scoring", "scoring_blind"):  # exact scoring returns no beams: no diagnostics
+        assert set(metrics[(metrics.task == "topn") & (metrics.method == method)].metric) == ranking_names
     per_user = pd.read_parquet(outputs["per_user"])
     assert {"user_id", "task", "method", "split", "rank", "history_length"} <= set(per_user.columns)
     texts = pd.read_parquet(outputs["texts"])
     assert list(texts.columns) == ["user_id", "item_id", "reference", "reference_as_trained", "generated"]
     assert len(texts) > 0
-    # The reference scoring's targets are the training targets: cut to explanation_length tokens.
+    # The reference scoring's targets are the training targets: the first explanation_length tokens.
     for full, cut in zip(texts.reference, texts.reference_as_trained):
-        ids = tok(full, truncation=True, max_length=model.cfg.explanation_length)["input_ids"]
+        ids = tok(full)["input_ids"][: model.cfg.explanation_length]
         assert cut == tok.decode(ids, skip_special_tokens=True).strip()
     long = " ".join(texts.reference.iloc[:4])  # longer than explanation_length tokens: cut
     ev, _ = evaluator(setup)
@@ -198,9 +240,9 @@ def test_run_directory_is_evaluated_and_written(setup, tmp_path):
     # Every ranking metric in the metrics file, once per task and method, is the mean over users of
     # its definition, computed here from the per-user ranks (no rank: the item was not returned).
     assert np.isfinite(metrics["value"]).all()
-    ranking = metrics[metrics.task != "explanation"]
+    ranking = metrics[(metrics.task != "explanation") & ~metrics.metric.isin(BEAM_DIAGNOSTICS)]
     assert not ranking.duplicated(["task", "method", "metric"]).any()
-    assert len(ranking) == 4 + 3 * 5  # sequential: HR/NDCG@5,10; top-n, 3 methods: HR@1,5,10, NDCG@5,10
+    assert len(ranking) == 4 + 4 * 5  # sequential: HR/NDCG@5,10; top-n, 4 methods: HR@1,5,10, NDCG@5,10
     for (task, method), users in per_user[per_user.task != "explanation"].groupby(["task", "method"]):
         rank = users["rank"].astype("float64").fillna(np.inf).to_numpy()
         assert len(users) == SMALL.n_users
@@ -213,3 +255,32 @@ def test_run_directory_is_evaluated_and_written(setup, tmp_path):
     scoring = ranking[(ranking.method == "scoring") & (ranking.metric == "ndcg@10")]["value"]
     assert len(scoring) == 1 and 0 < scoring.iloc[0] < 1
     assert pd.read_csv(outputs["buckets"])["users"].sum() == len(per_user)
+
+
+def test_prompt_blind_control_scores_own_candidates_under_another_users_prompt(setup, monkeypatch):
+    """scoring_blind: every user's own 100 candidates (the labels), scored under another user's
+    prompt (its user id, hence its collaborative prompt and its user_N token)."""
+    ev, data = evaluator(setup, topn_methods=("scoring", "scoring_blind"))
+    users, _, cands, _, _ = ev._topn_inputs(data)
+    seen: dict[str, list] = {"scoring": [], "scoring_blind": []}
+    real = ev.model.score_candidates
+
+    def recording(batch, labels, memory_mib):
+        seen[method].append((batch["user_ids"].tolist(), batch["input_ids"], labels))
+        return real(batch, labels, memory_mib)
+
+    monkeypatch.setattr(ev.model, "score_candidates", recording)
+    for method in ("scoring", "scoring_blind"):
+        ev.s.topn_methods = (method,)
+        ev.topn(data)
+    owner = {ev.item_labels[torch.as_tensor(c)].numpy().tobytes(): u for u, c in zip(users, cands)}
+    assert [owner[l.numpy().tobytes()] for _, _, ls in seen["scoring"] for l in ls] == \
+        [u for us, _, _ in seen["scoring"] for u in us]  # the plain scoring: own prompt, own candidates
+    prompt_user = {}
+    for u_blind, x_blind, l_blind in seen["scoring_blind"]:
+        for row, b in enumerate(u_blind):
+            a = owner[l_blind[row].numpy().tobytes()]  # whose candidates these are
+            assert a != b
+            prompt_user[a] = b
+            assert f"user_{b}" in ev.tokenizer.decode(x_blind[row], skip_special_tokens=True).replace(" ", "")
+    assert sorted(prompt_user) == sorted(users) and sorted(prompt_user.values()) == sorted(users)

@@ -553,3 +553,46 @@ def test_t5_backbone_loads_offline_from_a_local_directory(tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(saved.state_dict().values(), model.state_dict().values()))
     assert tok2("user_3 item_4")["input_ids"] == tok("user_3 item_4")["input_ids"]
     assert model.config._attn_implementation == "sdpa"
+
+
+def test_user_prompt_attention_runs_in_the_models_width(small):
+    """As in the released code: W_q, W_k, W_v map the CF vector (here 8-d) to d_model (32), the
+    heads split d_model (head size 32 / 2), and the projector maps d_model to prompt_length x d_model.
+    Checked against the formula written out head by head."""
+    model, _, cfg = small_model(small)
+    mha, d, c = model.user_prompt, model.t5.config.d_model, model.user_embeddings.shape[1]
+    assert c != d  # the case where the two readings differ
+    assert mha.q.weight.shape == mha.k.weight.shape == mha.v.weight.shape == (d, c)
+    assert mha.out.weight.shape == (cfg.prompt_length * d, d)
+    users = torch.tensor([1, 2, 3])
+    u = model.user_embeddings[users]  # (B, c)
+    s = model.user_embeddings[model.neighbor_ids[users]]  # (B, n, c)
+    q, k, v = mha.q(u), mha.k(s), mha.v(s)  # (B, d), (B, n, d), (B, n, d)
+    dh = d // cfg.heads
+    heads = []
+    for h in range(cfg.heads):
+        part = slice(h * dh, (h + 1) * dh)
+        weights = torch.softmax(torch.einsum("bd,bnd->bn", q[:, part], k[:, :, part]) / dh ** 0.5, dim=-1)
+        heads.append(torch.einsum("bn,bnd->bd", weights, v[:, :, part]))
+    expected = mha.out(torch.cat(heads, dim=-1)).view(3, cfg.prompt_length, d)
+    assert torch.allclose(model.user_prompt_vectors(users), expected, atol=1e-6)
+
+
+def test_heads_must_divide_the_models_width():
+    with pytest.raises(ValueError, match=r"heads \(3\) must divide tiny.d_model \(32\)"):
+        GeneratorConfig.from_dict({"tiny": TINY, "heads": 3})
+    GeneratorConfig.from_dict({"tiny": TINY, "heads": 3, "user_prompt": "mlp"})  # no attention: no constraint
+
+
+def test_explanation_targets_are_the_first_tokens_as_in_the_released_code(small):
+    """A long explanation keeps its first explanation_length tokens and no EOS (HF truncation would
+    keep one token fewer and end with EOS); a short one keeps its EOS."""
+    data, _, _, _ = small
+    _, tok, cfg = small_model(small, explanation_length=6)
+    batches = Batches(data, tok, templates(), cfg, seed=0)
+    texts = data.explanations["train"]["text"]
+    full = [tok(str(t))["input_ids"] for t in texts]
+    assert any(len(f) > 6 for f in full) and any(len(f) <= 6 for f in full)
+    for f, target in zip(full, batches.exp_target["train"]):
+        assert target.tolist() == f[:6]
+        assert (tok.eos_token_id in target.tolist()) == (len(f) <= 6)

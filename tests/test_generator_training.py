@@ -34,6 +34,7 @@ def small(tmp_path_factory):
     demo = make_demo(tmp, SMALL)
     data = demo.task_data()
     emb, nbr = write_group_embeddings(demo.truth, tmp / "cf", dim=8, k=6)
+    demo.write_parquet()  # the evaluation stage's view, for the learning-curve check
     return tmp, data, load_collaborative_inputs(emb, nbr, 5, data.n_users)
 
 
@@ -246,3 +247,43 @@ def test_training_state_reads_and_writes_the_state_json_of_earlier_versions():
     assert json.dumps(state.to_dict(), indent=1) == json.dumps(saved, indent=1)
     with pytest.raises(ValueError, match="unknown fields"):
         TrainingState.from_dict({**saved, "learning_rate": 1e-3})
+
+
+def test_learning_curves_are_logged_each_epoch_and_read_as_the_evaluation_reads(small, one_thread):
+    """train_log.csv carries, per epoch, validation HR@10 on a fixed user sample by free beams and by
+    exact scoring. The exported model's last-epoch exact-scoring point equals the evaluation
+    stage's top-n scoring HR@10 on the same users of the validation split."""
+    import pandas as pd
+
+    from peapod.evaluation.evaluate import EvalData, EvalSettings, RunEvaluator
+    from peapod.generator.checkpoint import load_model_dir
+    from peapod.generator.train import CURVE_COLUMNS
+
+    tmp, data, collab = small
+    cfg = GeneratorConfig.from_dict({**SETTINGS, "epochs": 2, "patience": 5, "curve_users": 24, "curve_beams": 10})
+    train_generator(cfg, data, templates(), 0, tmp / "curves", collab, score_validation_topn=False)
+    log = pd.read_csv(tmp / "curves" / "train_log.csv")
+    assert len(log) == 2 and set(CURVE_COLUMNS) <= set(log.columns)
+    for column in CURVE_COLUMNS[:-1]:
+        assert log[column].between(0, 1).all() and log[column].notna().all(), column
+    assert (log["curve_seconds"] > 0).all()
+    if int(log["improved"].iloc[-1]):  # the exported model is the last epoch's
+        model, tok, _ = load_model_dir(tmp / "curves")
+        eval_data = EvalData.from_directory(tmp / "data", "valid").sampled(24, cfg.validation_seed, "valid")
+        ev = RunEvaluator(model, tok, templates(), EvalSettings(split="valid", topn_methods=("scoring",)),
+                          eval_data.catalogue)
+        hr = ev.topn(eval_data)["hr@10"].mean()
+        assert log["valid_hr10_topn_scoring"].iloc[-1] == pytest.approx(hr, abs=1e-6)
+
+
+def test_fewer_training_negatives_than_evaluation_are_warned(small, caplog):
+    from peapod.generator.train import warn_if_fewer_training_negatives
+
+    _, data, _ = small
+    evaluated = len(next(iter(data.valid_candidates.values()))[1])
+    with caplog.at_level("WARNING"):
+        assert warn_if_fewer_training_negatives(GeneratorConfig.from_dict({**SETTINGS, "negatives": evaluated - 1}), data)
+    assert f"set generator.negatives: {evaluated}" in caplog.text
+    assert not warn_if_fewer_training_negatives(GeneratorConfig.from_dict({**SETTINGS, "negatives": evaluated}), data)
+    only_seq = GeneratorConfig.from_dict({**SETTINGS, "negatives": 1, "tasks": ["sequential"]})
+    assert not warn_if_fewer_training_negatives(only_seq, data)

@@ -18,6 +18,10 @@ import numpy as np
 
 # The cut-offs the paper reports: HR@k for ``hr``, NDCG@k for ``ndcg`` (NDCG@1 would equal HR@1).
 RANKING_KS = {"sequential": {"hr": (5, 10), "ndcg": (5, 10)}, "topn": {"hr": (1, 5, 10), "ndcg": (5, 10)}}
+# What beam search returned, per user, beside the ranking metrics of a beam method (means over the
+# top_k returned sequences; peapod.generator.decoding computes them): finished with EOS, spell an
+# id, are catalogue items, are among the prompt's candidates (top-n), and the first one is.
+BEAM_DIAGNOSTICS = ("share_finished", "share_ids", "share_catalogue", "share_candidates", "top1_in_candidates")
 # How ``ranks_from_score_matrix`` places candidates that tie with the truth (see there).
 TIE_POLICIES = ("pessimistic", "half")
 

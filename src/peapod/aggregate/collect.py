@@ -15,11 +15,12 @@ import pandas as pd
 
 from peapod.errors import InputError
 from peapod.generator.config import TASKS
+from peapod.metrics import BEAM_DIAGNOSTICS
 from peapod.splits import EVAL_SPLITS
 
 log = logging.getLogger(__name__)
 
-METRICS = ("hr@1", "hr@5", "hr@10", "ndcg@5", "ndcg@10", "bleu4", "rouge1", "rouge2", "rougel")
+METRICS = ("hr@1", "hr@5", "hr@10", "ndcg@5", "ndcg@10", "bleu4", "rouge1", "rouge2", "rougel", *BEAM_DIAGNOSTICS)
 RUN_COLUMNS = ("task", "method", "split", "metric", "value")
 KEY = ["dataset", "variant", "task", "method", "split", "metric"]
 TIDY_COLUMNS = ["dataset", "variant", "seed", "task", "method", "split", "metric", "value"]

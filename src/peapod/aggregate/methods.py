@@ -8,6 +8,7 @@ method of that task is shown as our own extra row, labelled with METHOD_LABELS.
   topn         beam             unrestricted beam, the 100 candidates only in the prompt (the paper's)
                beam_candidates  beam restricted to the user's 100 candidates (ours)
                scoring          exact likelihood ranking of all 100 candidates (ours)
+               scoring_blind    the same under another user's prompt (ours: a control for item priors)
   explanation  beam_reference   beam search scored as the reference code scores (compared when present)
                beam             beam search, standard scoring (rouge-score F1 on the full text)
 """
@@ -31,12 +32,13 @@ METHOD_LABELS = {
     "beam": "beam",
     "beam_candidates": "beam over candidates",
     "scoring": "exact scoring",
+    "scoring_blind": "exact scoring, prompt-blind control",
     "beam_reference": "reference scoring",
 }
 # Where a method's name means something else on one task (explanation's beam is scored the standard way).
 TASK_METHOD_LABELS = {"explanation": {"beam": "standard scoring"}}
 # Order of extra rows (unknown methods last, by name).
-METHOD_ORDER = {"beam": 0, "beam_reference": 1, "beam_candidates": 2, "scoring": 3}
+METHOD_ORDER = {"beam": 0, "beam_reference": 1, "beam_candidates": 2, "scoring": 3, "scoring_blind": 4}
 
 
 def compared_method(task: str, available: Iterable[str]) -> str:

@@ -1,17 +1,23 @@
 """Evaluate one trained run on sequential recommendation, top-n recommendation and explanation
 generation, with per-user results.
 
-* Sequential: beam search (``beams`` wide, ``top_k`` returned) over the whole catalogue. By
-  default decoding is free, as in the paper: the generated texts are parsed, ids that are not
-  catalogue items dropped and duplicates removed (never replaced by a random item, as the
-  released code did). ``constrained`` restricts every step with a prefix trie of the catalogue's
-  ids instead, so each beam is a real, distinct item.
+* Sequential: beam search over the whole catalogue, ``beams`` wide; the list is the ``top_k``
+  best returned sequences, as the released code asks ``generate`` for (peapod.generator.decoding):
+  a sequence is an item only if its beam ended with EOS and it spells a catalogue id; anything
+  else is a miss that keeps its place, never refilled from lower beams nor replaced by a random
+  item (as the released code did). By default decoding is free, as in the paper;
+  ``constrained`` restricts every step with a prefix trie of the catalogue's ids instead.
 * Top-n: the 100 candidates (target + 99 fixed negatives, shuffled with a seed per user) in the
-  prompt, by up to three methods, each reported under its own name:
-  ``beam`` (the paper's: free beam search, parsed as above; an id outside the candidates takes
-  its place in the list), ``beam_candidates`` (beams restricted to the user's 100 candidates) and
-  ``scoring`` (all 100 ranked by teacher-forced log-likelihood; ties count against the target).
-  Only ``beam`` measures what the paper measured.
+  prompt, by up to four methods, each reported under its own name:
+  ``beam`` (the paper's: free beam search, read as above; an id outside the candidates takes
+  its place in the list), ``beam_candidates`` (beams restricted to the user's 100 candidates),
+  ``scoring`` (all 100 ranked by teacher-forced log-likelihood; ties count against the target)
+  and ``scoring_blind`` (the same, each user's candidates under the next user's prompt: a control
+  that shows how much of ``scoring`` comes from item priors alone). Only ``beam`` measures what
+  the paper measured.
+* Beam diagnostics per user (peapod.metrics.BEAM_DIAGNOSTICS) beside the ranking metrics of every
+  beam method: the shares of returned sequences that finished, spell an id, are catalogue items
+  and (top-n) are among the prompt's candidates.
 * Explanation: beam search with ``explanation_beams`` beams, min/max length as in the protocol.
   The protocol's 21 beams in 3 groups with no diversity penalty is the same search as 7 beams:
   without a penalty the groups evolve identically, so the best hypothesis is the 7-beam one.
@@ -35,14 +41,14 @@ import pandas as pd
 import pyarrow as pa
 import torch
 
-from peapod.data.p5 import is_id_token
 from peapod.data.tables import GENERATOR_TABLES, item_catalogue, read_tables, table_paths, user_sequences
 from peapod.evaluation.results import bucket_summary, metrics_table
 from peapod.evaluation.text_metrics import bleu4, mean_rows, per_pair_rouge, reference_style_rouge
 from peapod.evaluation.trie import ItemTrie
 from peapod.generator.config import TASKS
 from peapod.generator.data import collate, fill
-from peapod.generator.tokenization import encode_with_whole_words
+from peapod.generator.decoding import UNFINISHED, BeamLists, beam_diagnostics, beam_lists, lookup_table
+from peapod.generator.tokenization import encode_with_whole_words, explanation_targets
 from peapod.generator.runtime import autocast, describe_precision, pick_device, to_device
 from peapod.metrics import rank_from_scores, rank_in_list, task_ranking_metrics
 from peapod.progress import Progress
@@ -55,8 +61,9 @@ CANDIDATE_SHUFFLE_SEED = 2022  # fixed order of each user's 100 candidates in th
 
 
 
-# Top-n methods: the paper's free beam search, beams restricted to the candidates, exact scoring.
-TOPN_METHODS = ("beam", "beam_candidates", "scoring")
+# Top-n methods: the paper's free beam search, beams restricted to the candidates, exact scoring, and
+# exact scoring under another user's prompt (a control: what item priors alone score).
+TOPN_METHODS = ("beam", "beam_candidates", "scoring", "scoring_blind")
 # Explanation scoring styles and the method name each one's metrics carry.
 EXPLANATION_SCORING = {"standard": "beam", "reference": "beam_reference"}
 # Which method stands for the paper's numbers is peapod.aggregate.methods' to say.
@@ -162,6 +169,7 @@ class RunEvaluator:
         ids = tokenizer([str(int(i)) for i in catalogue])["input_ids"]
         self.item_tokens = {int(i): [t for t in toks if t != self.eos] for i, toks in zip(catalogue, ids)}
         self.catalogue_trie = ItemTrie(self.item_tokens, self.eos)
+        self.in_catalogue = lookup_table(catalogue)  # id -> is a catalogue item
         self.max_item_len = max(len(t) for t in self.item_tokens.values()) + 1
         # (max item + 1, L): each item's target ids with the end token, -100 padded (for scoring)
         self.item_labels = torch.full((int(max(self.item_tokens)) + 1, self.max_item_len), -100, dtype=torch.long)
@@ -192,32 +200,14 @@ class RunEvaluator:
             yield rows, to_device(batch, self.device)
             progress.update(len(rows))
 
-    def _beam_items(self, batch, trie_of_row, n_rows: int) -> list[list[int]]:
-        """Top-k items per row by beam search; ``trie_of_row(row)`` gives the row's trie, or None
-        for unconstrained generation (then texts are parsed and invalid ones dropped)."""
-        kwargs: dict[str, Any] = dict(num_beams=self.s.beams, num_return_sequences=self.s.beams,
-                                      max_new_tokens=self.max_item_len, do_sample=False, early_stopping=True)
-        constrained = trie_of_row(0) is not None
-        if constrained:
-            kwargs["prefix_allowed_tokens_fn"] = self._allowed_fn(trie_of_row)
+    def _beam_lists(self, batch, trie_of_row=None) -> BeamLists:
+        """The ``top_k`` best of ``beams`` returned sequences per row, read as ids (see
+        peapod.generator.decoding). ``trie_of_row(row)`` gives a row's trie for constrained beams;
+        None decodes freely (texts parsed as digits)."""
+        allowed = self._allowed_fn(trie_of_row) if trie_of_row is not None else None
         with autocast(self.device):
-            out = self.model.generate(batch, **kwargs).cpu().view(n_rows, self.s.beams, -1)
-        results = []
-        for row in range(n_rows):
-            seen: dict[int, None] = {}
-            for seq in out[row].tolist():
-                seq = seq[1:] if seq and seq[0] == self.start else seq
-                if constrained:
-                    item = trie_of_row(row).item_of(seq)
-                else:
-                    text = self.tokenizer.decode(seq, skip_special_tokens=True).strip()
-                    item = int(text) if is_id_token(text) and int(text) in self.item_tokens else None
-                if item is not None:
-                    seen.setdefault(item, None)
-                if len(seen) == self.s.top_k:
-                    break
-            results.append(list(seen))
-        return results
+            return beam_lists(self.model, batch, self.tokenizer, self.s.beams, self.s.top_k, self.max_item_len,
+                              allowed)
 
     def _allowed_fn(self, trie_of_row):
         start = self.start
@@ -240,17 +230,21 @@ class RunEvaluator:
             prompts.append(fill(self.templates.eval["sequential"], "sequential", u, items=before[-self.cfg.max_history :]))
             targets.append(int(held_out_target(items, self.s.split)))
             history.append(len(before))
-        ranked: list[list[int]] = [[] for _ in users]
-        trie = self.catalogue_trie if self.s.constrained else None
-        for rows, batch in self._batches("sequential", users, self._encode(prompts), "sequential beam"):
-            for i, items in zip(rows, self._beam_items(batch, lambda row: trie, len(rows))):
-                ranked[i] = items
-        rows = []
-        for u, target, items, h in zip(users, targets, ranked, history):
-            rank = rank_in_list(items, target)
-            rows.append({"user_id": u, "task": "sequential", "method": "beam", "rank": rank, "history_length": h,
-                         **task_ranking_metrics(rank, "sequential")})
-        return pd.DataFrame(rows)
+        trie = (lambda row: self.catalogue_trie) if self.s.constrained else None
+        beams = self._beam_rows("sequential", users, self._encode(prompts), "sequential beam", trie)
+        ranked = beams.ranked(self.in_catalogue)
+        diagnostics = beam_diagnostics(beams, self.in_catalogue)
+        ranks = [rank_in_list(items, target) for items, target in zip(ranked, targets)]
+        return self._rank_rows("sequential", users, ranks, history, "beam", diagnostics)
+
+    def _beam_rows(self, task: str, users: list[int], encoded, label: str, trie_of_row=None) -> BeamLists:
+        """Beam lists of every prompt, in the prompts' order. ``trie_of_row(i)`` gives prompt i's
+        trie (constrained beams), or None for free decoding."""
+        ids = np.full((len(users), self.s.top_k), UNFINISHED, np.int64)
+        for rows, batch in self._batches(task, users, encoded, label):
+            row_trie = None if trie_of_row is None else (lambda r, rows=rows: trie_of_row(rows[r]))
+            ids[rows] = self._beam_lists(batch, row_trie).ids
+        return BeamLists(ids)
 
     def _topn_inputs(self, data: EvalData):
         cands = data.candidates.iloc[: self.s.max_users]
@@ -269,41 +263,54 @@ class RunEvaluator:
     def topn(self, data: EvalData) -> pd.DataFrame:
         users, prompts, cand_rows, target_index, history = self._topn_inputs(data)
         encoded = self._encode(prompts)
+        targets = [int(c[t]) for c, t in zip(cand_rows, target_index)]
         frames = []
-        if "beam" in self.s.topn_methods:  # the paper's: free decoding, candidates only in the prompt
-            ranked: list[list[int]] = [[] for _ in users]
-            for rows, batch in self._batches("topn", users, encoded, "top-n beam"):
-                for i, items in zip(rows, self._beam_items(batch, lambda row: None, len(rows))):
-                    ranked[i] = items
-            ranks = [rank_in_list(items, int(c[t])) for items, c, t in zip(ranked, cand_rows, target_index)]
-            frames.append(self._rank_rows(users, ranks, history, "beam"))
-        if "scoring" in self.s.topn_methods:
-            ranks = [0] * len(users)
-            for rows, batch in self._batches("topn", users, encoded, "top-n scoring"):
-                labels = self.item_labels[torch.as_tensor(np.stack([cand_rows[i] for i in rows]))]  # (b, C, L)
-                with autocast(self.device):
-                    scores = self.model.score_candidates(batch, labels.to(self.device),
-                                                         self.s.scoring_memory_mib).cpu().numpy()
-                for j, i in enumerate(rows):
-                    ranks[i] = rank_from_scores(scores[j], target_index[i])
-            frames.append(self._rank_rows(users, ranks, history, "scoring"))
-        if "beam_candidates" in self.s.topn_methods:
-            ranked = [[] for _ in users]
-            for rows, batch in self._batches("topn", users, encoded, "top-n beam_candidates"):
-                tries = [ItemTrie({int(i): self.item_tokens[int(i)] for i in cand_rows[r]}, self.eos) for r in rows]
-                for i, items in zip(rows, self._beam_items(batch, lambda row, tries=tries: tries[row], len(rows))):
-                    ranked[i] = items
-            ranks = [rank_in_list(items, int(c[t])) for items, c, t in zip(ranked, cand_rows, target_index)]
-            frames.append(self._rank_rows(users, ranks, history, "beam_candidates"))
+        for method in self.s.topn_methods:
+            if method == "scoring":
+                ranks = self._score_topn(users, encoded, cand_rows, target_index, "top-n scoring")
+                frames.append(self._rank_rows("topn", users, ranks, history, method))
+            elif method == "scoring_blind":
+                # Prompt-blind control: each user's own candidates, scored under another user's
+                # prompt (id and collaborative prompt); what survives comes from item priors alone.
+                others = np.roll(np.asarray(users), -1).tolist()
+                blind = [fill(self.templates.eval["topn"], "topn", o, items=c) for o, c in zip(others, cand_rows)]
+                ranks = self._score_topn(others, self._encode(blind), cand_rows, target_index, "top-n scoring_blind")
+                frames.append(self._rank_rows("topn", users, ranks, history, method))
+            else:  # beam: the paper's, free decoding; beam_candidates: beams restricted to the candidates
+                tries = None
+                if method == "beam_candidates":
+                    cache: dict[int, ItemTrie] = {}
+                    tries = lambda i: cache.setdefault(i, ItemTrie({int(c): self.item_tokens[int(c)]  # noqa: E731
+                                                                    for c in cand_rows[i]}, self.eos))
+                beams = self._beam_rows("topn", users, encoded, f"top-n {method}", tries)
+                ranks = [rank_in_list(items, t) for items, t in zip(beams.ranked(self.in_catalogue), targets)]
+                frames.append(self._rank_rows("topn", users, ranks, history, method,
+                                              beam_diagnostics(beams, self.in_catalogue, cand_rows)))
         return pd.concat(frames, ignore_index=True)
 
+    def _score_topn(self, users, encoded, cand_rows, target_index, label: str) -> list[int]:
+        """Rank of each prompt's target among its candidates by exact teacher-forced scoring."""
+        ranks = [0] * len(users)
+        for rows, batch in self._batches("topn", users, encoded, label):
+            labels = self.item_labels[torch.as_tensor(np.stack([cand_rows[i] for i in rows]))]  # (b, C, L)
+            with autocast(self.device):
+                scores = self.model.score_candidates(batch, labels.to(self.device),
+                                                     self.s.scoring_memory_mib).cpu().numpy()
+            for j, i in enumerate(rows):
+                ranks[i] = rank_from_scores(scores[j], target_index[i])
+        return ranks
+
     @staticmethod
-    def _rank_rows(users, ranks, history, method) -> pd.DataFrame:
-        return pd.DataFrame([
-            {"user_id": u, "task": "topn", "method": method, "rank": r, "history_length": h,
-             **task_ranking_metrics(r, "topn")}
+    def _rank_rows(task, users, ranks, history, method, diagnostics: dict[str, np.ndarray] | None = None
+                   ) -> pd.DataFrame:
+        frame = pd.DataFrame([
+            {"user_id": u, "task": task, "method": method, "rank": r, "history_length": h,
+             **task_ranking_metrics(r, task)}
             for u, r, h in zip(users, ranks, history)
         ])
+        for name, values in (diagnostics or {}).items():
+            frame[name] = values
+        return frame
 
     def explanation(self, data: EvalData) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, dict[str, float]]]:
         """(per-user ROUGE rows per scoring method, generated texts beside references, corpus
@@ -338,11 +345,12 @@ class RunEvaluator:
         return pd.concat(frames, ignore_index=True), texts, corpus
 
     def targets_as_trained(self, texts: list[str]) -> list[str]:
-        """Each reference as the model was trained to produce it: cut to ``explanation_length``
-        backbone tokens (end token included), then decoded (the released code's scoring target)."""
+        """Each reference as the model was trained to produce it: its first ``explanation_length``
+        backbone tokens (peapod.generator.tokenization.explanation_targets), decoded (the released
+        code's scoring target)."""
         if not texts:
             return []
-        ids = self.tokenizer(texts, truncation=True, max_length=self.cfg.explanation_length)["input_ids"]
+        ids = explanation_targets(self.tokenizer, texts, self.cfg.explanation_length)
         return [t.strip() for t in self.tokenizer.batch_decode(ids, skip_special_tokens=True)]
 
 

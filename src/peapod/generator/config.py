@@ -11,6 +11,7 @@ from typing import Any
 TASKS = ("explanation", "sequential", "topn")  # task order = task-prompt rows = batch rotation
 BACKBONES = ("tiny", "t5-small", "t5-base")
 USER_PROMPTS = ("mha", "mlp", "none")
+CURVE_TOP_K = 10  # the learning curves' HR@k
 
 
 @dataclass
@@ -42,7 +43,7 @@ class GeneratorConfig:
     epochs: int = 30  # maximum epochs
     patience: int = 5  # stop after this many epochs without a better validation loss
     max_history: int = 20  # most recent items in a sequential prompt
-    explanation_length: int = 20  # explanation targets cut to this many tokens (eos included)
+    explanation_length: int = 20  # explanation targets: their first N tokens (EOS only if shorter; released code)
     negatives: int = 99  # negatives per top-n training prompt
     whole_word_size: int = 512  # whole-word embedding table size (ids beyond are clipped)
     tasks: list[str] = field(default_factory=lambda: list(TASKS))  # tasks to train
@@ -52,6 +53,8 @@ class GeneratorConfig:
     validation_seed: int = 2022  # seed of the fixed validation prompts (same for every run)
     validation_users: int | None = None  # per-epoch validation loss on a fixed stratified sample of this many users; None: all
     validation_topn_scoring: bool = True  # after training, log the best model's top-n HR/NDCG on validation
+    curve_users: int = 200  # per-epoch validation HR@10 (beams, exact scoring) on a fixed sample of this many users; 0: off
+    curve_beams: int = 20  # beam width of that check (10 sequences returned)
 
     def __post_init__(self) -> None:
         if isinstance(self.tiny, dict):
@@ -74,6 +77,8 @@ class GeneratorConfig:
                      "patience", "max_history", "explanation_length", "negatives", "whole_word_size"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be >= 1")
+        if self.curve_users < 0 or self.curve_beams < CURVE_TOP_K:
+            problems.append(f"curve_users must be >= 0 and curve_beams >= {CURVE_TOP_K}")
         if self.validation_users is not None and self.validation_users < 1:
             problems.append("validation_users must be >= 1 or null")
         if self.task_prompt_length < 0:
@@ -82,6 +87,9 @@ class GeneratorConfig:
             problems.append("learning_rate must be > 0")
         if self.tiny.d_model % self.tiny.num_heads:
             problems.append("tiny.d_model must be divisible by tiny.num_heads")
+        if self.backbone == "tiny" and self.user_prompt == "mha" and self.tiny.d_model % self.heads:
+            problems.append(f"heads ({self.heads}) must divide tiny.d_model ({self.tiny.d_model}): the user "
+                            "prompt's attention runs in the model's width")
         if problems:
             raise ValueError("generator config: " + "; ".join(problems))
 

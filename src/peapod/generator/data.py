@@ -30,7 +30,7 @@ import yaml
 from peapod.errors import InputError
 from peapod.data.tables import GENERATOR_TABLES, item_catalogue, read_tables, table_paths, user_sequences
 from peapod.generator.config import TASKS, GeneratorConfig
-from peapod.generator.tokenization import encode_with_whole_words
+from peapod.generator.tokenization import encode_with_whole_words, explanation_targets
 from peapod.splits import history_before, held_out_target, training_items
 
 SLOTS = {"explanation": {"user", "item"}, "sequential": {"user", "history"}, "topn": {"user", "candidates"}}
@@ -169,7 +169,7 @@ class Batches:
         self.pad_multiple = pad_multiple  # pad lengths to a multiple of this (8 suits GPU tensor cores)
         self.pin_memory = pin_memory  # pin batches in the background thread, for asynchronous copies
         self.ww = cfg.whole_word_size
-        # Targets, tokenized once: each item id's digits, each explanation (cut to explanation_length).
+        # Targets, tokenized once: each item id's digits, each explanation (its first explanation_length tokens).
         max_item = int(data.catalogue.max())
         ids = self.tokenizer([str(int(i)) for i in data.catalogue])["input_ids"]
         self.item_target: list[np.ndarray | None] = [None] * (max_item + 1)
@@ -190,9 +190,7 @@ class Batches:
         self._history_mask = np.zeros(max_item + 1, bool)
 
     def _tokenize_targets(self, texts) -> list[list[int]]:
-        if len(texts) == 0:
-            return []
-        return self.tokenizer(list(texts), truncation=True, max_length=self.cfg.explanation_length)["input_ids"]
+        return explanation_targets(self.tokenizer, list(texts), self.cfg.explanation_length)
 
     # ---- epoch plan ------------------------------------------------------------------------
     def batches_per_task(self) -> dict[str, int]:
@@ -364,6 +362,7 @@ class Validation:
     topn_candidates: np.ndarray  # (U, 1 + negatives) candidate item ids, shuffled
     topn_target_index: np.ndarray  # (U,) position of the true item among them
     item_labels: torch.Tensor  # (max item + 1, L) each item's target ids, -100 padded
+    targets: dict[str, np.ndarray]  # sequential, topn -> the held-out item of each prompt, in batch order
 
     @staticmethod
     def sampled_users(data: TaskData, cfg: GeneratorConfig) -> set[int] | None:
@@ -378,13 +377,17 @@ class Validation:
         return set(stratified_sample(users, lengths, cfg.validation_users, cfg.validation_seed).users.tolist())
 
     @classmethod
-    def build(cls, b: Batches) -> "Validation":
+    def build(cls, b: Batches, users: int | None = None, tasks: tuple[str, ...] = TASKS) -> "Validation":
+        """The validation prompts of ``tasks`` for the users of ``validation_users`` (or a fixed
+        stratified sample of ``users``, e.g. the per-epoch learning check's)."""
         cfg, data = b.cfg, b.data
         rng = np.random.default_rng(cfg.validation_seed)
-        samples: dict[str, list[tuple[int, str, np.ndarray]]] = {t: [] for t in b.units}
+        units = [t for t in b.units if t in tasks]
+        samples: dict[str, list[tuple[int, str, np.ndarray]]] = {t: [] for t in units}
+        targets: dict[str, list[int]] = {"sequential": [], "topn": []}
         cand_rows, target_index = [], []
-        keep = cls.sampled_users(data, cfg)
-        if "explanation" in b.units:
+        keep = cls.sampled_users(data, cfg if users is None else cfg.with_overrides({"validation_users": users}))
+        if "explanation" in units:
             part = data.explanations["valid"]
             for r in range(len(part["user"])):
                 user, item = int(part["user"][r]), int(part["item"][r])
@@ -395,15 +398,18 @@ class Validation:
         for user, items in data.sequences.items():
             if keep is not None and user not in keep:
                 continue
-            if "sequential" in b.units and len(items) >= 3:
+            if "sequential" in units and len(items) >= 3:
                 history = history_before(items, "valid")[-cfg.max_history :]
                 prompt = fill(b.templates.eval["sequential"], "sequential", user, items=history)
-                samples["sequential"].append((user, prompt, b.item_target[int(held_out_target(items, "valid"))]))
-            if "topn" in b.units and user in data.valid_candidates:
+                target = int(held_out_target(items, "valid"))
+                samples["sequential"].append((user, prompt, b.item_target[target]))
+                targets["sequential"].append(target)
+            if "topn" in units and user in data.valid_candidates:
                 target, negatives = data.valid_candidates[user]
                 candidates = rng.permutation(np.concatenate([[target], negatives]))
                 prompt = fill(b.templates.eval["topn"], "topn", user, items=candidates)
                 samples["topn"].append((user, prompt, b.item_target[target]))
+                targets["topn"].append(target)
                 cand_rows.append(candidates)
                 target_index.append(int(np.flatnonzero(candidates == target)[0]))
         batches = {}
@@ -426,4 +432,5 @@ class Validation:
                 item_labels[item, : len(x)] = torch.from_numpy(x)
         width = 1 + cfg.negatives
         cands = np.stack(cand_rows) if cand_rows else np.zeros((0, width), np.int64)
-        return cls(batches, cands, np.asarray(target_index, np.int64), item_labels)
+        return cls(batches, cands, np.asarray(target_index, np.int64), item_labels,
+                   {task: np.asarray(items, np.int64) for task, items in targets.items()})

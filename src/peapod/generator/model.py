@@ -19,29 +19,32 @@ from peapod.generator.config import TASKS, GeneratorConfig
 
 
 class MHAUserPrompt(nn.Module):
-    """Query = the user's CF embedding, keys/values = its neighbours' (reference: no residual,
-    norm or dropout), heads concatenated, then one linear layer to ``prompt_length x d_model``."""
+    """Query = the user's CF embedding, keys/values = its neighbours', each mapped from the CF width
+    to the model's width, so attention runs in the model's space (head size d_model / heads), as in
+    the released code (no residual, norm or dropout); heads concatenated, then one linear layer
+    from d_model to ``prompt_length x d_model``."""
 
     def __init__(self, cf_dim: int, d_model: int, heads: int, prompt_length: int):
         super().__init__()
-        if cf_dim % heads:
-            raise ValueError(f"CF embedding size {cf_dim} is not divisible by {heads} heads")
+        if d_model % heads:
+            raise ValueError(f"model width {d_model} is not divisible by {heads} heads")
         self.heads, self.prompt_length, self.d_model = heads, prompt_length, d_model
-        self.q = nn.Linear(cf_dim, cf_dim)
-        self.k = nn.Linear(cf_dim, cf_dim)
-        self.v = nn.Linear(cf_dim, cf_dim)
-        self.out = nn.Linear(cf_dim, prompt_length * d_model)
+        self.q = nn.Linear(cf_dim, d_model)
+        self.k = nn.Linear(cf_dim, d_model)
+        self.v = nn.Linear(cf_dim, d_model)
+        self.out = nn.Linear(d_model, prompt_length * d_model)
 
     def forward(self, user: torch.Tensor, neighbors: torch.Tensor) -> torch.Tensor:
         # user (B, c), neighbors (B, n, c) -> (B, prompt_length, d_model)
-        B, n, c = neighbors.shape
-        h, dh = self.heads, c // self.heads
+        B, n, _ = neighbors.shape
+        d, h = self.d_model, self.heads
+        dh = d // h
         q = self.q(user).view(B, h, 1, dh)  # (B, h, 1, dh)
         k = self.k(neighbors).view(B, n, h, dh).transpose(1, 2)  # (B, h, n, dh)
         v = self.v(neighbors).view(B, n, h, dh).transpose(1, 2)  # (B, h, n, dh)
         att = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(dh), dim=-1)  # (B, h, 1, n)
-        mixed = (att @ v).reshape(B, c)  # heads concatenated
-        return self.out(mixed).view(B, self.prompt_length, self.d_model)
+        mixed = (att @ v).reshape(B, d)  # heads concatenated
+        return self.out(mixed).view(B, self.prompt_length, d)
 
 
 class MLPUserPrompt(nn.Module):

@@ -104,3 +104,12 @@ def encode_with_whole_words(
         offsets = np.fromiter(itertools.chain.from_iterable(enc.offsets), dtype=np.int64, count=2 * n)
         words.append(whole_word_from_offsets(text, offsets.reshape(n, 2), size))
     return ids, words
+
+
+def explanation_targets(tokenizer, texts: Sequence[str], length: int) -> list[list[int]]:
+    """Each explanation as the released code trains on it: tokenized (EOS appended), then its first
+    ``length`` tokens. A text of ``length`` tokens or more keeps ``length`` of its own tokens and no
+    EOS (HF truncation would keep ``length - 1`` and put EOS last); a shorter one keeps its EOS."""
+    if len(texts) == 0:
+        return []
+    return [ids[:length] for ids in tokenizer(list(texts))["input_ids"]]

@@ -38,12 +38,13 @@ from peapod.generator.checkpoint import (
     MODEL_FILES, build_from_meta, existing_dir, load_training_state, save_model_dir, save_training_state,
 )
 from peapod.generator.collab import CollabSource
-from peapod.generator.config import TASKS, GeneratorConfig
+from peapod.generator.config import CURVE_TOP_K, TASKS, GeneratorConfig
 from peapod.generator.data import Batches, TaskData, Templates, Validation
+from peapod.generator.decoding import beam_diagnostics, beam_lists, lookup_table
 from peapod.generator.model import PeaPOD, token_losses
 from peapod.generator.runtime import autocast, describe_precision, pick_device, to_device
 from peapod.io import atomic_path, write_json
-from peapod.metrics import mean_ranking_metrics, random_ranking_metrics, ranks_from_score_matrix
+from peapod.metrics import mean_ranking_metrics, random_ranking_metrics, rank_in_list, ranks_from_score_matrix
 from peapod.progress import Progress
 from peapod.provenance import provenance
 
@@ -105,12 +106,53 @@ def valid_topn_metrics(scores: np.ndarray, target_index: np.ndarray) -> dict[str
 
 def _write_log_csv(rows: list[dict[str, Any]], path: Path) -> None:
     columns = ["epoch"] + [f"train_loss_{t}" for t in TASKS] + [f"valid_loss_{t}" for t in TASKS] + [
-        "valid_loss_mean", "improved", "epoch_seconds", "elapsed_s"]
+        "valid_loss_mean", *CURVE_COLUMNS, "improved", "epoch_seconds", "elapsed_s"]
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, restval="")
         writer.writeheader()
         for row in rows:
             writer.writerow(row)
+
+
+# The learning curves' columns of train_log.csv (see learning_check).
+CURVE_COLUMNS = ("valid_hr10_sequential_beam", "valid_hr10_topn_beam", "valid_hr10_topn_scoring",
+                 "valid_topn_beam_in_candidates", "curve_seconds")
+
+
+@torch.no_grad()
+def learning_check(model: PeaPOD, probe: Validation, tokenizer, catalogue: np.ndarray, beams: int,
+                   device: torch.device, memory_mib: float = 4096) -> dict[str, float]:
+    """Validation HR@10 on the probe's fixed users, read as the evaluation reads it: sequential
+    and top-n by free beam search (``beams`` wide, the 10 best returned sequences; misses keep
+    their place) and top-n by exact scoring (ties against the target), plus the share of top-n
+    beams inside the prompt's candidates. Cheap enough to run every epoch on a small sample."""
+    start = time.perf_counter()
+    model.eval()
+    in_catalogue = lookup_table(catalogue)
+    max_new = probe.item_labels.shape[1]
+    out: dict[str, float] = {}
+    for task in ("sequential", "topn"):
+        if task not in probe.batches:
+            continue
+        ranks, inside = [], []
+        offset = 0
+        for batch in probe.batches[task]:
+            with autocast(device):
+                lists = beam_lists(model, to_device(batch, device), tokenizer, beams, CURVE_TOP_K, max_new)
+            n = len(lists.ids)
+            targets = probe.targets[task][offset : offset + n]
+            ranks += [rank_in_list(r, int(t)) for r, t in zip(lists.ranked(in_catalogue), targets)]
+            if task == "topn":
+                cands = list(probe.topn_candidates[offset : offset + n])
+                inside.append(beam_diagnostics(lists, in_catalogue, cands)["share_candidates"])
+            offset += n
+        out[f"valid_hr10_{task}_beam"] = mean_ranking_metrics(ranks, (CURVE_TOP_K,))[f"hr@{CURVE_TOP_K}"]
+        if task == "topn":
+            out["valid_topn_beam_in_candidates"] = float(np.concatenate(inside).mean())
+            ranks = ranks_from_score_matrix(score_topn(model, probe, device, memory_mib), probe.topn_target_index)
+            out["valid_hr10_topn_scoring"] = mean_ranking_metrics(ranks, (CURVE_TOP_K,))[f"hr@{CURVE_TOP_K}"]
+    out["curve_seconds"] = time.perf_counter() - start
+    return {k: round(v, 6) for k, v in out.items()}
 
 
 @dataclass
@@ -177,6 +219,7 @@ class Session:
     optimizer: torch.optim.Optimizer
     batches: Batches
     validation: Validation
+    probe: Validation | None  # the learning curves' fixed users (None: curve_users is 0)
     state: TrainingState
     acc: torch.Tensor  # per-task (loss sum, batches) of the current epoch, on the device; checkpointed
     clock: Clock
@@ -225,7 +268,7 @@ def train_generator(
     while not session.state.finished and session.state.epoch < cfg.epochs:
         epoch_start = time.perf_counter()
         train_epoch(session, loop)
-        end_epoch(session, validate(session), epoch_start)
+        end_epoch(session, *validate(session), epoch_start)
         checkpoint(session)
 
     summary = export_run(cfg, run_dir, seed, session.state, dev)
@@ -286,9 +329,11 @@ def open_session(cfg: GeneratorConfig, data: TaskData, templates: Templates, see
     if not batches.units:
         raise ValueError("no task has training data")
     validation = batches.validation()
+    probe = Validation.build(batches, cfg.curve_users, ("sequential", "topn")) if cfg.curve_users else None
     skipped = [t for t in cfg.tasks if t not in batches.units]
     if skipped:
         log.warning("tasks without data, skipped: %s", skipped)
+    warn_if_fewer_training_negatives(cfg, data)
     if resume_from is not None:
         state, acc = resume_training(resume_from, model, optimizer, dev)
     else:
@@ -297,8 +342,24 @@ def open_session(cfg: GeneratorConfig, data: TaskData, templates: Templates, see
     per_task = {t: batches.task_schedule().count(t) for t in batches.units}
     log.info("run %s: %s backbone, user prompt %s, %d trainable parameters, batches/epoch %d (per task %s), %s",
              run_dir, cfg.backbone, cfg.user_prompt, n_params, batches.epoch_length(), per_task, describe_precision(dev))
-    return Session(cfg, seed, run_dir, dev, model, tokenizer, optimizer, batches, validation, state, acc,
+    return Session(cfg, seed, run_dir, dev, model, tokenizer, optimizer, batches, validation, probe, state, acc,
                    Clock(state.elapsed_s))
+
+
+def warn_if_fewer_training_negatives(cfg: GeneratorConfig, data: TaskData) -> bool:
+    """Warn (and return True) when top-n training prompts carry fewer candidates than validation and
+    test prompts: then the whole-word rows and relative-position buckets of the longer evaluation
+    prompts never receive a gradient."""
+    if "topn" not in cfg.tasks or not data.valid_candidates:
+        return False
+    evaluated = max(len(negatives) for _, negatives in data.valid_candidates.values())
+    if cfg.negatives >= evaluated:
+        return False
+    log.warning("top-n training prompts carry %d candidates (negatives: %d), evaluation prompts %d: positions "
+                "and whole-word ids beyond the training prompts' are never trained; set generator.negatives: %d "
+                "to train on prompts like the evaluation's", cfg.negatives + 1, cfg.negatives, evaluated + 1,
+                evaluated)
+    return True
 
 
 def resume_training(resume_from: Path, model: PeaPOD, optimizer: torch.optim.Optimizer, dev: torch.device
@@ -363,23 +424,28 @@ def checkpoint(s: Session) -> None:
     s.last_save = time.perf_counter()
 
 
-def validate(s: Session) -> dict[str, float]:
-    """Validation loss per task on the fixed validation batches."""
+def validate(s: Session) -> tuple[dict[str, float], dict[str, float]]:
+    """(validation loss per task on the fixed validation batches, the learning curves' point)."""
     valid_start = time.perf_counter()
     valid = validation_losses(s.model, s.validation, s.dev)
     log.info("epoch %d: validation loss on %s prompts in %.1fs", s.state.epoch + 1,
              {t: sum(len(b["user_ids"]) for b in bs) for t, bs in s.validation.batches.items()},
              time.perf_counter() - valid_start)
-    return valid
+    curve = {}
+    if s.probe is not None:
+        curve = learning_check(s.model, s.probe, s.tokenizer, s.batches.catalogue, s.cfg.curve_beams, s.dev)
+        log.info("epoch %d: learning check on %d users: %s", s.state.epoch + 1, s.cfg.curve_users, curve)
+    return valid, curve
 
 
-def end_epoch(s: Session, valid: dict[str, float], epoch_start: float) -> None:
+def end_epoch(s: Session, valid: dict[str, float], curve: dict[str, float], epoch_start: float) -> None:
     """Log the epoch's row, keep the best checkpoint, decide whether to stop, and move the state to
     the start of the next epoch (the caller then checkpoints)."""
     state, cfg, epoch = s.state, s.cfg, s.state.epoch
     mean = float(np.mean(list(valid.values())))
     improved = state.best_valid is None or mean < state.best_valid
     row = epoch_row(epoch, s.acc, valid, mean, improved, time.perf_counter() - epoch_start, s.clock.elapsed())
+    row.update(curve)
     state.rows.append(row)
     log.info("epoch %d: %s", epoch + 1, row)
     if improved:
