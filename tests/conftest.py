@@ -8,6 +8,8 @@ import pytest
 
 from tests.helpers import GROUPED_DEMO, SMALL_DEMO, make_demo
 
+pytest_plugins = ("tests.running_tests",)  # names the tests a stopped run was in (.ci/run)
+
 
 @pytest.fixture
 def demo_dir(tmp_path: Path) -> Path:
@@ -59,3 +61,4 @@ def _xdist_grouping_works(request):
     if ungrouped:
         pytest.fail(f"pytest-xdist ignored the xdist_group of {ungrouped[0]}: this pytest and pytest-xdist "
                     "do not work together; install the versions in envs/constraints.txt", pytrace=False)
+

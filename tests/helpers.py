@@ -108,3 +108,15 @@ def dense_reviews() -> list[dict]:
             records.append(review(f"U{u}", f"I{i}", 1000 + rng.randrange(100)))
     rng.shuffle(records)
     return records
+
+
+def assert_same_state_dict(a: dict, b: dict) -> None:
+    """Two state dicts hold the same keys, none missing on either side, and equal tensors under each
+    (zipping their values would pass an empty or a shorter dict)."""
+    import torch
+
+    assert a, "the first state dict is empty"
+    assert list(a) == list(b), f"keys differ: only in the first {sorted(set(a) - set(b))[:5]}, " \
+                               f"only in the second {sorted(set(b) - set(a))[:5]}"
+    unequal = [k for k in a if not (a[k].shape == b[k].shape and torch.equal(a[k], b[k]))]
+    assert not unequal, f"tensors differ under {unequal[:5]}"

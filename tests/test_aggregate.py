@@ -684,3 +684,23 @@ def test_figures_are_the_same_bytes_for_the_same_data(tmp_path):
         digests.append([p.read_bytes() for p in outputs])
     assert digests[0] == digests[1]
     assert b"CreationDate" not in digests[0][1]
+
+
+def test_learning_curves_are_seed_means_per_epoch_and_drawn(tmp_path):
+    from peapod.aggregate.figures import curve_means, plot_learning_curves, read_train_logs
+
+    logs = {}
+    for (variant, seed), values in {("peapod", 1): [0.1, 0.3, 0.5], ("peapod", 2): [0.2, 0.4],
+                                    ("pod", 1): [0.0, 0.1, 0.1]}.items():
+        path = tmp_path / f"{variant}{seed}.csv"
+        pd.DataFrame({"epoch": range(1, len(values) + 1), "valid_loss_mean": [3.0] * len(values),
+                      "valid_hr10_topn_scoring": values}).to_csv(path, index=False)
+        logs[(variant, seed)] = path
+    curves = read_train_logs(logs)
+    means = curve_means(curves, "valid_hr10_topn_scoring")
+    peapod = means[means.variant == "peapod"]
+    assert peapod["valid_hr10_topn_scoring"].tolist() == pytest.approx([0.15, 0.35, 0.5])
+    assert peapod["seeds"].tolist() == [2, 2, 1]  # seed 2 stopped after two epochs
+    out = [tmp_path / "curves.png", tmp_path / "curves.pdf"]
+    plot_learning_curves(curves, "demo", [str(p) for p in out])  # columns it lacks are marked "not logged"
+    assert all(p.stat().st_size > 1000 for p in out)

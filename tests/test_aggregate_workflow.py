@@ -63,10 +63,11 @@ def test_dry_run_plans_the_aggregation_when_variants_are_configured(tmp_path):
     assert sorted(jobs["tabulate_results"]) == sorted(f"results/tables/{t}.md" for t in TABLES)
     assert sorted(jobs["summarize_ablation"]) == [f"results/ablations/{a}/summary.parquet" for a in ablations]
     assert sorted(jobs["plot_ablation"]) == [f"results/figures/ablation_{a}.png" for a in ablations]
+    assert sorted(jobs["plot_learning_curves"]) == [f"results/figures/learning_curves_{d}.png" for d in datasets]
     assert set(jobs) == {"all", "make_demo_dataset", "preprocess", "tabulate_dataset_statistics", "train_embeddings",
                          "build_neighbors", "train_generator", "evaluate_generator", "compute_baselines",
                          "collect_metrics", "test_significance", "tabulate_results", "summarize_ablation",
-                         "plot_ablation", "plot_reproduction", "check_claims"}
+                         "plot_ablation", "plot_reproduction", "check_claims", "plot_learning_curves"}
     assert len(jobs["build_neighbors"]) == len(jobs["train_embeddings"]) == 6
 
 

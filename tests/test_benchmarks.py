@@ -25,3 +25,25 @@ def test_gpu_suite_smoke_prints_every_figure():
     for method in ("sequential, beam 20", "top-n, beam (paper's)", "top-n, beam_candidates", "top-n, scoring"):
         assert re.search(re.escape(method) + r"\s+[\d.]+ s", out), method
     assert "2 run(s)" in out
+
+
+def test_a_hanging_test_fails_by_name_and_a_stopped_run_names_its_running_tests(tmp_path):
+    """pytest-timeout is installed and names the test it stops; the progress plugin
+    (tests/running_tests.py) records which tests a run stopped from outside was in."""
+    from tests.running_tests import running
+
+    (tmp_path / "test_hang.py").write_text("import time\n\ndef test_done():\n    pass\n\n"
+                                           "def test_sleeps_forever():\n    time.sleep(60)\n")
+    progress = tmp_path / "progress"
+    env = {**os.environ, "PEAPOD_TEST_PROGRESS": str(progress),
+           "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "tests.running_tests",
+                           "-o", "addopts=", "--timeout=2", str(tmp_path / "test_hang.py")],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stdout[-2000:]
+    assert "Timeout" in proc.stdout and "test_sleeps_forever" in proc.stdout
+    # pytest-timeout ended the test, so both tests have ended; a killed run leaves one open:
+    assert running(progress) == []
+    (progress / "gw1.log").write_text("start a.py::test_done\nend a.py::test_done\nstart b.py::test_stuck\n")
+    assert running(progress) == ["b.py::test_stuck (worker gw1)"]
+    assert "timeout" in (REPO / "pyproject.toml").read_text().split("addopts")[1].split("\n")[0]

@@ -78,10 +78,25 @@ def test_claims_fill_every_device_before_sharing_one(tmp_path):
         claim.release()
 
 
-def test_config_key_and_bad_value(tmp_path):
-    claim = claim_from_config({"devices": {"jobs_per_device": 1, "lock_dir": str(tmp_path)}})
-    assert isinstance(claim, DeviceClaim)
-    claim.release()
+def test_config_key_and_bad_value(tmp_path, monkeypatch):
+    """The config's lock_dir and jobs_per_device decide the claims: with one simulated GPU and two
+    jobs per device, two claims share it in slots 0 and 1, their locks in lock_dir; the claimed
+    device is made current."""
+    import peapod.devices as devices
+
+    made_current = []
+    monkeypatch.setattr(devices, "visible_devices", lambda: ["7"])
+    monkeypatch.setattr(devices, "use_device", lambda claim: made_current.append(claim.device))
+    section = {"devices": {"jobs_per_device": 2, "lock_dir": str(tmp_path / "locks")}}
+    first, second = claim_from_config(section), claim_from_config(section)
+    assert isinstance(first, DeviceClaim) and made_current == ["cuda:0", "cuda:0"]
+    assert (first.physical, first.slot, second.physical, second.slot) == ("7", 0, "7", 1)
+    assert sorted(p.name[-15:] for p in (tmp_path / "locks").iterdir()) == ["gpu7.slot0.lock", "gpu7.slot1.lock"]
+    first.release()
+    third = claim_from_config(section)  # the freed slot is taken again
+    assert third.slot == 0
+    second.release()
+    third.release()
     with pytest.raises(ValueError, match="jobs_per_device must be at least 1"):
         claim_device(0, tmp_path, devices=["0"])
 

@@ -20,7 +20,7 @@ from peapod.generator.data import Batches, Templates
 from peapod.generator.model import PeaPOD
 from peapod.generator.tokenization import ID_WORD, encode_with_whole_words, train_tokenizer
 from tests.generator_helpers import templates, write_group_embeddings
-from tests.helpers import REPO, make_demo
+from tests.helpers import REPO, assert_same_state_dict, make_demo
 
 SMALL = DemoConfig(n_users=60, n_items=120, n_groups=4, min_length=5, max_length=10, seed=1)
 TINY = dict(d_model=32, d_ff=64, num_layers=1, num_heads=2, dropout_rate=0.0)
@@ -550,7 +550,7 @@ def test_t5_backbone_loads_offline_from_a_local_directory(tmp_path):
     saved.save_pretrained(tmp_path / "t5-small")
     tok.save_pretrained(tmp_path / "t5-small")
     model, tok2 = load_backbone(GeneratorConfig(backbone="t5-small", model_dir=str(tmp_path / "t5-small")))
-    assert all(torch.equal(a, b) for a, b in zip(saved.state_dict().values(), model.state_dict().values()))
+    assert_same_state_dict(saved.state_dict(), model.state_dict())
     assert tok2("user_3 item_4")["input_ids"] == tok("user_3 item_4")["input_ids"]
     assert model.config._attn_implementation == "sdpa"
 
@@ -596,3 +596,18 @@ def test_explanation_targets_are_the_first_tokens_as_in_the_released_code(small)
     for f, target in zip(full, batches.exp_target["train"]):
         assert target.tolist() == f[:6]
         assert (tok.eos_token_id in target.tolist()) == (len(f) <= 6)
+
+
+def test_learning_rate_schedule_warms_up_then_decays_to_zero():
+    from peapod.generator.config import learning_rate_factor
+
+    cfg = GeneratorConfig.from_dict({"tiny": TINY, "warmup_steps": 4, "lr_decay": "linear"})
+    factors = [learning_rate_factor(cfg, step, 12) for step in range(12)]
+    assert factors[:4] == pytest.approx([0.25, 0.5, 0.75, 1.0])
+    assert factors[4:] == pytest.approx([1 - k / 8 for k in range(8)])  # 1 at the end of warm-up, toward 0
+    cosine = GeneratorConfig.from_dict({"tiny": TINY, "lr_decay": "cosine"})
+    assert [learning_rate_factor(cosine, s, 4) for s in (0, 2, 4)] == pytest.approx([1.0, 0.5, 0.0])
+    paper = GeneratorConfig.from_dict({"tiny": TINY})
+    assert {learning_rate_factor(paper, s, 10) for s in range(10)} == {1.0}
+    with pytest.raises(ValueError, match="lr_decay"):
+        GeneratorConfig.from_dict({"tiny": TINY, "lr_decay": "step"})

@@ -120,7 +120,7 @@ def test_resume_after_kill_ends_like_an_uninterrupted_run(small, one_thread, sig
     summary = train_generator(cfg, data, templates(), 0, tmp / run, collab, score_validation_topn=False)
     assert summary["resumed"] == 1
     assert same_weights(reference, tmp / run)
-    drop = lambda text: [line.split(",")[:-2] for line in text.strip().split("\n")]  # noqa: E731 (timings differ)
+    drop = lambda text: [line.split(",")[:-3] for line in text.strip().split("\n")]  # noqa: E731 (timings differ)
     assert drop((reference / "train_log.csv").read_text()) == drop((tmp / run / "train_log.csv").read_text())
 
 
@@ -206,7 +206,7 @@ def test_finished_run_keeps_only_what_evaluation_needs(small, one_thread, monkey
     from peapod.generator.collab import CollabSource
 
     tmp, data, _ = small
-    cfg = GeneratorConfig.from_dict({**SETTINGS, "epochs": 1})
+    cfg = GeneratorConfig.from_dict({**SETTINGS, "epochs": 1, "curve_users": 0})  # scoring only after export
     source = CollabSource.of(tmp / "cf" / "user_embeddings.parquet", tmp / "cf" / "neighbors.parquet", 5, data.n_users)
 
     def out_of_memory(*args, **kwargs):
@@ -287,3 +287,24 @@ def test_fewer_training_negatives_than_evaluation_are_warned(small, caplog):
     assert not warn_if_fewer_training_negatives(GeneratorConfig.from_dict({**SETTINGS, "negatives": evaluated}), data)
     only_seq = GeneratorConfig.from_dict({**SETTINGS, "negatives": 1, "tasks": ["sequential"]})
     assert not warn_if_fewer_training_negatives(only_seq, data)
+
+
+def test_the_learning_rate_schedule_reaches_the_optimizer(small, one_thread):
+    """train_log.csv's learning_rate is the last batch's: warm-up then linear decay to 0."""
+    import pandas as pd
+
+    from peapod.generator.config import learning_rate_factor
+
+    tmp, data, collab = small
+    cfg = GeneratorConfig.from_dict({**SETTINGS, "epochs": 2, "curve_users": 0, "warmup_steps": 3, "lr_decay": "linear",
+                                     "patience": 5})
+    train_generator(cfg, data, templates(), 0, tmp / "schedule", collab, score_validation_topn=False)
+    log = pd.read_csv(tmp / "schedule" / "train_log.csv")
+    from peapod.generator.data import Batches
+    from peapod.generator.checkpoint import load_model_dir
+
+    _, tok, _ = load_model_dir(tmp / "schedule")
+    per_epoch = Batches(data, tok, templates(), cfg, 0).epoch_length()
+    expected = [cfg.learning_rate * learning_rate_factor(cfg, (e + 1) * per_epoch - 1, 2 * per_epoch) for e in range(2)]
+    assert log["learning_rate"].tolist() == pytest.approx(expected)
+    assert expected[0] < cfg.learning_rate and expected[1] < expected[0]

@@ -131,12 +131,25 @@ def test_table_schemas_are_typed(demo_dir):
 
 
 def test_exp_splits_pickle_is_loaded_through_the_restricted_unpickler(demo_dir):
-    """A genuine P5-style pickle (protocol 2, dicts/lists/str/float/int, and a set) loads."""
+    """A genuine P5-style pickle (protocol 2, dicts/lists/str/float/int, and a set) loads; the same
+    pickle with one harmless but non-plain object in it (a Decimal, which plain pickle.loads
+    accepts) is refused, naming the class: the reader goes through the restricted unpickler."""
+    from decimal import Decimal
+
+    from peapod.errors import InputError
+
     splits = pickle.loads((demo_dir / "exp_splits.pkl").read_bytes())
     splits["train"][0]["tags"] = {"a", "b"}
     (demo_dir / "exp_splits.pkl").write_bytes(pickle.dumps(splits, protocol=2))
     raw = read_p5_directory(demo_dir)
     assert len(raw.explanations) == sum(len(v) for v in splits.values())
+    assert raw.explanations[0].explanation == splits["train"][0]["explanation"]
+    splits["train"][1]["overall"] = Decimal("4.0")
+    data = pickle.dumps(splits, protocol=2)
+    assert pickle.loads(data)["train"][1]["overall"] == Decimal("4.0")  # plain pickle would accept it
+    (demo_dir / "exp_splits.pkl").write_bytes(data)
+    with pytest.raises(InputError, match=r"exp_splits\.pkl.*refers to decimal\.Decimal"):
+        read_p5_directory(demo_dir)
 
 
 @pytest.mark.parametrize("newline", ["\n", "\r\n"])

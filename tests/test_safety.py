@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.helpers import REPO
+from tests.helpers import REPO, assert_same_state_dict
 
 SAFE_PICKLE = "src/peapod/data/safe_pickle.py"  # the one place allowed to unpickle (restricted)
 PICKLE_MODULES = {"pickle", "cPickle", "_pickle", "dill", "cloudpickle"}
@@ -279,5 +279,4 @@ def test_checkpoints_are_saved_without_pickle(tmp_path):
                 assert f.suffix == ".json", f"unexpected checkpoint file {f.name}"
                 json.loads(f.read_text(encoding="utf-8"))
     loaded, _, _ = load_model_dir(tmp_path / "best")
-    for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
-        assert torch.equal(a, b), name
+    assert_same_state_dict(model.state_dict(), loaded.state_dict())

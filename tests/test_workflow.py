@@ -25,6 +25,7 @@ def test_dry_run_and_lint(tmp_path):
         assert len(set(jobs[rule])) == len(jobs[rule]) == 9 and runs_of(jobs[rule]) == {
             ("demo", "peapod"), ("demo", "mlp"), ("demo", "pod")}, rule
     assert jobs["plot_ablation"] == ["results/figures/ablation_heads.png"]
+    assert jobs["plot_learning_curves"] == ["results/figures/learning_curves_demo.png"]
     lint = run(["--lint"], work)
     assert "good condition" in lint.stdout + lint.stderr
 
@@ -65,6 +66,7 @@ def test_paper_dry_run_lists_the_expected_jobs_per_dataset(tmp_path):
     # The main tables and three appendix groups (task prompt, embeddings, model size) per task;
     # most-popular and the CF models' own ranking on each dataset's own candidates.
     assert len(jobs["tabulate_results"]) == 12 and len(jobs["compute_baselines"]) == 3
+    assert len(jobs["plot_learning_curves"]) == 3  # one figure per dataset
     # Toys runs with 10 neighbours, so there neighbors_10 is PeaPOD itself and neighbors_20 is trained.
     toys = {v for d, v in runs_of(jobs["train_generator"]) if d == "toys"}
     sports = {v for d, v in runs_of(jobs["train_generator"]) if d == "sports"}

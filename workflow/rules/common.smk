@@ -160,6 +160,24 @@ def baseline_tables(wildcards):
     return existing_or_all(expand(paths.BASELINES, dataset=DATASETS))
 
 
+def train_log_of_runs(wildcards):
+    """{(variant, seed): its train_log.csv} of every planned run on one dataset (those that exist
+    now, with aggregate.require_all_runs false)."""
+    logs = {(v, s): paths.located(paths.run_file("train_log.csv"), dataset=d, variant=v, seed=s)
+            for d, v, s in PLAN.runs() if d == wildcards.dataset}
+    kept = set(existing_or_all(list(logs.values())))
+    return {run: path for run, path in logs.items() if path in kept}
+
+
+def learning_curve_runs(wildcards):
+    """The (variant, seed) of each file of learning_curve_inputs, in its order."""
+    return list(train_log_of_runs(wildcards))
+
+
+def learning_curve_inputs(wildcards):
+    return list(train_log_of_runs(wildcards).values())
+
+
 def ablation_run_inputs(wildcards):
     """The metrics files of one ablation's runs (its variants on its datasets)."""
     return existing_or_all(run_metrics_paths(PLAN.for_ablation(wildcards.ablation).runs()))
@@ -184,6 +202,7 @@ def aggregation_outputs():
         + expand(rules.compute_baselines.output.metrics, dataset=DATASETS)
         + expand(list(rules.tabulate_results.output), table=RESULT_TABLES)
         + expand(list(rules.plot_ablation.output), ablation=ABLATION_FIGURES)
+        + expand(list(rules.plot_learning_curves.output), dataset=DATASETS)
         + [path for ablation in PLAN.ablations for path in ablation_outputs(ablation)]
     )
 

@@ -207,3 +207,24 @@ for _ablation in PLAN.ablations:
             f"ablation_{_ablation}"
         input:
             ablation_outputs(_ablation),
+
+
+rule plot_learning_curves:
+    input:
+        logs=learning_curve_inputs,
+    output:
+        png=report(
+            "results/figures/learning_curves_{dataset}.png",
+            caption="../report/learning_curves.rst",
+            category="Figures",
+            labels={"dataset": "{dataset}"},
+        ),
+        pdf="results/figures/learning_curves_{dataset}.pdf",
+    params:
+        runs=learning_curve_runs,
+    log:
+        "results/logs/plot_learning_curves_{dataset}.log",
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/plot_learning_curves.py"

@@ -166,3 +166,59 @@ def plot_reproduction(verdicts: pd.DataFrame, outputs: Sequence[str], reference:
     fig.suptitle(f"Reproduced versus reported (filled: {reference}, the reference; diagonal: equal)", fontsize=10)
     fig.tight_layout()
     save_figure(fig, outputs)
+
+
+# The learning curves' panels: train_log.csv columns (peapod.generator.train) and their titles.
+CURVE_PANELS = (
+    ("valid_loss_mean", "validation loss (mean over tasks)"),
+    ("valid_hr10_sequential_beam", "sequential HR@10, free beam"),
+    ("valid_hr10_topn_beam", "top-n HR@10, free beam"),
+    ("valid_hr10_topn_scoring", "top-n HR@10, exact scoring"),
+    ("valid_topn_beam_in_candidates", "top-n beams inside the candidates"),
+)
+
+
+def read_train_logs(logs: dict[tuple[str, int], str | Path]) -> pd.DataFrame:
+    """The train_log.csv of every (variant, seed), stacked with those two columns."""
+    frames = []
+    for (variant, seed), path in sorted(logs.items()):
+        frame = pd.read_csv(path)
+        frame.insert(0, "seed", int(seed))
+        frame.insert(0, "variant", variant)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["variant", "seed", "epoch"])
+
+
+def curve_means(curves: pd.DataFrame, column: str) -> pd.DataFrame:
+    """variant, epoch, the seed mean of ``column`` and the seeds behind it (a run that stopped
+    early contributes to its epochs only)."""
+    runs = curves[curves[column].notna()]
+    grouped = runs.groupby(["variant", "epoch"], sort=True)[column]
+    return pd.concat([grouped.mean(), grouped.size().rename("seeds")], axis=1).reset_index()
+
+
+def plot_learning_curves(curves: pd.DataFrame, dataset: str, outputs: Sequence[str]) -> None:
+    """One panel per CURVE_PANELS column the logs carry: each variant's seed mean per epoch (a line),
+    every seed faint behind it. A run logged by a version without the learning check has none of
+    those columns; a panel with no value says so instead of staying silently empty."""
+    fig, axes = plt.subplots(1, len(CURVE_PANELS), figsize=(3.4 * len(CURVE_PANELS), 3.0), squeeze=False)
+    variants = list(dict.fromkeys(curves["variant"]))
+    colors = {v: plt.get_cmap("tab10")(i % 10) for i, v in enumerate(variants)}
+    for ax, (column, title) in zip(axes[0], CURVE_PANELS):
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("epoch", fontsize=8)
+        ax.tick_params(labelsize=7)
+        if column not in curves or curves[column].isna().all():
+            ax.text(0.5, 0.5, "not logged", ha="center", va="center", transform=ax.transAxes, fontsize=8)
+            continue
+        means = curve_means(curves, column)
+        for variant in variants:
+            runs = curves[(curves["variant"] == variant) & curves[column].notna()]
+            for _, seed_run in runs.groupby("seed"):
+                ax.plot(seed_run["epoch"], seed_run[column], color=colors[variant], alpha=0.25, linewidth=0.8)
+            mean = means[means["variant"] == variant]
+            ax.plot(mean["epoch"], mean[column], color=colors[variant], marker="o", markersize=3, label=variant)
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle(f"{dataset}: learning curves on the fixed validation users (lines: seed means)", fontsize=10)
+    fig.tight_layout()
+    save_figure(fig, outputs)

@@ -11,6 +11,7 @@ from typing import Any
 TASKS = ("explanation", "sequential", "topn")  # task order = task-prompt rows = batch rotation
 BACKBONES = ("tiny", "t5-small", "t5-base")
 USER_PROMPTS = ("mha", "mlp", "none")
+LR_DECAYS = ("constant", "linear", "cosine")
 CURVE_TOP_K = 10  # the learning curves' HR@k
 
 
@@ -35,7 +36,9 @@ class GeneratorConfig:
     task_prompt_length: int = 3  # task prompt vectors per task; 0 switches task prompts off
     neighbors: int = 20  # neighbours used as keys/values (first n of the stored k)
     cf_model: str = "pmf"  # which CF model's user embeddings and neighbours to use
-    learning_rate: float = 5e-4  # AdamW learning rate
+    learning_rate: float = 5e-4  # AdamW learning rate (the peak, after any warm-up)
+    warmup_steps: int = 0  # linear warm-up from 0 over this many batches; 0: none (the paper)
+    lr_decay: str = "constant"  # after warm-up: constant (the paper) | linear | cosine, to 0 at the last planned batch
     weight_decay: float = 0.01  # AdamW weight decay (torch's default, as in the reference)
     clip_norm: float = 0.0  # gradient norm clipping; 0 disables (the paper and its code do not clip)
     batch_size: int = 64  # training batch size (one task per batch)
@@ -85,6 +88,8 @@ class GeneratorConfig:
             problems.append("task_prompt_length must be >= 0")
         if self.learning_rate <= 0:
             problems.append("learning_rate must be > 0")
+        if self.lr_decay not in LR_DECAYS or self.warmup_steps < 0:
+            problems.append(f"lr_decay must be one of {LR_DECAYS} and warmup_steps >= 0")
         if self.tiny.d_model % self.tiny.num_heads:
             problems.append("tiny.d_model must be divisible by tiny.num_heads")
         if self.backbone == "tiny" and self.user_prompt == "mha" and self.tiny.d_model % self.heads:
@@ -121,6 +126,20 @@ class GeneratorConfig:
             else:
                 merged[key] = value
         return GeneratorConfig.from_dict(merged)
+
+
+def learning_rate_factor(cfg: GeneratorConfig, step: int, total_steps: int) -> float:
+    """The multiple of ``learning_rate`` for 0-based batch ``step`` of ``total_steps`` planned
+    (epochs x batches per epoch): a linear warm-up over ``warmup_steps``, then ``lr_decay``. A
+    function of the step alone, so a resumed run continues the same schedule."""
+    import math
+
+    if step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    if cfg.lr_decay == "constant":
+        return 1.0
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, total_steps - cfg.warmup_steps))
+    return 1.0 - progress if cfg.lr_decay == "linear" else 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def variant_config(generator: dict[str, Any], overrides: dict[str, Any] | None) -> GeneratorConfig:

@@ -38,7 +38,7 @@ from peapod.generator.checkpoint import (
     MODEL_FILES, build_from_meta, existing_dir, load_training_state, save_model_dir, save_training_state,
 )
 from peapod.generator.collab import CollabSource
-from peapod.generator.config import CURVE_TOP_K, TASKS, GeneratorConfig
+from peapod.generator.config import CURVE_TOP_K, TASKS, GeneratorConfig, learning_rate_factor
 from peapod.generator.data import Batches, TaskData, Templates, Validation
 from peapod.generator.decoding import beam_diagnostics, beam_lists, lookup_table
 from peapod.generator.model import PeaPOD, token_losses
@@ -106,7 +106,8 @@ def valid_topn_metrics(scores: np.ndarray, target_index: np.ndarray) -> dict[str
 
 def _write_log_csv(rows: list[dict[str, Any]], path: Path) -> None:
     columns = ["epoch"] + [f"train_loss_{t}" for t in TASKS] + [f"valid_loss_{t}" for t in TASKS] + [
-        "valid_loss_mean", *CURVE_COLUMNS, "improved", "epoch_seconds", "elapsed_s"]
+        "valid_loss_mean", *CURVE_COLUMNS[:-1], "learning_rate", "improved", *CURVE_COLUMNS[-1:], "epoch_seconds",
+        "elapsed_s"]
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, restval="")
         writer.writeheader()
@@ -397,6 +398,10 @@ def train_step(s: Session, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """One AdamW step on ``batch``, its loss added to the epoch's per-task sums; returns the loss."""
     task = int(batch["task_ids"][0]) if s.cfg.batching == "task" else None  # read on the CPU copy
     batch = to_device(batch, s.dev)
+    if s.cfg.warmup_steps or s.cfg.lr_decay != "constant":
+        factor = learning_rate_factor(s.cfg, s.state.global_step, s.cfg.epochs * s.batches.epoch_length())
+        for group in s.optimizer.param_groups:
+            group["lr"] = s.cfg.learning_rate * factor
     with autocast(s.dev):
         loss = s.model(batch).loss
     s.optimizer.zero_grad(set_to_none=True)
@@ -433,7 +438,10 @@ def validate(s: Session) -> tuple[dict[str, float], dict[str, float]]:
              time.perf_counter() - valid_start)
     curve = {}
     if s.probe is not None:
-        curve = learning_check(s.model, s.probe, s.tokenizer, s.batches.catalogue, s.cfg.curve_beams, s.dev)
+        try:
+            curve = learning_check(s.model, s.probe, s.tokenizer, s.batches.catalogue, s.cfg.curve_beams, s.dev)
+        except torch.OutOfMemoryError as error:  # a learning check never costs the run
+            log.warning("learning check ran out of memory (lower generator.curve_users): %s", error)
         log.info("epoch %d: learning check on %d users: %s", s.state.epoch + 1, s.cfg.curve_users, curve)
     return valid, curve
 
@@ -446,6 +454,7 @@ def end_epoch(s: Session, valid: dict[str, float], curve: dict[str, float], epoc
     improved = state.best_valid is None or mean < state.best_valid
     row = epoch_row(epoch, s.acc, valid, mean, improved, time.perf_counter() - epoch_start, s.clock.elapsed())
     row.update(curve)
+    row["learning_rate"] = float(s.optimizer.param_groups[0]["lr"])  # the last batch's
     state.rows.append(row)
     log.info("epoch %d: %s", epoch + 1, row)
     if improved:
