@@ -48,6 +48,14 @@ BASE = {
 }
 
 
+# Beam diagnostics (peapod.metrics.BEAM_DIAGNOSTICS) of the beam methods' runs.
+BEAM_DIAGNOSTIC_VALUES = {
+    ("sequential", "beam"): {"share_finished": 0.99, "share_ids": 0.98, "share_catalogue": 0.97},
+    ("topn", "beam"): {"share_finished": 0.99, "share_ids": 0.98, "share_catalogue": 0.97, "share_candidates": 0.9,
+                       "top1_in_candidates": 0.95},
+}
+
+
 def make_config(datasets=("sports", "beauty"), seeds=(1, 2, 3), ablations=ABLATIONS) -> dict:
     """A validated config with the schema's defaults filled in, as the workflow passes it."""
     return with_defaults({
@@ -69,6 +77,8 @@ def run_metrics(variant: str, seed: int, dataset: str = "sports") -> pd.DataFram
             for split in ("test", "valid"):
                 value = base * QUALITY[variant] * (1 + 0.02 * rng.standard_normal())
                 rows.append((task, method, split, metric, float(value)))
+    for (task, method), shares in BEAM_DIAGNOSTIC_VALUES.items():  # the same for every run
+        rows += [(task, method, split, metric, share) for metric, share in shares.items() for split in ("test", "valid")]
     return pd.DataFrame(rows, columns=["task", "method", "split", "metric", "value"])
 
 

@@ -577,6 +577,11 @@ def test_tables_show_our_own_baselines_and_reproduced_rows(built):
     row = csv[csv.model == "PeaPOD (ours)"].iloc[0]
     assert row["sports:topn:hr@10:ci_low"] < row["sports:topn:hr@10"] < row["sports:topn:hr@10:ci_high"]
     assert row["sports:topn:hr@10:n"] == 10
+    # The beam diagnostics of each (ours) beam row, under the table
+    md = Path(built["tables"]["topn"]["markdown"]).read_text()
+    assert ("Beams of PeaPOD (ours) on Sports (share of returned sequences, mean over seeds): finished 0.990, "
+            "ids 0.980, in catalogue 0.970, in candidates 0.900, first in candidates 0.950.") in md
+    assert "Beams of PeaPOD (ours, exact scoring)" not in md  # scoring returns no beams
 
 
 def test_verdict_table_and_figure(built):

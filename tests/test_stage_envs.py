@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -101,3 +102,78 @@ def test_the_blocker_catches_a_stage_that_needs_another_stages_package():
     proc = run_blocked("report", "import peapod.generator.train\n")
     assert proc.returncode != 0 and "not in this stage's environment" in proc.stderr
 
+
+
+def imports_anywhere(path) -> list[tuple[int, str]]:
+    """(line, module) of every import in a file, at module level or inside functions (call time)."""
+    import ast
+
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.append((node.lineno, node.module))
+            if node.module == "peapod":
+                found += [(node.lineno, f"peapod.{a.name}") for a in node.names]
+    return found
+
+
+def module_file(name: str):
+    base = REPO / "src" / Path(*name.split("."))
+    return base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
+
+
+def reached_from(script, modules: set[str] | None = None) -> dict[str, list[tuple[str, int, str]]]:
+    """Third-party top-level package -> where it is imported (file, line, module), over the script
+    and every peapod module it reaches through any import, at import time or inside a function
+    (those module names are added to ``modules`` when given)."""
+    todo, seen, where = [script], set(), {}
+    while todo:
+        path = todo.pop()
+        if path in seen or not path.exists():
+            continue
+        seen.add(path)
+        for line, name in imports_anywhere(path):
+            if name.startswith("peapod"):
+                parts = name.split(".")
+                todo += [module_file(".".join(parts[:n])) for n in range(1, len(parts) + 1)]
+                if modules is not None and module_file(name).exists():
+                    modules.add(name)
+            else:
+                where.setdefault(name.split(".")[0], []).append((str(path.relative_to(REPO)), line, name))
+    return where
+
+
+# Imports inside a function that a rule never calls, so its env may lack them: (rule, file,
+# package) -> why. Keep this short; each entry is a claim a reviewer can check.
+NEVER_CALLED_IN_STAGE: dict[tuple[str, str, str], str] = {
+    ("fetch_amazon_reviews", "src/peapod/fetch.py", "transformers"):
+        "fetch_file and amazon_url only; _save_pretrained is fetch_backbone's (generator env)",
+}
+
+
+@pytest.mark.parametrize("rule,env,script", rules_with_envs())
+def test_every_import_a_rule_can_reach_is_in_its_stage_env(rule, env, script):
+    """Static: the rule's script and every peapod module it can reach, imports inside functions
+    included (torch in peapod.neighbors, nltk in the text metrics), import only packages of the
+    rule's extra; then every reached module is imported for real inside the blocked interpreter."""
+    blocked = HEAVY - EXTRA_MODULES[env_extra(env)]
+    modules: set[str] = set()
+    where = reached_from(REPO / "workflow" / "scripts" / script, modules)
+    offending = [f"{f}:{line} imports {name}" for package in sorted(blocked & set(where))
+                 for f, line, name in where[package] if (rule, f, package) not in NEVER_CALLED_IN_STAGE]
+    assert not offending, f"{rule} ({env}) can reach packages its environment lacks:\n" + "\n".join(offending)
+    proc = run_blocked(env_extra(env), "".join(f"import {m}\n" for m in sorted(modules)) + "print('ok')\n")
+    assert proc.returncode == 0 and "ok" in proc.stdout, f"{rule} ({env}):\n{proc.stderr[-2000:]}"
+
+
+def test_the_static_check_sees_imports_inside_functions(tmp_path):
+    script = tmp_path / "script.py"
+    script.write_text("def main():\n    import torch\n    from peapod.neighbors import build_neighbors\n")
+    where = reached_from(script) if script.is_relative_to(REPO) else None
+    assert where is None  # outside the repository: nothing to report relative to it
+    found = dict(imports_anywhere(script))
+    assert found == {2: "torch", 3: "peapod.neighbors"}
+    # peapod.neighbors imports torch only inside a function: reached all the same.
+    assert "torch" in reached_from(REPO / "src" / "peapod" / "neighbors.py")

@@ -303,7 +303,32 @@ def make_paper_table(name: str, inputs: TableInputs) -> PaperTable:
         not math.isnan(r.cells[c].value) for r in rows if r.kind == "reproduced" for c in columns if c.dataset == d)}
     table.notes += _notes(spec, inputs.reference, number, table)
     table.notes += sample_note(inputs.config.get("evaluation") or {})
+    table.notes += diagnostics_notes(inputs.summary, [r for r in rows if r.kind == "reproduced"], run_datasets,
+                                     spec.task)
     return table
+
+
+DIAGNOSTIC_LABELS = {"share_finished": "finished", "share_ids": "ids", "share_catalogue": "in catalogue",
+                     "share_candidates": "in candidates", "top1_in_candidates": "first in candidates"}
+
+
+def diagnostics_notes(summary: pd.DataFrame, rows: Sequence[Row], datasets: Sequence[str], task: str) -> list[str]:
+    """One note per (ours) beam row and dataset: what its returned sequences were (the shares of
+    peapod.metrics.BEAM_DIAGNOSTICS, mean over seeds, test split), so that a low HR can be told
+    apart from beams that never spell an item or never land among the candidates."""
+    test = summary[(summary["split"] == "test") & (summary["task"] == task)
+                   & summary["metric"].isin(list(DIAGNOSTIC_LABELS))]
+    notes = []
+    for row in rows:
+        for dataset in datasets:
+            sel = test[(test["dataset"] == dataset) & (test["variant"] == row.variant) & (test["method"] == row.method)]
+            if not len(sel):
+                continue
+            values = dict(zip(sel["metric"], sel["mean"]))
+            shares = ", ".join(f"{label} {values[m]:.3f}" for m, label in DIAGNOSTIC_LABELS.items() if m in values)
+            notes.append(f"Beams of {row.label} on {_dataset_label(dataset)} (share of returned sequences, mean over "
+                         f"seeds): {shares}.")
+    return notes
 
 
 def _notes(spec: TableSpec, reference: str, number: int | None, table: PaperTable) -> list[str]:
