@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import matplotlib
 import pytest
 from scipy import stats
 
@@ -655,9 +656,11 @@ def test_without_reported_datasets_the_verdict_section_says_so(tmp_path):
     for key in ("reproduced_md", "reproduced_html"):
         text = Path(sig[key]).read_text()
         assert "No reported cell is reproduced by this configuration" in text and "(demo)" in text
-    figure = [str(tmp_path / "r.png")]
-    pipeline.plot_reproduction(cfg, sig["reproduced_csv"], figure)
+    figure = [str(tmp_path / "r.png"), str(tmp_path / "r.svg")]
+    with matplotlib.rc_context({"svg.fonttype": "none"}):  # text kept as text in the SVG, to be read here
+        pipeline.plot_reproduction(cfg, sig["reproduced_csv"], figure)
     assert Path(figure[0]).stat().st_size > 1000
+    assert "No reported cell matches a configured dataset and variant" in Path(figure[1]).read_text()
     claims = {k: str(tmp_path / f"c.{k}") for k in ("csv", "detail", "markdown", "html")}
     pipeline.check_claims(cfg, out["metrics"], claims)
     verdicts = pd.read_csv(claims["csv"]).set_index("claim")["verdict"]
@@ -706,6 +709,10 @@ def test_learning_curves_are_seed_means_per_epoch_and_drawn(tmp_path):
     peapod = means[means.variant == "peapod"]
     assert peapod["valid_hr10_topn_scoring"].tolist() == pytest.approx([0.15, 0.35, 0.5])
     assert peapod["seeds"].tolist() == [2, 2, 1]  # seed 2 stopped after two epochs
-    out = [tmp_path / "curves.png", tmp_path / "curves.pdf"]
-    plot_learning_curves(curves, "demo", [str(p) for p in out])  # columns it lacks are marked "not logged"
+    out = [tmp_path / "curves.png", tmp_path / "curves.pdf", tmp_path / "curves.svg"]
+    with matplotlib.rc_context({"svg.fonttype": "none"}):  # text kept as text in the SVG, to be read here
+        plot_learning_curves(curves, "demo", [str(p) for p in out])
     assert all(p.stat().st_size > 1000 for p in out)
+    svg = out[2].read_text()
+    # three panels the logs lack say so; the two they carry do not
+    assert svg.count("not logged") == 3 and "top-n HR@10, exact scoring" in svg and "peapod" in svg

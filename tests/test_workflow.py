@@ -9,9 +9,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from tests.helpers import REPO
-from tests.workflow_helpers import ONE_THREAD_PER_JOB, dry_run_outputs, paper_workflow, run, runs_of, workflow_copy
+from tests.workflow_helpers import (
+    ONE_THREAD_PER_JOB, dry_run_outputs, dry_run_resources, paper_workflow, run, runs_of, workflow_copy,
+)
 
 
 def test_dry_run_and_lint(tmp_path):
@@ -138,10 +141,23 @@ def test_unconfigured_ablation_has_no_target(tmp_path):
 
 
 def test_profiles_dry_run(tmp_path):
+    """Each rule's jobs request what the profile sets for it: under profiles/slurm the GPU rules go to
+    the GPU partition with one GPU and their own runtime, memory and cores; every other rule gets
+    the defaults or its own set-resources, and no GPU."""
     work = paper_workflow(tmp_path)
-    for profile in ("profiles/default", "profiles/slurm"):
-        proc = run(["--profile", profile, "--configfile", "config/paper.yaml", "-n", "--quiet", "rules"], work)
-        assert "train_generator" in proc.stdout + proc.stderr
+    proc = run(["--profile", "profiles/default", "--configfile", "config/paper.yaml", "-n", "--quiet", "rules"], work)
+    assert "train_generator" in proc.stdout + proc.stderr
+    profile = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
+    jobs = dry_run_resources(work, ["--profile", "profiles/slurm", "--configfile", "config/paper.yaml"])
+    assert {"train_generator", "evaluate_generator", "train_embeddings", "preprocess", "collect_metrics"} <= set(jobs)
+    gpu_rules = {"train_generator", "evaluate_generator"}
+    for rule, requests in jobs.items():
+        expected = {k: str(v) for k, v in {**profile["default-resources"], **profile["set-resources"].get(rule, {})}.items()}
+        for request in requests:
+            assert {k: request.get(k) for k in expected} == expected, (rule, request)
+            assert (request.get("gpu") == "1") == (rule in gpu_rules), (rule, request)
+            assert (request["slurm_partition"] == "<gpu-partition>") == (rule in gpu_rules), (rule, request)
+    assert jobs["train_generator"][0]["runtime"] == "1440" and jobs["train_embeddings"][0]["cpus_per_task"] == "8"
 
 
 def test_bad_input_fails_the_job_with_the_message_in_its_log(tmp_path):
@@ -298,3 +314,35 @@ def test_beauty_gpu_twin_dag(tmp_path):
     jobs = dry_run_outputs(paper_workflow(tmp_path), ["--configfile", "config/beauty_gpu.yaml"])
     assert runs_of(jobs["train_generator"]) == {("beauty", "peapod"), ("beauty", "pod")}
     assert len(jobs["train_generator"]) == len(jobs["evaluate_generator"]) == 6
+
+
+# Every shipped config as it is run (overlays after their base), dry-run: the DAG builds and plans
+# one training and one evaluation job per planned run.
+SHIPPED_RUNS = [
+    ["config/config.yaml"], ["config/config.yaml", "config/demo_ablations.yaml"], ["config/paper.yaml"],
+    ["config/beauty_cpu.yaml"], ["config/beauty_cpu.yaml", "config/beauty_cpu_longer.yaml"],
+    ["config/beauty_cpu_study.yaml"], ["config/beauty_gpu.yaml"],
+]
+
+
+def test_every_shipped_config_is_in_the_dry_run_list():
+    listed = {name for run_ in SHIPPED_RUNS for name in run_}
+    shipped = {f"config/{p.name}" for p in (REPO / "config").glob("*.yaml") if p.name != "templates.yaml"}
+    assert shipped == listed, f"add {sorted(shipped - listed)} to SHIPPED_RUNS"
+
+
+@pytest.mark.parametrize("configs", SHIPPED_RUNS, ids=lambda c: "+".join(Path(p).stem for p in c))
+def test_every_shipped_config_dry_runs(tmp_path, configs):
+    from snakemake.utils import update_config
+
+    from peapod.aggregate.settings import make_plan
+    from peapod.config import with_defaults
+
+    merged: dict = {}
+    for path in configs:
+        update_config(merged, yaml.safe_load((REPO / path).read_text()))
+    planned = {(d, v) for d, v, _ in make_plan(with_defaults(merged)).runs()}
+    jobs = dry_run_outputs(paper_workflow(tmp_path), ["--configfile", *configs])
+    assert runs_of(jobs["train_generator"]) == runs_of(jobs["evaluate_generator"]) == planned
+    assert len(jobs["train_generator"]) == len(make_plan(with_defaults(merged)).runs())
+    assert "all" in jobs and jobs["plot_learning_curves"]

@@ -64,6 +64,22 @@ def dry_run_outputs(work: Path, args: list[str], cores: int = 8) -> dict[str, li
     return jobs
 
 
+def dry_run_resources(work: Path, args: list[str]) -> dict[str, list[dict[str, str]]]:
+    """rule -> the resources each of its jobs would request, as a dry run of ``args`` prints them."""
+    proc = run([*args, "-n"], work)
+    jobs: dict[str, list[dict[str, str]]] = {}
+    rule = None
+    for line in proc.stdout.splitlines():
+        words = line.split()
+        if len(words) == 2 and words[0] in ("rule", "localrule") and words[1].endswith(":"):
+            rule = words[1][:-1]
+        elif rule and line.strip().startswith("resources:"):
+            pairs = (item.strip().split("=", 1) for item in line.split(":", 1)[1].split(","))
+            jobs.setdefault(rule, []).append({k: v for k, v in pairs})
+            rule = None
+    return jobs
+
+
 def runs_of(outputs: list[str]) -> set[tuple[str, str]]:
     """(dataset, variant) of results/<dataset>/runs/<variant>/seed<k>/... paths."""
     return {(Path(o).parts[1], Path(o).parts[3]) for o in outputs}

@@ -91,7 +91,9 @@ SchedulerType=sched/backfill
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 EnforcePartLimits=ALL
-MinJobAge=600
+# Keep every finished job's record while the cluster runs: the tests read final states after runs
+# that may take longer than the default 300 s purge (0 = never purge).
+MinJobAge=0
 ReturnToService=2
 MpiDefault=none
 KillWait=5
