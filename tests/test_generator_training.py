@@ -267,6 +267,10 @@ def test_learning_curves_are_logged_each_epoch_and_read_as_the_evaluation_reads(
     for column in CURVE_COLUMNS[:-1]:
         assert log[column].between(0, 1).all() and log[column].notna().all(), column
     assert (log["curve_seconds"] > 0).all()
+    counts = json.loads((tmp / "curves" / "run.json").read_text())["parameters"]
+    d, c = SETTINGS["tiny"]["d_model"], collab[0].shape[1]  # the released code's shapes (model.MHAUserPrompt)
+    assert counts["user_prompt"] == 3 * (c * d + d) + d * 3 * d + 3 * d
+    assert counts["total"] > counts["backbone"] > counts["user_prompt"] > 0
     if int(log["improved"].iloc[-1]):  # the exported model is the last epoch's
         model, tok, _ = load_model_dir(tmp / "curves")
         eval_data = EvalData.from_directory(tmp / "data", "valid").sampled(24, cfg.validation_seed, "valid")

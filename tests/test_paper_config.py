@@ -31,7 +31,7 @@ def shrink(paper: dict) -> dict:
         "lightgcn": {**paper["embeddings"]["lightgcn"], "epochs": 1, "train_batch_size": 256},
     }
     cfg["generator"] = {**paper["generator"], "backbone": "tiny", "tiny": TINY, "epochs": 1, "batch_size": 16,
-                        "negatives": 19, "validation_topn_scoring": False}
+                        "negatives": 19, "validation_topn_scoring": False, "curve_users": 20, "curve_beams": 10}
     # The model-size ablation keeps its shape: a second, larger tiny backbone stands in for T5-base.
     variants = dict(paper["variants"])
     assert variants["t5_base"] == {"backbone": "t5-base"}

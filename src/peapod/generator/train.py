@@ -273,10 +273,19 @@ def train_generator(
         checkpoint(session)
 
     summary = export_run(cfg, run_dir, seed, session.state, dev)
+    summary["parameters"] = parameter_counts(session.model)
+    write_json(summary, run_dir / "run.json")
     if score_validation_topn and len(session.validation.topn_candidates):
         summary.update(validation_topn_diagnostic(run_dir, session.validation, dev, scoring_memory_mib))
         write_json(summary, run_dir / "run.json")
     return summary
+
+
+def parameter_counts(model: PeaPOD) -> dict[str, int]:
+    """Trainable parameters: all, the backbone's, and the user prompt's (0 for POD), so that a
+    comparison between variants can be read against their sizes."""
+    count = lambda module: sum(p.numel() for p in module.parameters()) if module is not None else 0  # noqa: E731
+    return {"total": count(model), "backbone": count(model.t5), "user_prompt": count(model.user_prompt)}
 
 
 def resumable_state(last_dir: Path) -> Path | None:
