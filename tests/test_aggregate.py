@@ -583,6 +583,9 @@ def test_tables_show_our_own_baselines_and_reproduced_rows(built):
     assert ("Beams of PeaPOD (ours) on Sports (share of returned sequences, mean over seeds): finished 0.990, "
             "ids 0.980, in catalogue 0.970, in candidates 0.900, first in candidates 0.950.") in md
     assert "Beams of PeaPOD (ours, exact scoring)" not in md  # scoring returns no beams
+    # ... and they are no hypotheses: no paired test (nor its Holm family) includes them
+    paired = pd.read_csv(built["sig"]["paired"])
+    assert len(paired) and not paired["metric"].str.startswith(("share_", "top1_")).any()
 
 
 def test_verdict_table_and_figure(built):

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from peapod.aggregate.methods import compared_method
+from peapod.metrics import BEAM_DIAGNOSTICS
 from peapod.aggregate.reported import PROPOSED, table_group, variants_run_on
 from peapod.aggregate.settings import AggregationPlan
 from peapod.aggregate.stats import holm, one_sample_ttest, paired_ttest
@@ -142,7 +143,9 @@ def paired_tests(tidy: pd.DataFrame, plan: AggregationPlan, alpha: float = 0.05)
         for dataset in datasets:
             if (dataset, va) in plan.aliases:
                 continue  # the default variant's own runs: nothing to compare
-            keys = test[(test["dataset"] == dataset) & test["variant"].isin([va, vb])]
+            # Beam diagnostics describe the beams, not the ranking: not hypotheses of the Holm family.
+            keys = test[(test["dataset"] == dataset) & test["variant"].isin([va, vb])
+                        & ~test["metric"].isin(BEAM_DIAGNOSTICS)]
             for (task, method, metric), _ in keys.groupby(["task", "method", "metric"], sort=True):
                 a = index.scores(dataset, va, task, method, metric)
                 b = index.scores(dataset, vb, task, method, metric)
