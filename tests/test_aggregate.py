@@ -719,3 +719,21 @@ def test_learning_curves_are_seed_means_per_epoch_and_drawn(tmp_path):
     svg = out[2].read_text()
     # three panels the logs lack say so; the two they carry do not
     assert svg.count("not logged") == 3 and "top-n HR@10, exact scoring" in svg and "peapod" in svg
+
+
+def test_every_configured_variant_runs_or_the_config_says_why_not():
+    """Issue 23's three-variant config: mlp (in no ablation) runs on every dataset and is shown; with
+    an explicit table_variants that leaves it out, the plan stops naming it."""
+    from peapod.aggregate.settings import make_plan
+    from peapod.config import with_defaults
+
+    cfg = with_defaults({"datasets": {"demo": {"source": "demo"}, "other": {"source": "demo"}}, "seeds": [1, 2],
+                         "variants": {"peapod": {}, "pod": {"user_prompt": "none"}, "mlp": {"user_prompt": "mlp"}}})
+    plan = make_plan(cfg)
+    assert plan.table_variants == ("pod", "peapod", "mlp")
+    assert {(d, v) for d, v, _ in plan.runs()} == {(d, v) for d in ("demo", "other") for v in ("peapod", "pod", "mlp")}
+    cfg["aggregate"]["table_variants"] = ["peapod", "pod"]
+    with pytest.raises(SettingsError, match=r"variants \['mlp'\] are defined under variants: but would never run"):
+        make_plan(cfg)
+    cfg["ablations"] = {"heads": {"variants": ["mlp"]}}  # an ablation runs it: fine
+    assert {v for _, v, _ in make_plan(cfg).runs()} == {"peapod", "pod", "mlp"}

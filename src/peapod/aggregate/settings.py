@@ -133,14 +133,26 @@ class AggregationPlan:
 
 def make_plan(config: dict[str, Any]) -> AggregationPlan:
     """The plan from a validated config; every named variant and dataset must exist. Every ablation
-    includes the default variant (its reference point)."""
+    includes the default variant (its reference point).
+
+    Every variant under ``variants:`` runs: without ``aggregate.table_variants`` the main tables
+    show the baseline and default variants and every variant that is in no ablation (on every
+    dataset); with it, a variant that is neither listed there nor in an ablation stops the run,
+    named, instead of being silently never trained."""
     variants = config.get("variants") or {}
     datasets = tuple(config["datasets"])
     agg = config["aggregate"]
     default = agg["default_variant"]
     baseline = agg["baseline_variant"]
-    table_variants = tuple(agg.get("table_variants") or [v for v in (baseline, default) if v in variants])
+    in_ablations = {v for spec in (config.get("ablations") or {}).values() for v in spec.get("variants") or ()}
+    table_variants = tuple(agg.get("table_variants") or [
+        *(v for v in (baseline, default) if v in variants),
+        *(v for v in variants if v not in (baseline, default) and v not in in_ablations)])
     problems = []
+    never_run = [v for v in variants if v not in table_variants and v not in in_ablations and v != default]
+    if never_run:
+        problems.append(f"variants {never_run} are defined under variants: but would never run: list them in "
+                        "aggregate.table_variants or an ablation, or remove them")
     for name in (*table_variants, default):
         if name not in variants:
             problems.append(f"aggregate: variant {name!r} is not defined under variants:")
