@@ -16,6 +16,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from peapod.aggregate.methods import HEADLINE_METRICS  # noqa: E402
@@ -207,6 +208,7 @@ def plot_learning_curves(curves: pd.DataFrame, dataset: str, outputs: Sequence[s
     for ax, (column, title) in zip(axes[0], CURVE_PANELS):
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("epoch", fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.tick_params(labelsize=7)
         if column not in curves or curves[column].isna().all():
             ax.text(0.5, 0.5, "not logged", ha="center", va="center", transform=ax.transAxes, fontsize=8)
