@@ -1,7 +1,9 @@
 """Which tests a run stopped from outside was in (.ci/run's overall limit).
 
 As a pytest plugin (tests/conftest.py loads it): with $PEAPOD_TEST_PROGRESS set, every test's start
-and end are appended to $PEAPOD_TEST_PROGRESS/<worker>.log (one file per pytest-xdist worker).
+and end are appended to $PEAPOD_TEST_PROGRESS/main.log by the main pytest process (under
+pytest-xdist the controller hears of each test's start and end from its workers, so one file
+holds them all; the workers themselves write nothing).
 As a script: ``python tests/running_tests.py DIR`` prints the tests that started and did not end.
 """
 
@@ -14,7 +16,7 @@ from pathlib import Path
 
 def _record(kind: str, nodeid: str) -> None:
     directory = os.environ.get("PEAPOD_TEST_PROGRESS")
-    if not directory:
+    if not directory or os.environ.get("PYTEST_XDIST_WORKER"):
         return
     Path(directory).mkdir(parents=True, exist_ok=True)
     with open(Path(directory) / f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.log", "a", encoding="utf-8") as f:

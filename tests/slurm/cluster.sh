@@ -91,9 +91,11 @@ SchedulerType=sched/backfill
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 EnforcePartLimits=ALL
-# Keep every finished job's record while the cluster runs: the tests read final states after runs
-# that may take longer than the default 300 s purge (0 = never purge).
-MinJobAge=0
+# Keep every finished job's record for 18 hours: the tests read final states after runs that may
+# take longer than the default 300 s purge. Not 0 ("never purge"): snakemake-executor-plugin-slurm
+# reads a MinJobAge under 30 s as "squeue forgets jobs" and switches to sacct, which this cluster
+# has no accounting for, and the workflow then waits forever.
+MinJobAge=65000
 ReturnToService=2
 MpiDefault=none
 KillWait=5
