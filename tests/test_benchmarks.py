@@ -35,15 +35,18 @@ def test_a_hanging_test_fails_by_name_and_a_stopped_run_names_its_running_tests(
     (tmp_path / "test_hang.py").write_text("import time\n\ndef test_done():\n    pass\n\n"
                                            "def test_sleeps_forever():\n    time.sleep(60)\n")
     progress = tmp_path / "progress"
-    env = {**os.environ, "PEAPOD_TEST_PROGRESS": str(progress),
-           "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    # A fresh pytest, not one of this run's xdist workers (their variables would make it one).
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_XDIST", "PYTEST_CURRENT"))}
+    env |= {"PEAPOD_TEST_PROGRESS": str(progress),
+            "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "tests.running_tests",
                            "-o", "addopts=", "--timeout=2", str(tmp_path / "test_hang.py")],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1, proc.stdout[-2000:]
     assert "Timeout" in proc.stdout and "test_sleeps_forever" in proc.stdout
     # pytest-timeout ended the test, so both tests have ended; a killed run leaves one open:
-    assert running(progress) == []
+    recorded = (progress / "main.log").read_text().split("\n")
+    assert sum(line.startswith("start ") for line in recorded) == 2 and running(progress) == []
     (progress / "gw1.log").write_text("start a.py::test_done\nend a.py::test_done\nstart b.py::test_stuck\n")
     assert running(progress) == ["b.py::test_stuck (worker gw1)"]
     assert "timeout" in (REPO / "pyproject.toml").read_text().split("addopts")[1].split("\n")[0]
