@@ -2,7 +2,7 @@
 runs to completion (tiny backbone, one seed, one epoch, small synthetic P5 datasets with
 explanations in place of the real ones). It exercises what only the paper's config says: Toys'
 own neighbour count, POD's own learning rate on Sports, the neighbors_30 ablation (the neighbour
-index must keep 30), no gradient clipping, all three top-n methods and both explanation scorings."""
+index must keep 30), no gradient clipping, all four top-n methods and both explanation scorings."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def test_shrunk_paper_config_runs_every_job(tmp_path):
     tidy = pd.concat([pd.read_parquet(p) for p in metrics])
     assert set(zip(tidy.task, tidy.method)) == {
         ("sequential", "beam"), ("topn", "beam"), ("topn", "beam_candidates"), ("topn", "scoring"),
-        ("explanation", "beam"), ("explanation", "beam_reference")}
+        ("topn", "scoring_blind"), ("explanation", "beam"), ("explanation", "beam_reference")}
     # Only what evaluation needs is kept per run.
     assert not list(results.glob("*/runs/*/seed1/last")) and not list(results.glob("*/runs/*/seed1/best"))
     for ablation in paper["ablations"]:
