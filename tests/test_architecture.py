@@ -1,5 +1,5 @@
 """The package's dependencies point one way: each stage imports only itself and what is below it
-(README, "Architecture"). A new import that points up, e.g. the generator reaching into the
+(docs/development.md, "Architecture"). A new import that points up, e.g. the generator reaching into the
 evaluation for a helper, fails here with the module and the line."""
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def allowed(importer: str, imported: str) -> bool:
 def test_every_unit_is_placed():
     units = {p.stem if p.is_file() else p.name for p in PACKAGE.iterdir()
              if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").exists()}
-    assert units == FOUNDATION | set(STAGES), "place a new module in FOUNDATION or STAGES (and the README)"
+    assert units == FOUNDATION | set(STAGES), "place a new module in FOUNDATION or STAGES (and docs/development.md)"
 
 
 @pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE)))

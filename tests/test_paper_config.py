@@ -58,7 +58,7 @@ def test_shrunk_paper_config_runs_every_job(tmp_path):
 
     results = work / "results"
     metrics = sorted(results.glob("*/runs/*/seed1/metrics.parquet"))
-    assert len(metrics) == 3 * 17  # 17 variants per dataset (README, "The paper's study")
+    assert len(metrics) == 3 * 17  # 17 variants per dataset (docs/paper-study.md, "Running the study")
     # The neighbour index keeps what neighbors_30 reads; BiVAE's keeps neighbors.k.
     for dataset in ("sports", "beauty", "toys"):
         width = pq.read_table(results / dataset / "neighbors" / "pmf" / "neighbors.parquet").schema.field(

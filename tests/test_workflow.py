@@ -51,7 +51,7 @@ def test_paper_config_replaces_the_demo(tmp_path):
     assert "preprocess" in out
 
 
-# The paper's study per dataset (README, "The paper's study"): 17 variants x 10 seeds. PeaPOD and
+# The paper's study per dataset (docs/paper-study.md, "Running the study"): 17 variants x 10 seeds. PeaPOD and
 # POD, no task prompt, MLP + heads 1/2/8/16, neighbours 5/10/20/30 less the one equal to PeaPOD
 # on that dataset (20 on Sports and Beauty, 10 on Toys), prompt length 5/8/10, BiVAE and LightGCN,
 # T5-base.

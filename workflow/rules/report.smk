@@ -3,7 +3,7 @@
 # figure, the claims check and the ablation figures, all marked for `snakemake --report`. Baselines
 # computed on our own data (most popular, the CF models) join the top-n and sequential tables. Each
 # configured ablation also has its own target, ablation_<name>, that needs only that ablation's runs
-# (see README, "One ablation").
+# (see docs/paper-study.md, "One ablation").
 
 
 wildcard_constraints:
