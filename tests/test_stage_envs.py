@@ -21,7 +21,7 @@ from tests.helpers import REPO
 EXTRA_MODULES = {
     "": set(),
     "embeddings": {"torch", "cornac", "recbole", "ray", "tensorboard"},
-    "generator": {"torch", "transformers", "tokenizers", "safetensors", "rouge_score", "nltk"},
+    "generator": {"torch", "transformers", "tokenizers", "safetensors", "rouge_score", "nltk", "tensorboard"},
     "report": {"matplotlib"},
 }
 HEAVY = set().union(*EXTRA_MODULES.values())

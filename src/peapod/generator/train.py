@@ -7,6 +7,7 @@ Run directory layout:
     run.json                                          settings, seed, versions, outcome
     last/                                             resumable state (weights, optimizer, RNG, loop)
     best/                                             the best checkpoint so far (for resume)
+    tensorboard/                                      TensorBoard events, only when asked (board.py)
 The exported files are written only when training ends, so a workflow that deletes the outputs
 of a killed job never deletes the state a restarted job resumes from; once they are written,
 ``last/`` and ``best/`` are deleted (a finished T5-small run keeps about 245 MB, not 1.2 GB).
@@ -34,6 +35,7 @@ import numpy as np
 import torch
 
 from peapod.generator.backbone import load_backbone, offline
+from peapod.generator.board import Board
 from peapod.generator.checkpoint import (
     MODEL_FILES, build_from_meta, existing_dir, load_training_state, save_model_dir, save_training_state,
 )
@@ -194,6 +196,7 @@ class LoopSettings:
     prefetch: int = 2
     log_every_batches: int = 200
     log_every_seconds: float = 60.0
+    tensorboard_every_steps: int = 0  # 0: no TensorBoard events; n: training scalars every n batches
 
 
 class Clock:
@@ -225,6 +228,7 @@ class Session:
     acc: torch.Tensor  # per-task (loss sum, batches) of the current epoch, on the device; checkpointed
     clock: Clock
     last_save: float = field(default_factory=time.perf_counter)  # when last/ was last written
+    board: Board | None = None  # TensorBoard events (monitoring.tensorboard), None when off
 
 
 def train_generator(
@@ -244,6 +248,7 @@ def train_generator(
     scoring_memory_mib: float = 4096,
     log_every_batches: int = 200,
     log_every_seconds: float = 60.0,
+    tensorboard_every_steps: int = 0,
 ) -> dict[str, Any]:
     """Train (or resume) one run in ``run_dir`` and export its best checkpoint; returns run.json.
 
@@ -254,6 +259,8 @@ def train_generator(
     of an epoch. Once the run is exported, ``last/`` and ``best/`` are deleted. A progress line
     (batches done / total, samples/s, mean training loss so far, ETA of the epoch) is logged every
     ``log_every_batches`` batches or ``log_every_seconds`` seconds, whichever comes first.
+    ``tensorboard_every_steps`` > 0 writes TensorBoard events to ``run_dir/tensorboard``
+    (peapod.generator.board); 0, the default, writes none.
     """
     offline()
     run_dir = Path(run_dir)
@@ -265,12 +272,19 @@ def train_generator(
         model, tokenizer = fresh_model(cfg, data, templates, seed, collab, cf_source, resources)
     session = open_session(cfg, data, templates, seed, run_dir, dev, model, tokenizer, resume_from)
     loop = LoopSettings(checkpoint_seconds, checkpoint_every_steps, prefetch, log_every_batches,
-                        log_every_seconds)
-    while not session.state.finished and session.state.epoch < cfg.epochs:
-        epoch_start = time.perf_counter()
-        train_epoch(session, loop)
-        end_epoch(session, *validate(session), epoch_start)
-        checkpoint(session)
+                        log_every_seconds, tensorboard_every_steps)
+    if loop.tensorboard_every_steps:
+        session.board = Board(run_dir, loop.tensorboard_every_steps,
+                              session.state.global_step if resume_from is not None else None)
+    try:
+        while not session.state.finished and session.state.epoch < cfg.epochs:
+            epoch_start = time.perf_counter()
+            train_epoch(session, loop)
+            end_epoch(session, *validate(session), epoch_start)
+            checkpoint(session)
+    finally:
+        if session.board is not None:
+            session.board.close()
 
     summary = export_run(cfg, run_dir, seed, session.state, dev)
     summary["parameters"] = parameter_counts(session.model)
@@ -394,6 +408,10 @@ def train_epoch(s: Session, loop: LoopSettings) -> None:
     for k, batch in s.batches.iterate(state.epoch, start=state.step, prefetch=loop.prefetch):
         loss = train_step(s, batch)
         state.step, state.global_step = k + 1, state.global_step + 1
+        if s.board is not None:
+            task = int(batch["task_ids"][0]) if s.cfg.batching == "task" else None
+            s.board.batch(task, loss, len(batch["user_ids"]), state.global_step,
+                          float(s.optimizer.param_groups[0]["lr"]))
         epoch_loss += loss.detach().double()
         if progress.due(1):  # the loss is read (a device sync) only when a line is logged
             progress.update(1, len(batch["user_ids"]), loss=float(epoch_loss) / progress.done_after(1))
@@ -466,6 +484,8 @@ def end_epoch(s: Session, valid: dict[str, float], curve: dict[str, float], epoc
     row["learning_rate"] = float(s.optimizer.param_groups[0]["lr"])  # the last batch's
     state.rows.append(row)
     log.info("epoch %d: %s", epoch + 1, row)
+    if s.board is not None:
+        s.board.epoch(row, state.global_step, row["learning_rate"])
     if improved:
         state.best_valid, state.best_epoch, state.bad_epochs = mean, epoch + 1, 0
         save_model_dir(s.run_dir / "best", s.model, s.tokenizer, {"epoch": epoch + 1, "valid_loss": valid,
