@@ -8,6 +8,9 @@ that rank exactly our candidates; a reader can then tell an easier candidate set
                  sequential: the target ranked among the whole catalogue (every item of the
                  sequences table; the user's own history is not removed, as beam search does not
                  remove it either). Ties count against the target (as everywhere in the project).
+  id_order       the model-free probes of P5's id-order leak (peapod.baselines.id_order): sequential
+                 "the last item's id + 1, + 2, ...", top-n "candidates by id distance to the last
+                 training item"; a model that merely learns id order scores like them.
   <cf_model>     the embedding stage's own top-n metrics on the test candidates (metrics.json).
 
 Output (one file per dataset): dataset, model, task, split, metric, value.
@@ -22,13 +25,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from peapod.baselines import id_order
 from peapod.embeddings.evaluate import candidate_arrays
 from peapod.embeddings.registry import SOURCE_LABELS
 from peapod.metrics import RANKING_KS, mean_ranking_metrics, ranks_from_score_matrix
 from peapod.splits import EVAL_SPLITS
 
 COLUMNS = ["dataset", "model", "task", "split", "metric", "value"]
-LABELS = {"most_popular": "Most popular", **SOURCE_LABELS}
+LABELS = {"most_popular": "Most popular", id_order.MODEL: "Id order (+1, +2, ...)", **SOURCE_LABELS}
 
 
 def training_counts(sequences: pd.DataFrame) -> pd.Series:
@@ -69,6 +73,17 @@ def most_popular(sequences: pd.DataFrame, candidates: pa.Table) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS[1:])
 
 
+def id_order_probe(sequences: pd.DataFrame, candidates: pa.Table) -> pd.DataFrame:
+    """The id-order probes' metrics (tasks sequential and topn, splits test and valid)."""
+    rows = []
+    for split in EVAL_SPLITS:
+        users, targets, negatives = candidate_arrays(candidates, split)
+        for task, metrics in (("topn", id_order.topn_metrics(sequences, users, targets, negatives)),
+                              ("sequential", id_order.sequential_metrics(sequences, split))):
+            rows += [(id_order.MODEL, task, split, metric, float(value)) for metric, value in metrics.items()]
+    return pd.DataFrame(rows, columns=COLUMNS[1:])
+
+
 def cf_rows(metrics_path: str | Path) -> pd.DataFrame:
     """The CF model's own top-n test metrics from its metrics.json (none for a source without item vectors)."""
     record = json.loads(Path(metrics_path).read_text(encoding="utf-8"))
@@ -80,12 +95,13 @@ def cf_rows(metrics_path: str | Path) -> pd.DataFrame:
 def compute_baselines(
     dataset: str, sequences_path: str | Path, candidates_path: str | Path, cf_metrics: dict[str, str | Path]
 ) -> pd.DataFrame:
-    """Most-popular from the data stage's tables, then each CF model's rows, as one tidy table."""
+    """Most-popular and the id-order probes from the data stage's tables, then each CF model's rows,
+    as one tidy table."""
     from peapod.data.tables import read_table
 
     sequences = read_table(sequences_path, "sequences").to_pandas()
     candidates = read_table(candidates_path, "candidates")
-    frames = [most_popular(sequences, candidates)] + [cf_rows(path) for _, path in sorted(cf_metrics.items())]
+    frames = [most_popular(sequences, candidates), id_order_probe(sequences, candidates)] + [cf_rows(path) for _, path in sorted(cf_metrics.items())]
     out = pd.concat([f for f in frames if len(f)], ignore_index=True)
     out.insert(0, "dataset", dataset)
     return out[COLUMNS]
