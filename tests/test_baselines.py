@@ -62,3 +62,122 @@ def test_stats_share_of_test_items_after_the_last_training_id():
     # last training item + 1 == test item: user 2 (6 -> 7); previous (valid) + 1 == test: users 1, 3
     assert id_order_shares(seqs) == {"test_is_last_train_plus_1": round(1 / 3, 4),
                                      "test_is_previous_plus_1": round(2 / 3, 4)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Sequential baselines by RecBole: the split is ours
+
+
+def planted_sequences(n_users: int = 60, seed: int = 0) -> pd.DataFrame:
+    """Users walking up the id line (item k is followed by k + 1), lengths 5-12, some repeats."""
+    rng = np.random.default_rng(seed)
+    seqs = {}
+    for user in range(1, n_users + 1):
+        start, n = int(rng.integers(1, 40)), int(rng.integers(5, 13))
+        seqs[user] = [start + k for k in range(n)]
+    seqs[1] = [3, 4, 3, 5, 4, 3]  # repeats, test item also in the history
+    return sequences_frame(seqs)
+
+
+TINY = {"hidden_size": 16, "inner_size": 32, "n_layers": 1, "n_heads": 1, "train_batch_size": 128}
+
+
+def tiny_settings(**changes):
+    from peapod.baselines.sequential import TrainSettings
+
+    return TrainSettings(**{"epochs": 2, "stopping_step": 2, "max_seq_length": 8, "recbole": dict(TINY), **changes})
+
+
+def recbole_split(sequences: pd.DataFrame, model: str = "SASRec"):
+    """(held-out valid, held-out test, training view) as RecBole built them, in our ids, with the
+    project's own split check switched off (the tests check independently)."""
+    from peapod.baselines.recbole_data import held_out, training_view
+    from peapod.baselines.sequential import recbole_sequential_data
+
+    with recbole_sequential_data(model, sequences, tiny_settings(), check=lambda *a: None) as (_, dataset, parts):
+        return held_out(dataset, parts[1]), held_out(dataset, parts[2]), training_view(dataset, parts[0])
+
+
+def assert_recbole_split_is_ours(sequences: pd.DataFrame, max_len: int = 8) -> None:
+    valid, test, train = recbole_split(sequences)
+    ours = {u: g.sort_values("position")["item_id"].tolist() for u, g in sequences.groupby("user_id")}
+    for part, offset in ((valid, 2), (test, 1)):
+        got = dict(zip(part.users.tolist(), part.targets.tolist()))
+        assert got == {u: items[-offset] for u, items in ours.items()}
+        lengths = dict(zip(part.users.tolist(), part.history_lengths.tolist()))
+        assert lengths == {u: min(len(items) - offset, max_len) for u, items in ours.items()}
+    # every training sample is (some prefix of the training items, the training item after it)
+    expected = sorted((u, items[k], tuple(items[max(0, k - max_len):k])) for u, items in ours.items()
+                      for k in range(1, len(items) - 2))
+    assert sorted(zip(train["user_id"], train["target"], train["prefix"])) == expected
+
+
+def test_recbole_holds_out_our_validation_and_test_items_for_every_user():
+    assert_recbole_split_is_ours(planted_sequences())
+
+
+def test_moving_a_test_item_changes_nothing_recbole_trains_on():
+    sequences = planted_sequences()
+    moved = sequences.copy()
+    last = moved.index[(moved["user_id"] == 7) & (moved["role"] == "test")]
+    moved.loc[last, "item_id"] = 77  # another catalogue item
+    valid_a, test_a, train_a = recbole_split(sequences)
+    valid_b, test_b, train_b = recbole_split(moved)
+    pd.testing.assert_frame_equal(train_a, train_b)
+    assert dict(zip(test_b.users, test_b.targets))[7] == 77 and dict(zip(test_a.users, test_a.targets))[7] != 77
+    assert (valid_a.targets == valid_b.targets).all()
+
+
+def test_split_check_stops_a_run_whose_held_out_items_are_not_ours():
+    from peapod.baselines.recbole_data import SplitMismatch, check_split
+    from peapod.baselines.sequential import recbole_sequential_data
+
+    sequences = planted_sequences()
+    shifted = sequences.copy()  # our roles one place earlier: RecBole's test item is then not "ours"
+    shifted["role"] = shifted.groupby("user_id")["role"].shift(-1).fillna("gone")
+    with pytest.raises(SplitMismatch, match="items differ from ours"):
+        with recbole_sequential_data("SASRec", sequences, tiny_settings(),
+                                     check=lambda d, p, s: check_split(d, p, shifted)):
+            pass
+    with recbole_sequential_data("SASRec", sequences, tiny_settings()):
+        pass  # the real split passes its own check
+
+
+@pytest.mark.skipif(not __import__("tests.helpers", fromlist=["SHARED_BEAUTY"]).SHARED_BEAUTY.exists(),
+                    reason="real P5 Beauty data not beside the repo")
+def test_recbole_split_is_ours_on_real_beauty():
+    from peapod.data.p5 import read_p5_directory
+    from peapod.data.tables import sequences_table
+    from tests.helpers import SHARED_BEAUTY
+
+    raw = read_p5_directory(SHARED_BEAUTY)
+    sequences = sequences_table(raw, sorted(raw.sequences)).to_pandas()
+    assert sequences["user_id"].nunique() == 22_363
+    assert_recbole_split_is_ours(sequences)
+
+
+def test_sasrec_trains_early_stops_and_ranks_with_history_removed():
+    from peapod.baselines.recbole_data import our_ids
+    from peapod.baselines.sequential import fit_sequential, history_lists, rank_split, recbole_sequential_data
+
+    sequences = planted_sequences()
+    result = fit_sequential("SASRec", sequences, tiny_settings(epochs=3, stopping_step=1))
+    per_user = result.per_user
+    assert set(per_user["split"]) == {"valid", "test"} and len(per_user) == 2 * 60
+    assert 1 <= result.epochs_run <= 3 and 1 <= result.best_epoch <= result.epochs_run
+    assert [h["epoch"] for h in result.history] == list(range(result.epochs_run))
+    n_items = sequences["item_id"].nunique()
+    assert per_user["rank"].between(0, n_items - 1).all()
+    # the same model ranking with the history kept: each user's rank drops by exactly the number of
+    # other history items that score at least the target
+    with recbole_sequential_data("SASRec", sequences, tiny_settings()) as (_, dataset, parts):
+        settings = tiny_settings()
+        kept = rank_split(result.model, dataset, parts[2], "test", settings, None)
+        removed = rank_split(result.model, dataset, parts[2], "test", settings, history_lists(dataset, sequences, "test"))
+        assert (removed["rank"].to_numpy() <= kept["rank"].to_numpy()).all()
+        assert (removed["rank"] < kept["rank"]).any()
+        pd.testing.assert_frame_equal(removed.reset_index(drop=True),
+                                      per_user[per_user.split == "test"].reset_index(drop=True), check_dtype=False)
+        user_one = kept.index[kept["user_id"] == 1][0]  # history 3 4 3 5 4, test item 3 (never removed)
+        assert kept.loc[user_one, "target"] == 3
+        assert 0 <= kept.loc[user_one, "rank"] - removed.loc[user_one, "rank"] <= 2  # only items 4 and 5 can go
