@@ -15,13 +15,9 @@ scores of the user's training items; RecBole's own evaluator removes nothing for
 from __future__ import annotations
 
 import contextlib
-import copy
 import logging
 import tempfile
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,32 +26,10 @@ from peapod.baselines.recbole_data import (DATASET_NAME, check_split, our_ids, s
                                            write_sequence_file)
 from peapod.embeddings.recbole_compat import recbole_sandbox
 from peapod.metrics import RANKING_KS, mean_ranking_metrics, ranks_from_score_matrix
-from peapod.progress import format_seconds
+from peapod.baselines.training import STOP_METRIC, BaselineResult, TrainSettings, train_with_early_stopping
 
 log = logging.getLogger(__name__)
 MODELS = ("SASRec", "GRU4Rec", "BERT4Rec")
-STOP_METRIC = "ndcg@10"  # early stopping on the validation item
-
-
-@dataclass
-class TrainSettings:
-    epochs: int = 300  # most epochs (RecBole default)
-    stopping_step: int = 10  # epochs without a better validation NDCG@10 before stopping (RecBole default)
-    max_seq_length: int = 50  # MAX_ITEM_LIST_LENGTH: items of history the model reads (RecBole default)
-    exclude_history: bool = True  # remove the user's earlier items from the ranking (see module docstring)
-    eval_batch_size: int = 1024  # users ranked at once (memory: batch x catalogue floats)
-    seed: int = 0  # RecBole init_seed
-    recbole: dict[str, Any] = field(default_factory=dict)  # model settings passed to RecBole as they are
-
-
-@dataclass
-class SequentialResult:
-    per_user: pd.DataFrame  # user_id, split, target, rank, history_length
-    epochs_run: int
-    best_epoch: int
-    history: list[dict[str, float]]  # per epoch: epoch, loss, valid ndcg@10, seconds
-    info: dict[str, Any]
-    model: Any = None  # the trained RecBole model (best epoch), for inspection; not written anywhere
 
 
 def rank_split(model, dataset, part, split: str, settings: TrainSettings,
@@ -125,7 +99,7 @@ def recbole_sequential_data(model_name: str, sequences: pd.DataFrame, settings: 
             yield config, dataset, parts
 
 
-def fit_sequential(model_name: str, sequences: pd.DataFrame, settings: TrainSettings) -> SequentialResult:
+def fit_sequential(model_name: str, sequences: pd.DataFrame, settings: TrainSettings) -> BaselineResult:
     """Train ``model_name`` by RecBole on the training rows, early-stopped on validation; rank test."""
     with recbole_sequential_data(model_name, sequences, settings) as (config, dataset, parts):
         from recbole.data.utils import create_samplers, get_dataloader
@@ -138,8 +112,8 @@ def fit_sequential(model_name: str, sequences: pd.DataFrame, settings: TrainSett
         trainer = get_trainer(config["MODEL_TYPE"], model_name)(config, model)
         log.info("%s: %d users, %d items, %d training rows (RecBole's leave-one-out, checked to be ours)",
                  model_name, dataset.user_num - 1, dataset.item_num - 1, len(parts[0]))
-        result = train_with_early_stopping(model_name, model, trainer, train_data, dataset, parts, sequences, settings)
-        result.info.update(recbole_settings={k: config[k] for k in sorted(model_settings_keys(config, settings))},
+        result = _train(model_name, model, trainer, train_data, dataset, parts, sequences, settings)
+        result.info.update(model=f"recbole.{model_name}", recbole_settings={k: config[k] for k in sorted(model_settings_keys(config, settings))},
                            training_rows=len(parts[0]), users=int(dataset.user_num - 1), items=int(dataset.item_num - 1))
     return result
 
@@ -151,34 +125,15 @@ def model_settings_keys(config, settings: TrainSettings) -> set[str]:
     return {k for k in keys | set(settings.recbole) if k in config.final_config_dict}
 
 
-def train_with_early_stopping(model_name, model, trainer, train_data, dataset, parts, sequences, settings) -> SequentialResult:
-    """One RecBole training epoch at a time; validation by our ranking; best weights restored."""
-    best, best_epoch, best_state, history, waited = -1.0, -1, None, [], 0
+def _train(model_name, model, trainer, train_data, dataset, parts, sequences, settings) -> BaselineResult:
     histories = {split: history_lists(dataset, sequences, split) if settings.exclude_history else None
                  for split in ("valid", "test")}
-    start = time.perf_counter()
-    for epoch in range(settings.epochs):
-        t0 = time.perf_counter()
-        model.train()
-        loss = trainer._train_epoch(train_data, epoch, show_progress=False)
-        loss = float(sum(loss)) if isinstance(loss, tuple) else float(loss)
-        valid = split_metrics(rank_split(model, dataset, parts[1], "valid", settings, histories["valid"]))[STOP_METRIC]
-        seconds = time.perf_counter() - t0
-        history.append({"epoch": epoch, "loss": loss, f"valid_{STOP_METRIC}": valid, "seconds": seconds})
-        if valid > best:
-            best, best_epoch, best_state, waited = valid, epoch, copy.deepcopy(model.state_dict()), 0
-        else:
-            waited += 1
-        remaining = min(settings.epochs - epoch - 1, settings.stopping_step - waited)
-        log.info("%s epoch %d/%d: loss %.4f, valid %s %.4f (best %.4f at epoch %d), %.1fs/epoch, ETA at most %s",
-                 model_name, epoch + 1, settings.epochs, loss, STOP_METRIC, valid, best, best_epoch + 1, seconds,
-                 format_seconds(remaining * (time.perf_counter() - start) / (epoch + 1)))
-        if waited >= settings.stopping_step:
-            log.info("%s: no better validation %s for %d epochs: stopping", model_name, STOP_METRIC, waited)
-            break
-    model.load_state_dict(best_state)
-    per_user = pd.concat([rank_split(model, dataset, parts[i], split, settings, histories[split])
+
+    def validate() -> float:
+        return split_metrics(rank_split(model, dataset, parts[1], "valid", settings, histories["valid"]))[STOP_METRIC]
+
+    def rank_all() -> pd.DataFrame:
+        return pd.concat([rank_split(model, dataset, parts[i], split, settings, histories[split])
                           for i, split in ((1, "valid"), (2, "test"))], ignore_index=True)
-    return SequentialResult(per_user, epochs_run=len(history), best_epoch=best_epoch + 1, history=history,
-                            info={"model": f"recbole.{model_name}", "train_seconds": time.perf_counter() - start},
-                            model=model)
+
+    return train_with_early_stopping(model_name, model, trainer, train_data, settings, validate, rank_all)
