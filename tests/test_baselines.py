@@ -239,3 +239,117 @@ def test_topn_baselines_learn_groups_and_rank_our_candidates(name):
             items = [row["target"], *row["negatives"]]
             scores = item[[tokens_i[i] for i in items]] @ user[tokens_u[u]]
             assert test.loc[u, "rank"] == int((scores[1:] >= scores[0]).sum())
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings, the run's outputs, bad input
+
+
+def test_schema_names_exactly_the_registered_baselines_with_the_dataclass_defaults():
+    from dataclasses import MISSING, fields
+
+    import yaml
+
+    from peapod.baselines.registry import NAMES
+    from peapod.baselines.training import TrainSettings
+    from tests.helpers import REPO
+
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    section = schema["properties"]["baselines"]["properties"]
+    assert section["models"]["items"]["enum"] == list(NAMES) == section["models"]["default"]
+    assert set(section) - {"models", "seeds", "exclude_history"} == set(NAMES)
+    assert set(schema["$defs"]["baseline_overrides"]["properties"]) == set(NAMES)
+    model = schema["$defs"]["baseline_model"]["properties"]
+    for f in fields(TrainSettings):
+        if f.name in ("seed", "exclude_history"):
+            continue
+        default = f.default if f.default is not MISSING else f.default_factory()
+        assert model[f.name]["default"] == default, f.name
+    assert section["exclude_history"]["default"] is TrainSettings().exclude_history
+
+
+def test_unknown_baseline_name_stops_at_config_validation_naming_the_key():
+    import yaml
+
+    from peapod.config import ConfigError, validate_config
+    from tests.helpers import REPO
+
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg["baselines"]["models"] = ["SASRec", "Caser"]
+    with pytest.raises(ConfigError, match=r"baselines\.models\.1: 'Caser' is not one of"):
+        validate_config(cfg, REPO / "workflow" / "schemas" / "config.schema.yaml")
+    cfg["baselines"]["models"] = ["SASRec"]
+    cfg["datasets"]["demo"]["baselines"] = {"SASRec": {"epoch": 3}}
+    with pytest.raises(ConfigError, match=r"datasets\.demo\.baselines\.SASRec: unknown key\(s\) 'epoch'"):
+        validate_config(cfg, REPO / "workflow" / "schemas" / "config.schema.yaml")
+
+
+def test_dataset_overrides_merge_key_by_key():
+    from peapod.baselines.settings import run_settings
+    from peapod.config import with_defaults
+
+    cfg = with_defaults({"datasets": {"demo": {"source": "demo"}},
+                         "baselines": {"SASRec": {"epochs": 7, "recbole": {"hidden_size": 16, "n_layers": 1}}}})
+    spec = {"source": "demo", "baselines": {"SASRec": {"stopping_step": 3, "recbole": {"n_layers": 3}}}}
+    merged = run_settings(cfg["baselines"], spec, "SASRec")
+    assert merged == {"epochs": 7, "stopping_step": 3, "max_seq_length": 50, "eval_batch_size": 1024,
+                      "exclude_history": True, "recbole": {"hidden_size": 16, "n_layers": 3}}
+    assert run_settings(cfg["baselines"], {"source": "demo"}, "GRU4Rec")["epochs"] == 300
+
+
+def write_tables(tmp_path, sequences: pd.DataFrame, candidates=None) -> dict:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from peapod.data.tables import SCHEMAS
+
+    paths = {"sequences": tmp_path / "sequences.parquet"}
+    pq.write_table(pa.Table.from_pandas(sequences, preserve_index=False).cast(SCHEMAS["sequences"]), paths["sequences"])
+    if candidates is not None:
+        users = sorted(sequences["user_id"].unique())
+        items = sorted(sequences["item_id"].unique())
+        for name, ids, extra in (("users", users, "n_items"), ("items", items, "n_interactions")):
+            paths[name] = tmp_path / f"{name}.parquet"
+            table = pa.table({f"{name[:-1]}_id": ids, "raw_id": [str(i) for i in ids], extra: [1] * len(ids)})
+            pq.write_table(table.cast(SCHEMAS[name]), paths[name])
+        paths["candidates"] = tmp_path / "candidates.parquet"
+        pq.write_table(candidates.cast(SCHEMAS["candidates"]), paths["candidates"])
+    return paths
+
+
+def test_a_run_writes_per_user_metrics_and_run_record(tmp_path):
+    import json
+
+    from peapod.aggregate.collect import read_run_metrics
+    from peapod.baselines.stage import run_baseline
+
+    sequences, _, candidates = grouped_topn_data(n_users=30)
+    tables = write_tables(tmp_path, sequences, candidates)
+    outputs = {k: tmp_path / "out" / f for k, f in
+               (("metrics", "metrics.parquet"), ("per_user", "per_user.parquet"), ("run", "run.json"))}
+    run_baseline("demo", "MF", 4, tables, {"epochs": 2, "stopping_step": 2, "recbole": {"embedding_size": 8}}, outputs)
+    metrics = read_run_metrics(outputs["metrics"])  # the generator runs' contract
+    per_user = pd.read_parquet(outputs["per_user"])
+    assert set(metrics["task"]) == {"topn"} and set(metrics["method"]) == {"candidates"}
+    test = per_user[per_user.split == "test"]
+    assert len(test) == 30 and test["history_length"].eq(6).all()
+    hr10 = metrics.set_index(["split", "metric"]).loc[("test", "hr@10"), "value"]
+    assert hr10 == pytest.approx((test["rank"] < 10).mean())
+    ndcg5 = metrics.set_index(["split", "metric"]).loc[("test", "ndcg@5"), "value"]
+    assert ndcg5 == pytest.approx(np.where(test["rank"] < 5, 1 / np.log2(test["rank"] + 2), 0).mean())
+    record = json.loads(outputs["run"].read_text())
+    assert record["seed"] == 4 and record["epochs_run"] == 2 and len(record["history"]) == 2
+    assert record["settings"]["recbole"] == {"embedding_size": 8} and "recbole" in record["versions"]
+    assert record["recbole_model"] == "recbole.BPR"
+
+
+def test_a_recbole_failure_names_model_dataset_and_seed_and_writes_nothing(tmp_path):
+    from peapod.baselines.stage import BaselineFailed, run_baseline
+
+    tables = write_tables(tmp_path, planted_sequences())
+    outputs = {k: tmp_path / "out" / f for k, f in
+               (("metrics", "metrics.parquet"), ("per_user", "per_user.parquet"), ("run", "run.json"))}
+    bad = {"epochs": 1, "recbole": {"hidden_size": 15, "n_heads": 2}}  # RecBole: hidden size not a multiple of heads
+    with pytest.raises(BaselineFailed, match=r"baseline SASRec on dataset toys, seed 3 failed: ValueError"):
+        run_baseline("toys", "SASRec", 3, tables, bad, outputs)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
