@@ -353,3 +353,70 @@ def test_a_recbole_failure_names_model_dataset_and_seed_and_writes_nothing(tmp_p
     with pytest.raises(BaselineFailed, match=r"baseline SASRec on dataset toys, seed 3 failed: ValueError"):
         run_baseline("toys", "SASRec", 3, tables, bad, outputs)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables and verdicts: each trained baseline under its reported row, with a verdict per cell
+
+
+def baseline_file(tmp_path, dataset: str = "beauty"):
+    """A dataset's baselines file as compute_baselines writes it: fixed rows and three SASRec and MF seeds."""
+    from peapod.aggregate.baselines import compute_baselines  # noqa: F401 (the writer of this layout)
+
+    rows = [(dataset, "most_popular", "sequential", None, None, "test", "hr@10", 0.011),
+            (dataset, "id_order", "sequential", None, None, "test", "hr@10", 0.021)]
+    for seed, (sas, mf) in enumerate([(0.058, 0.25), (0.061, 0.26), (0.060, 0.27)]):
+        rows += [(dataset, "SASRec", "sequential", "catalogue", seed, "test", m, sas + i / 100)
+                 for i, m in enumerate(["hr@5", "hr@10", "ndcg@5", "ndcg@10"])]
+        rows += [(dataset, "MF", "topn", "candidates", seed, "test", "hr@10", mf)]
+    path = tmp_path / f"baselines_{dataset}.csv"
+    pd.DataFrame(rows, columns=["dataset", "model", "task", "method", "seed", "split", "metric", "value"]).to_csv(path, index=False)
+    return path
+
+
+def test_baseline_verdicts_use_the_seeds_against_every_reported_cell(tmp_path):
+    from peapod.aggregate import compare
+    from peapod.aggregate.baselines import read_baselines
+    from peapod.aggregate.reported import load_reported
+    from peapod.aggregate.stats import confidence_interval
+    from tests.helpers import REPO
+
+    reported = load_reported(REPO / "resources" / "reported" / "paper_tables.csv")
+    verdicts = compare.baseline_verdicts(read_baselines([baseline_file(tmp_path)]), reported, "peapod_cup")
+    assert set(verdicts["model"]) == {"SASRec", "MF"} and set(verdicts["dataset"]) == {"beauty"}
+    # every paper that reports SASRec on Beauty, each of the four cells we have
+    sas = verdicts[verdicts.model == "SASRec"]
+    expected = reported[(reported.model == "SASRec") & (reported.dataset == "beauty")]
+    assert len(sas) == len(expected) and verdicts["paper"].iloc[0] == "peapod_cup"
+    cell = sas[(sas.paper == "peapod_cup") & (sas.metric == "hr@10")].iloc[0]
+    values = [0.068, 0.071, 0.070]
+    assert cell["reported"] == 0.0605 and cell["n"] == 3 and cell["mean"] == pytest.approx(np.mean(values))
+    assert (cell["ci_low"], cell["ci_high"]) == pytest.approx(confidence_interval(np.array(values)))
+    assert cell["verdict"] == compare.VERDICTS["above"] and cell["method"] == "catalogue"
+    mf = verdicts[(verdicts.model == "MF") & (verdicts.paper == "peapod_cup")]
+    assert list(mf["metric"]) == ["hr@10"] and mf["reported"].iloc[0] == 0.2573
+    assert mf["verdict"].iloc[0] == compare.VERDICTS["inside"]  # 0.25-0.27, interval wide enough
+
+
+def test_tables_put_each_trained_baseline_under_its_reported_row(tmp_path):
+    from peapod.aggregate import tables
+    from peapod.aggregate.baselines import read_baselines
+    from peapod.aggregate.reported import load_reported
+    from tests.helpers import REPO
+
+    reported = load_reported(REPO / "resources" / "reported" / "paper_tables.csv")
+    rep = reported[(reported.paper == "peapod_cup") & (reported.table == 2)]
+    columns = [tables.Column(d, "sequential", m) for d in ("beauty",) for m in tables.TASK_METRICS["sequential"]]
+    rows = tables.place_under_reported(tables.reported_rows(rep, columns, set())
+                                       + tables.baseline_rows(read_baselines([baseline_file(tmp_path)]), columns, "sequential"))
+    labels = [r.label for r in rows]
+    assert labels[labels.index("SASRec") + 1] == "SASRec (ours, same split)"
+    assert labels[-2:] == ["Most popular (ours, same split)", "Id order (+1, +2, ...) (ours, same split)"]
+    ours = rows[labels.index("SASRec (ours, same split)")]
+    cell = ours.cells[tables.Column("beauty", "sequential", "hr@10")]
+    assert cell.n == 3 and cell.value == pytest.approx(np.mean([0.068, 0.071, 0.070])) and cell.ci_low < cell.value < cell.ci_high
+    table = tables.PaperTable("sequential", "Sequential", columns, rows)
+    notes = tables.baseline_notes("sequential", table, {"baselines": {"exclude_history": True}})
+    assert any("FDSA: not trained here: needs item attributes" in n for n in notes)
+    assert any("S3-Rec: not trained here" in n for n in notes)
+    assert any(n.startswith("SASRec (ours, same split)") and "earlier items removed" in n for n in notes)

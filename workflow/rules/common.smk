@@ -174,8 +174,11 @@ def run_metrics_inputs(wildcards):
 
 
 def baseline_inputs(wildcards):
-    """The data stage's tables (most popular) and every configured CF model's own metrics."""
+    """The data stage's tables (most popular, the id-order probes), every configured CF model's own
+    metrics and every trained baseline run of the dataset (run_<model>_seed<seed>)."""
     cf = {f"cf_{m}": paths.CF_METRICS.format(dataset=wildcards.dataset, cf_model=m) for m in CF_MODELS}
+    cf.update({f"run_{m}_seed{s}": paths.baseline_file("metrics.parquet").format(dataset=wildcards.dataset, baseline=m, seed=s)
+               for m in BASELINE_MODELS for s in BASELINE_SEEDS})
     kept = set(existing_or_all(list(cf.values())))
     return {
         **data_tables(wildcards, ("sequences", "candidates")),
