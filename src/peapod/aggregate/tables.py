@@ -384,7 +384,7 @@ def baseline_notes(task: str, table: PaperTable, config: dict[str, Any]) -> list
         names = ", ".join(r.method for r in trained)
         if task == "sequential":
             removed = (config.get("baselines") or {}).get("exclude_history", True)
-            how = ("with each user's earlier items removed from the ranking (the protocol of the reported rows)"
+            how = ("with each user's earlier items removed from the ranking (taken to be the reported rows' protocol)"
                    if removed else "with every item ranked, the user's earlier items included (RecBole's own protocol)")
             notes.append(f"{names} (ours, same split): trained by RecBole on each user's training items, early-stopped "
                          f"on the validation item, ranking the whole catalogue {how}; mean over seeds ± half-width "

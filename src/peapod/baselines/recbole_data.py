@@ -47,26 +47,15 @@ def write_sequence_file(sequences: pd.DataFrame, directory: Path) -> Path:
 
 def sequential_config(data_path: Path, workdir: Path, max_seq_length: int) -> dict:
     """The RecBole settings that fix data and split (model settings are added by the caller)."""
+    from peapod.embeddings.recbole_compat import base_config
+
     return {
-        "data_path": str(data_path),
-        "checkpoint_dir": str(workdir / "saved"),
-        "USER_ID_FIELD": "user_id",
-        "ITEM_ID_FIELD": "item_id",
+        **base_config(data_path, workdir),
         "TIME_FIELD": "timestamp",
-        "RATING_FIELD": None,
         "load_col": {"inter": ["user_id", "item_id", "timestamp"]},
-        "user_inter_num_interval": "[0,inf)",
-        "item_inter_num_interval": "[0,inf)",
         "MAX_ITEM_LIST_LENGTH": int(max_seq_length),
         "eval_args": {"split": {"LS": "valid_and_test"}, "order": "TO", "group_by": "user", "mode": "full"},
         "train_neg_sample_args": None,
-        "device": "cpu",
-        "use_gpu": False,
-        "show_progress": False,
-        "save_dataset": False,
-        "save_dataloaders": False,
-        "log_wandb": False,
-        "reproducibility": True,
     }
 
 

@@ -7,9 +7,12 @@ each epoch the validation users are ranked over the whole catalogue by the model
 stopping; the best epoch's weights rank the test users.
 
 History exclusion (``exclude_history``): the user's earlier items (every item before the target,
-except the target itself) are removed from the ranking. That is the protocol of the reported rows:
-P5's sequential baselines come from the S3-Rec line of work, whose full-ranking evaluation zeroes the
-scores of the user's training items; RecBole's own evaluator removes nothing for sequential models.
+except the target itself) are removed from the ranking. We take that to be the protocol of the
+reported rows: the P5 paper's sequential baseline numbers (which the PeaPOD and POD papers carry)
+follow the S3-Rec line of work, whose released full-ranking evaluation zeroes the scores of the
+user's training items. The papers do not state it, so this is our reading, not a verified fact;
+``exclude_history: false`` gives the other protocol (RecBole's own, which removes nothing for
+sequential models) for comparison.
 """
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ import pyarrow as pa
 from peapod.baselines.training import STOP_METRIC, BaselineResult, TrainSettings, train_with_early_stopping
 from peapod.embeddings.evaluate import candidate_arrays
 from peapod.embeddings.interactions import TrainInteractions
-from peapod.embeddings.lightgcn import DATASET_NAME, TRAIN_SUFFIX, write_atomic_files
-from peapod.embeddings.recbole_compat import recbole_sandbox
+from peapod.embeddings.lightgcn import DATASET_NAME, TRAIN_NEGATIVES, TRAIN_SUFFIX, write_atomic_files
+from peapod.embeddings.recbole_compat import base_config, recbole_sandbox
 from peapod.metrics import RANKING_KS, mean_ranking_metrics, ranks_from_score_matrix
 
 log = logging.getLogger(__name__)
@@ -30,25 +30,13 @@ MODELS = {"MF": ("BPR", {}), "MLP": ("NeuMF", {"mf_train": False, "mlp_train": T
 
 
 def topn_config(data_path: Path, workdir: Path) -> dict:
+    """The training pairs as LightGCN reads them (a pre-split benchmark file, one negative a positive)."""
     return {
-        "data_path": str(data_path),
-        "checkpoint_dir": str(workdir / "saved"),
-        "USER_ID_FIELD": "user_id",
-        "ITEM_ID_FIELD": "item_id",
-        "RATING_FIELD": None,
+        **base_config(data_path, workdir),
         "TIME_FIELD": None,
         "benchmark_filename": [TRAIN_SUFFIX],
         "load_col": {"inter": ["user_id", "item_id"], "user": ["user_id"], "item": ["item_id"]},
-        "user_inter_num_interval": "[0,inf)",
-        "item_inter_num_interval": "[0,inf)",
-        "train_neg_sample_args": {"distribution": "uniform", "sample_num": 1, "alpha": 1.0, "dynamic": False, "candidate_num": 0},
-        "device": "cpu",
-        "use_gpu": False,
-        "show_progress": False,
-        "save_dataset": False,
-        "save_dataloaders": False,
-        "log_wandb": False,
-        "reproducibility": True,
+        "train_neg_sample_args": TRAIN_NEGATIVES,
     }
 
 
