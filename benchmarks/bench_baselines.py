@@ -63,9 +63,15 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["SASRec", "GRU4Rec", "BERT4Rec", "MF", "MLP"])
     parser.add_argument("--epochs", type=int, default=None, help="cap on epochs (default: the config's, 300)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-seq-length", type=int, default=None, help="sequential: history items read (default 50)")
+    parser.add_argument("--batch", type=int, default=None, help="RecBole train_batch_size (default 2048)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     overrides = {"epochs": args.epochs} if args.epochs else {}
+    if args.max_seq_length:
+        overrides["max_seq_length"] = args.max_seq_length
+    if args.batch:
+        overrides["recbole"] = {"train_batch_size": args.batch}
     print("| model | wall | epochs run (best) | s / epoch | peak RSS | test HR@10 | test NDCG@10 |")
     print("|---|---|---|---|---|---|---|")
     for model in args.models:
