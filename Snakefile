@@ -28,6 +28,7 @@ include: "workflow/rules/embeddings.smk"
 include: "workflow/rules/neighbors.smk"
 include: "workflow/rules/generator.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/baselines.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -455,7 +455,7 @@ def test_baselines_file_joins_the_cf_models_own_metrics(tmp_path):
     (tmp_path / "file.json").write_text(json.dumps({"cf_model": "file", "test": None}))
     out = compute_baselines("toys", tmp_path / "s.parquet", tmp_path / "c.parquet",
                             {"pmf": tmp_path / "pmf.json", "file": tmp_path / "file.json"})
-    assert set(out["model"]) == {"most_popular", "pmf"} and set(out["dataset"]) == {"toys"}
+    assert set(out["model"]) == {"most_popular", "id_order", "pmf"} and set(out["dataset"]) == {"toys"}
     pmf = out[out.model == "pmf"]
     assert dict(zip(pmf.metric, pmf.value)) == {"hr@10": 0.311, "ndcg@10": 0.2}
     assert set(pmf.task) == {"topn"} and set(pmf.split) == {"test"}

@@ -67,8 +67,12 @@ def test_dry_run_plans_the_aggregation_when_variants_are_configured(tmp_path):
     assert set(jobs) == {"all", "make_demo_dataset", "preprocess", "tabulate_dataset_statistics", "train_embeddings",
                          "build_neighbors", "train_generator", "evaluate_generator", "compute_baselines",
                          "collect_metrics", "test_significance", "tabulate_results", "summarize_ablation",
-                         "plot_ablation", "plot_reproduction", "check_claims", "plot_learning_curves"}
+                         "plot_ablation", "plot_reproduction", "check_claims", "plot_learning_curves", "train_baseline"}
     assert len(jobs["build_neighbors"]) == len(jobs["train_embeddings"]) == 6
+    # the RecBole baselines (schema defaults: five models, seeds 0-2), once per dataset and seed
+    assert sorted(jobs["train_baseline"]) == sorted(
+        f"results/{d}/baselines/{m}/seed{s}/metrics.parquet" for d in datasets
+        for m in ("SASRec", "GRU4Rec", "BERT4Rec", "MF", "MLP") for s in (0, 1, 2))
 
 
 def test_missing_run_without_require_all_runs_is_reported(tmp_path):

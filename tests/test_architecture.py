@@ -16,7 +16,7 @@ PACKAGE = REPO / "src" / "peapod"
 # foundation and the stages listed before it.
 FOUNDATION = {"errors", "io", "logs", "provenance", "progress", "formatting", "config", "paths", "splits",
               "metrics", "sampling", "devices", "fetch"}
-STAGES = ["data", "embeddings", "neighbors", "generator", "evaluation", "aggregate"]
+STAGES = ["data", "embeddings", "neighbors", "generator", "evaluation", "baselines", "aggregate"]
 
 
 def unit_of(module: str) -> str:

@@ -37,6 +37,9 @@ def shrink(paper: dict) -> dict:
     assert variants["t5_base"] == {"backbone": "t5-base"}
     variants["t5_base"] = {"tiny": {"d_model": 48, "num_heads": 3, "num_layers": 2}}
     cfg["variants"] = variants
+    cfg["baselines"] = {**paper["baselines"], "models": ["SASRec", "MF"], "seeds": [1],
+                        "SASRec": {"epochs": 1, "recbole": {"hidden_size": 8, "inner_size": 16}},
+                        "MF": {"epochs": 1, "recbole": {"embedding_size": 8}}}
     cfg["evaluation"] = {**paper["evaluation"], "beams": 4, "top_k": 4, "explanation_beams": 2,
                          "explanation_max_length": 12, "batch_size": 16}
     return cfg
@@ -78,3 +81,4 @@ def test_shrunk_paper_config_runs_every_job(tmp_path):
     assert not list(results.glob("*/runs/*/seed1/last")) and not list(results.glob("*/runs/*/seed1/best"))
     for ablation in paper["ablations"]:
         assert (results / "ablations" / ablation / "summary.csv").exists(), ablation
+    assert len(list(results.glob("*/baselines/*/seed1/metrics.parquet"))) == 3 * 2  # SASRec and MF per dataset

@@ -286,6 +286,21 @@ def assert_collaborative_prompt_wins(results: Path, seeds=(0, 1, 2)) -> None:
     assert stats.ttest_rel(peapod, pod, alternative="greater").pvalue < DEMO_PAIRED_P, summary
 
 
+def assert_demo_baselines(results):
+    """Every configured RecBole baseline ran once (seed 0) and its row sits in the tables."""
+    for model in ("SASRec", "GRU4Rec", "BERT4Rec", "MF", "MLP"):
+        run_dir = results / "demo" / "baselines" / model / "seed0"
+        record = json.loads((run_dir / "run.json").read_text())
+        assert record["model"] == model and record["epochs_run"] >= 1 and record["versions"]["recbole"] == "1.2.1"
+        per_user = pd.read_parquet(run_dir / "per_user.parquet")
+        assert len(per_user[per_user.split == "test"]) == 400
+    rows = pd.read_csv(results / "demo" / "baselines" / "metrics.csv")
+    assert {"most_popular", "id_order", "SASRec", "MF"} <= set(rows["model"])
+    seq = (results / "tables" / "sequential.md").read_text()
+    assert "SASRec (ours, same split)" in seq and "Id order (+1, +2, ...) (ours, same split)" in seq
+    assert "MF (ours, same candidates)" in (results / "tables" / "topn.md").read_text()
+
+
 @pytest.mark.slow
 def test_demo_runs_end_to_end(tmp_path):
     work = workflow_copy(tmp_path)
@@ -310,6 +325,7 @@ def test_demo_runs_end_to_end(tmp_path):
     assert pd.read_csv(results / "aggregate" / "missing_runs.csv").empty
     assert_outputs_record_what_made_them(results)
     assert_demo_results(results)
+    assert_demo_baselines(results)
     # Second invocation: nothing left to do; the HTML report builds from the finished run.
     again = run(["--cores", "2", "-n", *config], work)
     assert "Nothing to be done" in again.stdout + again.stderr

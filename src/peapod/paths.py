@@ -1,7 +1,7 @@
 """The layout of ``results/``: one home for the path of every output another stage reads.
 
 Each constant is a Snakemake pattern with wildcards (``{dataset}``, ``{cf_model}``, ``{variant}``,
-``{seed}``); the rules declare their outputs with them, and code that finds outputs on its own (the
+``{baseline}``, ``{seed}``); the rules declare their outputs with them, and code that finds outputs on its own (the
 aggregation, which reads every planned run) fills them with :func:`located`. Files that only the
 next rule of the same stage reads (the aggregation's tables, a rule's log and benchmark) are
 declared once, in the rule that writes them, and read through ``rules.<name>.output``.
@@ -25,6 +25,12 @@ NEIGHBORS = DATASET + "/neighbors/{cf_model}/neighbors.parquet"
 RUN_DIR = DATASET + "/runs/{variant}/seed{seed}"
 RUN_METRICS = RUN_DIR + "/metrics.parquet"
 BASELINES = DATASET + "/baselines/metrics.csv"
+BASELINE_RUN_DIR = DATASET + "/baselines/{baseline}/seed{seed}"  # a RecBole baseline's run (peapod.baselines.stage)
+
+
+def baseline_file(name: str) -> str:
+    """The pattern of a file of a baseline run (metrics.parquet, per_user.parquet, run.json)."""
+    return f"{BASELINE_RUN_DIR}/{name}"
 
 
 def data_table(name: str) -> str:

@@ -4,6 +4,8 @@ from pathlib import Path
 from peapod import paths
 from peapod.aggregate.settings import ABLATION_NAMES, FIGURE_ABLATIONS, make_plan
 from peapod.aggregate.tables import TABLE_NAMES, table_names
+from peapod.baselines.registry import BASELINES, NAMES as BASELINE_NAMES
+from peapod.baselines.settings import run_settings as baseline_run_config
 from peapod.data.p5 import discover_p5_files
 from peapod.data.tables import GENERATOR_TABLES, TABLE_NAMES as DATA_TABLES
 from peapod.embeddings import dataset_settings as dataset_embedding_settings
@@ -22,6 +24,8 @@ GENERATOR_SETTINGS = all_run_settings(config)
 # variants on its datasets, per seed (peapod.aggregate.settings.make_plan).
 PLAN = make_plan(config)
 CF_MODELS = list(config["embeddings"]["models"])
+BASELINE_MODELS = list(config["baselines"]["models"])
+BASELINE_SEEDS = [int(seed) for seed in config["baselines"]["seeds"]]
 DEMO_DATASETS = [name for name, spec in config["datasets"].items() if spec["source"] == "demo"]
 
 
@@ -30,6 +34,7 @@ wildcard_constraints:
     variant="|".join(VARIANTS),
     seed=r"\d+",
     cf_model="|".join(EMBEDDING_SOURCES),
+    baseline="|".join(BASELINE_NAMES),
 
 
 def dataset_spec(wildcards):
@@ -37,9 +42,9 @@ def dataset_spec(wildcards):
 
 
 def data_spec(wildcards):
-    """The dataset's entry as the data stage's params: without its embedding settings, so setting
-    datasets.<name>.embeddings re-runs the embeddings, not the preprocessing."""
-    return {k: v for k, v in dataset_spec(wildcards).items() if k != "embeddings"}
+    """The dataset's entry as the data stage's params: without its embedding and baseline settings,
+    so setting datasets.<name>.embeddings re-runs the embeddings, not the preprocessing."""
+    return {k: v for k, v in dataset_spec(wildcards).items() if k not in ("embeddings", "baselines")}
 
 
 def demo_settings(wildcards):
@@ -127,6 +132,29 @@ def embedding_settings(wildcards):
                                       wildcards.cf_model, wildcards.dataset)
 
 
+# --- Baselines (workflow/rules/baselines.smk) ---------------------------------------------------
+def baseline_run_inputs(wildcards):
+    """The tables a baseline reads: sequences (sequential); also users, items, candidates (top-n)."""
+    names = ("sequences",) if BASELINES[wildcards.baseline].task == "sequential" else ("sequences", "users", "items", "candidates")
+    return data_tables(wildcards, names)
+
+
+def baseline_run_settings(wildcards):
+    """Only this model's settings on this dataset (so changing one model's reruns only that model)."""
+    return baseline_run_config(config["baselines"], dataset_spec(wildcards), wildcards.baseline)
+
+
+def baseline_runs(dataset=None):
+    """The metrics file of every configured (dataset, baseline, seed), or of one dataset's."""
+    return [paths.baseline_file("metrics.parquet").format(dataset=d, baseline=m, seed=s)
+            for d in ([dataset] if dataset else DATASETS) for m in BASELINE_MODELS for s in BASELINE_SEEDS]
+
+
+def baseline_targets(wildcards):
+    """What `snakemake baselines` builds: every baseline run and each dataset's model-free rows."""
+    return baseline_runs() + expand(paths.BASELINES, dataset=DATASETS)
+
+
 # --- Aggregation (workflow/rules/report.smk) -----------------------------------------------------
 RESULT_TABLES = table_names(PLAN)  # the main tables, and an appendix group's when its ablation is configured
 ABLATION_FIGURES = [a for a in FIGURE_ABLATIONS if a in PLAN.ablations]
@@ -146,8 +174,11 @@ def run_metrics_inputs(wildcards):
 
 
 def baseline_inputs(wildcards):
-    """The data stage's tables (most popular) and every configured CF model's own metrics."""
+    """The data stage's tables (most popular, the id-order probes), every configured CF model's own
+    metrics and every trained baseline run of the dataset (run_<model>_seed<seed>)."""
     cf = {f"cf_{m}": paths.CF_METRICS.format(dataset=wildcards.dataset, cf_model=m) for m in CF_MODELS}
+    cf.update({f"run_{m}_seed{s}": paths.baseline_file("metrics.parquet").format(dataset=wildcards.dataset, baseline=m, seed=s)
+               for m in BASELINE_MODELS for s in BASELINE_SEEDS})
     kept = set(existing_or_all(list(cf.values())))
     return {
         **data_tables(wildcards, ("sequences", "candidates")),
@@ -212,4 +243,5 @@ def all_outputs(wildcards):
     outputs.append(rules.tabulate_dataset_statistics.output.csv)
     cf_outputs = [rules.train_embeddings.output.metrics, rules.build_neighbors.output.neighbors]
     outputs += expand(cf_outputs, dataset=DATASETS, cf_model=CF_MODELS)
+    outputs += baseline_runs()
     return outputs + evaluated_runs() + aggregation_outputs()

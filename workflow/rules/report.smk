@@ -54,6 +54,7 @@ rule test_significance:
     input:
         metrics=rules.collect_metrics.output.metrics,
         reported=config["aggregate"]["reported"],
+        baselines=baseline_tables,
     output:
         vs_reported=report(
             "results/aggregate/tests_vs_reported.csv",

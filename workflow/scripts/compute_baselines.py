@@ -1,4 +1,5 @@
-"""Adapter: most-popular and the CF models' own ranking on one dataset's data (see peapod.aggregate.pipeline)."""
+"""Adapter: the baseline rows of one dataset: most popular, the id-order probes, the CF models' own
+ranking and the trained baselines' seeds (see peapod.aggregate.pipeline)."""
 
 from peapod.aggregate.pipeline import compute_baselines
 from peapod.logs import run_logged
@@ -6,7 +7,13 @@ from peapod.logs import run_logged
 
 def main(smk, log):
     cf_metrics = {name[len("cf_"):]: path for name, path in smk.input.items() if name.startswith("cf_")}
-    compute_baselines(smk.wildcards.dataset, smk.input.sequences_table, smk.input.candidates_table, cf_metrics, smk.output.metrics)
+    runs = {}
+    for name, path in smk.input.items():
+        if name.startswith("run_"):  # run_<model>_seed<seed>
+            model, seed = name[len("run_"):].rsplit("_seed", 1)
+            runs[model, int(seed)] = path
+    compute_baselines(smk.wildcards.dataset, smk.input.sequences_table, smk.input.candidates_table, cf_metrics,
+                      smk.output.metrics, runs)
 
 
 run_logged(snakemake, main)  # noqa: F821 (injected by Snakemake)

@@ -5,7 +5,8 @@ from peapod.logs import run_logged
 
 
 def main(smk, log):
-    test_significance(dict(smk.params.config), smk.input.metrics, smk.input.reported, dict(smk.output.items()))
+    test_significance(dict(smk.params.config), smk.input.metrics, smk.input.reported, dict(smk.output.items()),
+                      list(smk.input.baselines))
 
 
 run_logged(snakemake, main)  # noqa: F821 (injected by Snakemake)

@@ -39,6 +39,20 @@ VERDICT_COLUMNS = [
     "paper", "table", "dataset", "task", "metric", "model", "variant", "method", "reported", "mean", "std", "n",
     "ci_low", "ci_high", "diff", "rel_diff", "t", "p", "verdict",
 ]
+def baseline_verdicts(baselines: pd.DataFrame, reported: pd.DataFrame, reference: str) -> pd.DataFrame:
+    """The verdicts of every reported baseline cell that a trained baseline (peapod.baselines) reproduces
+    on a dataset of ours: the same machinery as the generator's cells, the variant being the model."""
+    from peapod.aggregate.baselines import trained_summary, trained_tidy
+
+    tidy = trained_tidy(baselines)
+    summary = trained_summary(baselines).rename(columns={"model": "variant"})
+    have = set(zip(tidy["dataset"], tidy["variant"], tidy["task"]))
+    cells = reported.assign(variant=[m if (d, m, t) in have else None
+                                     for d, m, t in zip(reported["dataset"], reported["model"], reported["task"])])
+    only_method = lambda task, available: min(available) if available else ""  # noqa: E731 (one method per baseline)
+    return reproduction_verdicts(tidy, summary, cells, reference, method_for=only_method)
+
+
 VERDICTS = {"inside": "inside the interval", "above": "above (ours higher)", "below": "below (ours lower)"}
 
 
@@ -173,16 +187,17 @@ def verdict(reported: float, ci_low: float, ci_high: float) -> str:
 
 
 def reproduction_verdicts(
-    tidy: pd.DataFrame, summary: pd.DataFrame, reported: pd.DataFrame, reference: str
+    tidy: pd.DataFrame, summary: pd.DataFrame, reported: pd.DataFrame, reference: str, method_for=compared_method
 ) -> pd.DataFrame:
     """One row per reported cell that a variant reproduces and that has runs (the reference paper
     first): reported value, our mean, sd, n, 95% interval, difference (ours minus reported),
-    relative difference, one-sample t-test and the verdict."""
+    relative difference, one-sample t-test and the verdict. ``method_for(task, available)``: the
+    method compared (default: the one standing for the paper's, peapod.aggregate.methods)."""
     test = summary[summary["split"] == TEST_SPLIT].set_index(["dataset", "variant", "task", "method", "metric"])
     index = SeedScores(tidy)
     rows = []
     for r in reported[reported["variant"].notna()].itertuples(index=False):
-        method = compared_method(r.task, index.methods(r.dataset, r.variant, r.task))
+        method = method_for(r.task, index.methods(r.dataset, r.variant, r.task))
         key = (r.dataset, r.variant, r.task, method, r.metric)
         if key not in test.index or test.loc[key, "n_seeds"] == 0:
             continue

@@ -1,7 +1,7 @@
 """The aggregation steps as the workflow runs them (one function per rule), on files.
 
   collect_metrics     per-run metrics files -> metrics.parquet (tidy + settings), summary, missing runs
-  compute_baselines   one dataset's tables (+ CF metrics) -> most-popular and CF rows on our data
+  compute_baselines   one dataset's tables (+ CF metrics, trained baseline runs) -> the baseline rows on our data
   test_significance   metrics + reported numbers -> tests vs reported, paired tests, reproduction verdicts
   tabulate_results    -> one paper table as Markdown, LaTeX, HTML and CSV
   plot_reproduction   verdicts -> the reproduced-versus-reported figure (PNG and PDF)
@@ -91,8 +91,10 @@ def reported_cells(config: dict[str, Any], path: str) -> pd.DataFrame:
     return attach_variants(load_reported(path), config, make_plan(config))
 
 
-def test_significance(config: dict[str, Any], metrics_path: str, reported_path: str, outputs: dict[str, str]) -> None:
-    """Tests against the reported numbers, paired tests, and the reproduction verdicts (CSV, Markdown, HTML)."""
+def test_significance(config: dict[str, Any], metrics_path: str, reported_path: str, outputs: dict[str, str],
+                      baseline_paths: list[str] | None = None) -> None:
+    """Tests against the reported numbers, paired tests, and the reproduction verdicts (CSV, Markdown,
+    HTML): the generator's cells, then the reported baseline cells our trained baselines reproduce."""
     plan = make_plan(config)
     agg = aggregate_settings(config)
     tidy = pd.read_parquet(metrics_path)
@@ -101,6 +103,8 @@ def test_significance(config: dict[str, Any], metrics_path: str, reported_path: 
     vs_rep = compare.tests_vs_reported(tidy, reported, plan, agg["alpha"])
     paired = compare.paired_tests(tidy, plan, agg["alpha"])
     verdicts = compare.reproduction_verdicts(tidy, summary, reported, agg["reference_paper"])
+    trained = compare.baseline_verdicts(baselines.read_baselines(baseline_paths or []), reported, agg["reference_paper"])
+    verdicts = pd.concat([f for f in (verdicts, trained) if len(f)], ignore_index=True) if len(trained) else verdicts
     write_text(vs_rep.to_csv(index=False), outputs["vs_reported"])
     write_text(paired.to_csv(index=False), outputs["paired"])
     write_text(verdicts.to_csv(index=False), outputs["reproduced_csv"])
@@ -149,13 +153,16 @@ def html_page(title: str, text: str, *frames: pd.DataFrame) -> str:
     )
 
 
-def compute_baselines(dataset: str, sequences: str, candidates: str, cf_metrics: dict[str, str], output: str) -> None:
-    """Most-popular (and the CF models' own rows) on exactly this dataset's split and candidates."""
-    table = baselines.compute_baselines(dataset, sequences, candidates, cf_metrics)
+def compute_baselines(dataset: str, sequences: str, candidates: str, cf_metrics: dict[str, str], output: str,
+                      runs: dict[tuple[str, int], str] | None = None) -> None:
+    """Most-popular, the id-order probes, the CF models' own rows and the trained baselines' seeds
+    ({(model, seed): metrics.parquet}) on exactly this dataset's split and candidates."""
+    table = baselines.compute_baselines(dataset, sequences, candidates, cf_metrics, runs)
     write_text(table.to_csv(index=False), output)
     test = table[(table["split"] == "test") & (table["metric"] == "hr@10")]
     log.info("%s: HR@10 on the test split: %s", dataset,
-             ", ".join(f"{m} {t} {v:.4f}" for m, t, v in zip(test["model"], test["task"], test["value"])))
+             ", ".join(f"{m} {t}{'' if pd.isna(sd) else f' seed {sd}'} {v:.4f}"
+                       for m, t, sd, v in zip(test["model"], test["task"], test["seed"], test["value"])))
 
 
 def tabulate_results(

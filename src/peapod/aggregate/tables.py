@@ -28,7 +28,9 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from peapod.aggregate.baselines import baseline_label
+from peapod.aggregate.baselines import baseline_label, trained_summary
+from peapod.baselines.id_order import MODEL as ID_ORDER
+from peapod.baselines.registry import NAMES as BASELINE_NAMES, NOT_TRAINED
 from peapod.aggregate.compare import methods_of, shown_variants
 from peapod.aggregate.methods import compared_method, method_label, ordered_methods
 from peapod.aggregate.reported import PAPERS, reproducing_variant, table_number
@@ -227,18 +229,46 @@ def reported_rows(reported: pd.DataFrame, columns: Sequence[Column], reproduced_
 
 
 def baseline_rows(baselines: pd.DataFrame, columns: Sequence[Column], task: str) -> list[Row]:
-    """Rows of the baselines computed on our data (most popular first), test split."""
+    """Rows of the baselines computed on our data, test split: the deterministic ones (most popular
+    first, the id-order probe, the CF models), then each trained baseline (peapod.baselines) as the
+    mean over its seeds with the 95% interval."""
     if task not in BASELINE_TASKS or baselines.empty:
         return []
     sel = baselines[(baselines["task"] == task) & (baselines["split"] == "test")]
-    models = sorted(set(sel["model"]), key=lambda m: (m != "most_popular", m))
+    fixed = sel[sel["seed"].isna()]
+    models = sorted(set(fixed["model"]), key=lambda m: (m != "most_popular", m != ID_ORDER, m))
     rows = []
     for model in models:
-        sub = sel[sel["model"] == model].set_index(["dataset", "metric"])["value"]
+        sub = fixed[fixed["model"] == model].set_index(["dataset", "metric"])["value"]
         cells = {c: Cell(value=float(sub[(c.dataset, c.metric)])) if (c.dataset, c.metric) in sub.index else Cell()
                  for c in columns}
         rows.append(Row(f"{baseline_label(model)} (ours, {BASELINE_TASKS[task]})", "baseline", cells, method=model))
+    summary = trained_summary(sel)
+    for model in [m for m in BASELINE_NAMES if m in set(summary["model"])]:
+        sub = summary[summary["model"] == model].set_index(["dataset", "metric"])
+        cells = {}
+        for c in columns:
+            if (c.dataset, c.metric) in sub.index and sub.loc[(c.dataset, c.metric), "n_seeds"] > 0:
+                h = sub.loc[(c.dataset, c.metric)]
+                cells[c] = Cell(value=float(h["mean"]), std=float(h["std"]), n=int(h["n_seeds"]),
+                                ci_low=float(h["ci_low"]), ci_high=float(h["ci_high"]))
+            else:
+                cells[c] = Cell()
+        rows.append(Row(f"{model} (ours, {BASELINE_TASKS[task]})", "baseline", cells, method=model))
     return rows
+
+
+def place_under_reported(rows: list[Row]) -> list[Row]:
+    """Each trained baseline's (ours) row moved directly under the reported row of the same model."""
+    ours = {r.method: r for r in rows if r.kind == "baseline" and r.method in BASELINE_NAMES}
+    reported = {r.label for r in rows if r.kind == "reported"}
+    placed = [r for r in rows if not (r.kind == "baseline" and r.method in reported and r.method in ours)]
+    out = []
+    for row in placed:
+        out.append(row)
+        if row.kind == "reported" and row.label in ours:
+            out.append(ours[row.label])
+    return out
 
 
 def reproduced_rows(
@@ -289,8 +319,9 @@ def make_paper_table(name: str, inputs: TableInputs) -> PaperTable:
                 mapped.setdefault(variant, model)
     names = {v: mapped.get(v, inputs.labels.get(v, v)) for v in variants}
     reproduced_models = set(mapped.values())
-    rows = (reported_rows(rep, columns, reproduced_models) + baseline_rows(inputs.baselines, columns, spec.task)
-            + reproduced_rows(inputs.summary, columns, spec.task, variants, names))
+    rows = place_under_reported(reported_rows(rep, columns, reproduced_models)
+                                + baseline_rows(inputs.baselines, columns, spec.task)) \
+        + reproduced_rows(inputs.summary, columns, spec.task, variants, names)
     table = PaperTable(name, spec.title, columns, rows)
     mark_best(table)
     if spec.group == "main":
@@ -302,6 +333,7 @@ def make_paper_table(name: str, inputs: TableInputs) -> PaperTable:
     table.reported_only = {d for d in datasets if not any(
         not math.isnan(r.cells[c].value) for r in rows if r.kind == "reproduced" for c in columns if c.dataset == d)}
     table.notes += _notes(spec, inputs.reference, number, table)
+    table.notes += baseline_notes(spec.task, table, inputs.config)
     table.notes += sample_note(inputs.config.get("evaluation") or {})
     table.notes += diagnostics_notes(inputs.summary, [r for r in rows if r.kind == "reproduced"], run_datasets,
                                      spec.task)
@@ -341,6 +373,33 @@ def _notes(spec: TableSpec, reference: str, number: int | None, table: PaperTabl
     if spec.task in BASELINE_TASKS and any(r.kind == "baseline" for r in table.rows):
         notes.append(f"Rows '(ours, {BASELINE_TASKS[spec.task]})' are computed on exactly our data: most popular "
                      "by training counts, each CF model ranking by its own scores (ties count against the target).")
+    return notes
+
+
+def baseline_notes(task: str, table: PaperTable, config: dict[str, Any]) -> list[str]:
+    """What the trained baselines' rows are (protocol, seeds) and why reported baselines have none."""
+    notes = []
+    trained = [r for r in table.rows if r.kind == "baseline" and r.method in BASELINE_NAMES]
+    if trained:
+        names = ", ".join(r.method for r in trained)
+        if task == "sequential":
+            removed = (config.get("baselines") or {}).get("exclude_history", True)
+            how = ("with each user's earlier items removed from the ranking (taken to be the reported rows' protocol)"
+                   if removed else "with every item ranked, the user's earlier items included (RecBole's own protocol)")
+            notes.append(f"{names} (ours, same split): trained by RecBole on each user's training items, early-stopped "
+                         f"on the validation item, ranking the whole catalogue {how}; mean over seeds ± half-width "
+                         "of the 95% interval, directly under the reported row of the same model.")
+        else:
+            notes.append(f"{names} (ours, same candidates): trained by RecBole on the training interactions, "
+                         "early-stopped on the validation candidates, ranking our 100 candidates; mean over seeds ± "
+                         "half-width of the 95% interval.")
+    if any(r.kind == "baseline" and r.method == ID_ORDER for r in table.rows):
+        notes.append("Id order (ours): no model; P5 numbers items by first appearance, so this row ranks "
+                     + ("the items after the last item's id, nearest first." if task == "sequential"
+                        else "the candidates by id distance to the last training item.")
+                     + " A model that only learned id order scores like it.")
+    missing = [m for m in NOT_TRAINED if any(r.kind == "reported" and r.label == m for r in table.rows)]
+    notes += [f"{m}: not trained here: {NOT_TRAINED[m]}." for m in missing]
     return notes
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from peapod.data.raw import RawDataset
 from peapod.errors import InputError
 from peapod.io import write_json, write_parquet
-from peapod.splits import EXPLANATION_SPLITS, held_out_items, held_out_target, role_of
+from peapod.splits import EXPLANATION_SPLITS, N_HELD_OUT, held_out_items, held_out_target, role_of, training_items
 
 if TYPE_CHECKING:  # pandas is imported only where the statistics table is built
     import pandas as pd
@@ -199,11 +199,26 @@ def dataset_statistics(raw: RawDataset, name: str, n_interactions: int, notes: l
         },
         "explanation_task": raw.explanations is not None,
         "explanations": {s: sum(r.split == s for r in records) for s in EXPLANATION_SPLITS},
+        # P5's id-order leak (items numbered by first appearance): how often the test item's id is
+        # the next id after the last training item's (role train) and after the item just before it.
+        **id_order_shares(raw.sequences),
         # Defect 8 of the released code made visible: train explanations on a held-out item.
         "train_explanations_on_valid_or_test_item": sum(
             r.split == "train" and (r.user_id, r.item_id) in held_out for r in records
         ),
     }
+
+
+def id_order_shares(sequences: Mapping[int, Sequence[int]]) -> dict[str, float]:
+    """Share of users whose test item id is the last training item's id + 1, and the share whose
+    test item id is the previous item's (the validation item's) id + 1 (rounded to 4 decimals)."""
+    users = [u for u, items in sequences.items() if len(items) > N_HELD_OUT]
+    if not users:
+        return {"test_is_last_train_plus_1": 0.0, "test_is_previous_plus_1": 0.0}
+    after_train = sum(held_out_target(sequences[u], "test") == training_items(sequences[u])[-1] + 1 for u in users)
+    after_previous = sum(sequences[u][-1] == sequences[u][-2] + 1 for u in users)
+    return {"test_is_last_train_plus_1": round(after_train / len(users), 4),
+            "test_is_previous_plus_1": round(after_previous / len(users), 4)}
 
 
 def write_dataset(tables: DatasetTables, outputs: dict[str, str | Path], stats_path: str | Path) -> None:

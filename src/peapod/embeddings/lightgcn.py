@@ -21,11 +21,13 @@ import numpy as np
 
 from peapod.embeddings.base import CFEmbeddings
 from peapod.embeddings.interactions import TrainInteractions
-from peapod.embeddings.recbole_compat import recbole_sandbox
+from peapod.embeddings.recbole_compat import base_config, recbole_sandbox
 
 log = logging.getLogger(__name__)
 DATASET_NAME = "peapod"
 TRAIN_SUFFIX = "train"  # RecBole "benchmark file": pre-split data, here only a training part
+# BPR's one uniform negative per positive, drawn afresh each epoch
+TRAIN_NEGATIVES = {"distribution": "uniform", "sample_num": 1, "alpha": 1.0, "dynamic": False, "candidate_num": 0}
 
 
 @dataclass
@@ -58,33 +60,20 @@ def write_atomic_files(interactions: TrainInteractions, directory: Path) -> Path
 
 def recbole_config_dict(settings: LightGCNSettings, data_path: Path, workdir: Path) -> dict:
     return {
-        "data_path": str(data_path),
-        "checkpoint_dir": str(workdir / "saved"),
-        "USER_ID_FIELD": "user_id",
-        "ITEM_ID_FIELD": "item_id",
-        "RATING_FIELD": None,
+        **base_config(data_path, workdir),
         "TIME_FIELD": None,
         "benchmark_filename": [TRAIN_SUFFIX],
         "load_col": {"inter": ["user_id", "item_id"], "user": ["user_id"], "item": ["item_id"]},
-        "user_inter_num_interval": "[0,inf)",
-        "item_inter_num_interval": "[0,inf)",
         "embedding_size": settings.dim,
         "n_layers": settings.n_layers,
         "reg_weight": settings.reg_weight,
         "learning_rate": settings.learning_rate,
         "train_batch_size": settings.train_batch_size,
         "epochs": settings.epochs,
-        "train_neg_sample_args": {"distribution": "uniform", "sample_num": 1, "alpha": 1.0, "dynamic": False, "candidate_num": 0},
+        "train_neg_sample_args": TRAIN_NEGATIVES,
         "eval_step": 0,
         "stopping_step": settings.epochs + 1,
         "seed": settings.seed,
-        "reproducibility": True,
-        "device": "cpu",
-        "use_gpu": False,
-        "show_progress": False,
-        "save_dataset": False,
-        "save_dataloaders": False,
-        "log_wandb": False,
     }
 
 

@@ -47,6 +47,27 @@ _NUMPY_ALIASES = {
 }
 
 
+def base_config(data_path: str | Path, workdir: str | Path) -> dict:
+    """The RecBole settings every use here shares: our atomic files' fields (user_id, item_id tokens,
+    no rating), no filtering, CPU, quiet, nothing saved outside the sandbox, reproducible."""
+    return {
+        "data_path": str(data_path),
+        "checkpoint_dir": str(Path(workdir) / "saved"),
+        "USER_ID_FIELD": "user_id",
+        "ITEM_ID_FIELD": "item_id",
+        "RATING_FIELD": None,
+        "user_inter_num_interval": "[0,inf)",
+        "item_inter_num_interval": "[0,inf)",
+        "device": "cpu",
+        "use_gpu": False,
+        "show_progress": False,
+        "save_dataset": False,
+        "save_dataloaders": False,
+        "log_wandb": False,
+        "reproducibility": True,
+    }
+
+
 def _compatibility_settings(self) -> None:  # replaces recbole.config.Config.compatibility_settings
     install_numpy_aliases()
 

@@ -1,0 +1,85 @@
+"""Time and peak memory of the RecBole baselines on a prepared dataset (the data stage's tables).
+
+    PYTHONPATH=src python benchmarks/bench_baselines.py --data results/beauty/data --models SASRec
+    PYTHONPATH=src python benchmarks/bench_baselines.py --data results/beauty/data --epochs 3   # every model, 3 epochs
+
+Each model runs in its own subprocess (one torch thread per core given by --threads) through the
+workflow's own entry point (peapod.baselines.stage.run_baseline, the config's defaults unless
+--epochs caps them), and the script prints wall time, epochs run, seconds per epoch, the test
+HR@10 / NDCG@10 and the subprocess's peak resident memory (ru_maxrss: interpreter, torch and RecBole
+included). Outputs go to a temporary directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CHILD = """
+import json, sys, torch
+torch.set_num_threads({threads})
+from peapod.baselines.registry import BASELINES
+from peapod.baselines.settings import run_settings
+from peapod.baselines.stage import run_baseline
+from peapod.config import with_defaults
+from peapod.logs import configure
+configure(None)
+cfg = with_defaults({{"datasets": {{"d": {{"source": "demo"}}}}}})
+settings = run_settings(cfg["baselines"], {{}}, {model!r})
+settings.update(json.loads({overrides!r}))
+data = {data!r}
+tables = {{n: f"{{data}}/{{n}}.parquet" for n in ("sequences", "users", "items", "candidates")}}
+out = {out!r}
+run_baseline("bench", {model!r}, {seed}, tables, settings,
+             {{"metrics": out + "/metrics.parquet", "per_user": out + "/per_user.parquet", "run": out + "/run.json"}})
+"""
+
+
+def bench(model: str, data: str, seed: int, threads: int, overrides: dict) -> dict:
+    with tempfile.TemporaryDirectory(prefix=f"bench-{model}-") as out:
+        code = CHILD.format(threads=threads, model=model, overrides=json.dumps(overrides), data=data, out=out, seed=seed)
+        start = time.perf_counter()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        subprocess.run([sys.executable, "-c", code], check=True)
+        wall = time.perf_counter() - start
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux; the largest child so far
+        record = json.loads((Path(out) / "run.json").read_text())
+    epochs = record["history"]
+    return {"model": model, "wall_s": wall, "epochs": record["epochs_run"], "best_epoch": record["best_epoch"],
+            "s_per_epoch": sum(e["seconds"] for e in epochs) / max(1, len(epochs)),
+            "peak_mib": peak / 1024, "peak_is_max_so_far": peak == before,
+            "hr@10": record["test"].get("hr@10"), "ndcg@10": record["test"].get("ndcg@10")}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="results/beauty/data", help="directory of the data stage's tables")
+    parser.add_argument("--models", nargs="+", default=["SASRec", "GRU4Rec", "BERT4Rec", "MF", "MLP"])
+    parser.add_argument("--epochs", type=int, default=None, help="cap on epochs (default: the config's, 300)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-seq-length", type=int, default=None, help="sequential: history items read (default 50)")
+    parser.add_argument("--batch", type=int, default=None, help="RecBole train_batch_size (default 2048)")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    overrides = {"epochs": args.epochs} if args.epochs else {}
+    if args.max_seq_length:
+        overrides["max_seq_length"] = args.max_seq_length
+    if args.batch:
+        overrides["recbole"] = {"train_batch_size": args.batch}
+    print("| model | wall | epochs run (best) | s / epoch | peak RSS | test HR@10 | test NDCG@10 |")
+    print("|---|---|---|---|---|---|---|")
+    for model in args.models:
+        r = bench(model, args.data, args.seed, args.threads, overrides)
+        peak = f"{r['peak_mib']:,.0f} MiB" + (" (at most; an earlier model's peak)" if r["peak_is_max_so_far"] else "")
+        print(f"| {model} | {r['wall_s'] / 60:.1f} min | {r['epochs']} ({r['best_epoch']}) | {r['s_per_epoch']:.1f} | "
+              f"{peak} | {r['hr@10']:.4f} | {r['ndcg@10']:.4f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
