@@ -36,3 +36,9 @@ rule all:
     input:
         all_outputs,
     default_target: True
+
+
+# The papers' baseline rows of every dataset (RecBole runs and the model-free rows).
+rule baselines:
+    input:
+        baseline_targets,

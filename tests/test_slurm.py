@@ -60,6 +60,12 @@ variants:
 ablations:
   heads: {variants: [mlp, peapod]}
 evaluation: {beams: 10, explanation_beams: 2, explanation_min_length: 2, explanation_max_length: 8}
+# one sequential and one top-n RecBole baseline, one seed, tiny: the rule runs, not the study
+baselines:
+  models: [SASRec, MF]
+  seeds: [0]
+  SASRec: {epochs: 2, stopping_step: 1, max_seq_length: 8, recbole: {hidden_size: 16, inner_size: 32, train_batch_size: 64}}
+  MF: {epochs: 2, stopping_step: 1, recbole: {embedding_size: 16, train_batch_size: 64}}
 """
 
 # What a site sets in profiles/slurm/config.yaml, with this cluster's values.

@@ -1,5 +1,5 @@
 # Baselines: the papers' baseline rows trained by RecBole on exactly our split, one job per
-# (dataset, baseline, seed); `snakemake baselines` builds them all with the model-free rows
+# (dataset, baseline, seed); the target `snakemake baselines` (in the Snakefile, beside `all`) builds them all with the model-free rows
 # (most popular, the id-order probes) of each dataset.
 
 
@@ -22,7 +22,3 @@ rule train_baseline:
     script:
         "../scripts/train_baseline.py"
 
-
-rule baselines:
-    input:
-        baseline_targets,
