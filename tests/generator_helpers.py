@@ -42,3 +42,18 @@ def write_group_embeddings(truth: dict, out: Path, dim: int = 16, k: int = 10, n
             pa.array(np.take_along_axis(sim, order, 1).ravel().astype(np.float32), pa.float32()), k),
     }), nbr_path)
     return emb_path, nbr_path
+
+
+def small_training_inputs(tmp: Path, demo_config, write_parquet: bool = False):
+    """(task data, collaborative inputs) of a small demo dataset with group-planted CF embeddings
+    (5 neighbours), for tests that train the generator; ``write_parquet`` also writes the tables
+    the evaluation stage reads."""
+    from peapod.generator.collab import load_collaborative_inputs
+    from tests.helpers import make_demo
+
+    demo = make_demo(tmp, demo_config)
+    data = demo.task_data()
+    emb, nbr = write_group_embeddings(demo.truth, tmp / "cf", dim=8, k=6)
+    if write_parquet:
+        demo.write_parquet()
+    return data, load_collaborative_inputs(emb, nbr, 5, data.n_users)

@@ -20,7 +20,7 @@ from peapod.data.demo import DemoConfig
 from peapod.generator.collab import load_collaborative_inputs
 from peapod.generator.config import GeneratorConfig
 from peapod.generator.train import train_generator
-from tests.generator_helpers import templates, write_group_embeddings
+from tests.generator_helpers import small_training_inputs, templates, write_group_embeddings
 from tests.helpers import REPO, make_demo
 
 SMALL = DemoConfig(n_users=60, n_items=120, n_groups=4, min_length=5, max_length=10, seed=1)
@@ -31,11 +31,8 @@ SETTINGS = {"tiny": {"d_model": 32, "d_ff": 64, "num_layers": 1, "num_heads": 2,
 @pytest.fixture(scope="module")
 def small(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("train")
-    demo = make_demo(tmp, SMALL)
-    data = demo.task_data()
-    emb, nbr = write_group_embeddings(demo.truth, tmp / "cf", dim=8, k=6)
-    demo.write_parquet()  # the evaluation stage's view, for the learning-curve check
-    return tmp, data, load_collaborative_inputs(emb, nbr, 5, data.n_users)
+    # write_parquet: the evaluation stage's view, for the learning-curve check
+    return (tmp, *small_training_inputs(tmp, SMALL, write_parquet=True))
 
 
 @pytest.fixture

@@ -10,11 +10,9 @@ import torch
 
 from peapod.data.demo import DemoConfig
 from peapod.generator.board import DIRECTORY, Board
-from peapod.generator.collab import load_collaborative_inputs
 from peapod.generator.config import GeneratorConfig
 from peapod.generator.train import train_generator
-from tests.generator_helpers import templates, write_group_embeddings
-from tests.helpers import make_demo
+from tests.generator_helpers import small_training_inputs, templates
 
 SMALL = DemoConfig(n_users=60, n_items=120, n_groups=4, min_length=5, max_length=10, seed=1)
 SETTINGS = {"tiny": {"d_model": 32, "d_ff": 64, "num_layers": 1, "num_heads": 2, "dropout_rate": 0.1},
@@ -35,10 +33,7 @@ def read_scalars(log_dir) -> dict[str, list[tuple[int, float]]]:
 @pytest.fixture(scope="module")
 def small(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("board")
-    demo = make_demo(tmp, SMALL)
-    data = demo.task_data()
-    emb, nbr = write_group_embeddings(demo.truth, tmp / "cf", dim=8, k=6)
-    return tmp, data, load_collaborative_inputs(emb, nbr, 5, data.n_users)
+    return (tmp, *small_training_inputs(tmp, SMALL))
 
 
 def test_a_run_writes_its_scalars_when_asked_and_nothing_by_default(small):
