@@ -29,6 +29,19 @@ from peapod.generator.config import TASKS
 DIRECTORY = "tensorboard"  # under the run directory
 
 
+def _wait_to_sort_after_earlier_sessions(log_dir: Path) -> None:
+    """TensorBoard reads a directory's event files in name order, and a name starts with the whole
+    second it was opened in, then host, pid and a per-process counter (which sorts as text, so 10
+    before 9). The purge only drops the killed session's stale events if the resumed session's file
+    is read after it, so open it no earlier than the second after the newest file's."""
+    seconds = [int(p.name.split(".")[3]) for p in log_dir.glob("events.out.tfevents.*")
+               if p.name.split(".")[3].isdigit()]
+    if seconds:
+        wait = max(seconds) + 1 - time.time()
+        if wait > 0:
+            time.sleep(wait)
+
+
 class Board:
     """Scalars of one training session for TensorBoard; ``resumed_at`` is the global step of the
     checkpoint a resumed session starts from (None for a fresh run)."""
@@ -39,6 +52,8 @@ class Board:
         if every < 1:
             raise ValueError(f"TensorBoard interval must be at least 1 batch, not {every}")
         purge = None if resumed_at is None else resumed_at + 1  # events after the checkpoint are stale
+        if resumed_at is not None:
+            _wait_to_sort_after_earlier_sessions(Path(run_dir) / DIRECTORY)
         self.writer = SummaryWriter(str(Path(run_dir) / DIRECTORY), purge_step=purge)
         self.every = every
         self._reset()
