@@ -29,6 +29,7 @@ include: "workflow/rules/neighbors.smk"
 include: "workflow/rules/generator.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/baselines.smk"
+include: "workflow/rules/recommend.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -42,3 +43,9 @@ rule all:
 rule baselines:
     input:
         baseline_targets,
+
+
+# Recommendations out of finished runs: next items and explanations in original ids (recommend:).
+rule recommendations:
+    input:
+        recommendation_targets,

@@ -140,6 +140,27 @@ def test_unconfigured_ablation_has_no_target(tmp_path):
     assert jobs["ablation_heads"] == [""] and jobs["plot_ablation"] == ["results/figures/ablation_heads.png"]
 
 
+def test_recommendations_target_builds_only_the_runs_it_recommends_from(tmp_path):
+    """`snakemake recommendations` trains a run it needs (nothing else), next items per configured
+    (variant, seed), explanations only with a pairs file; an undefined variant stops the run."""
+    work = workflow_copy(tmp_path)
+    jobs = dry_run_outputs(work, ["recommendations"], cores=2)
+    assert jobs["recommend_next_items"] == ["results/demo/recommendations/peapod/seed0/next_items.parquet"]
+    assert jobs["train_generator"] == ["results/demo/runs/peapod/seed0/model.safetensors"]
+    assert "explain_pairs" not in jobs and "evaluate_generator" not in jobs and "train_baseline" not in jobs
+    (work / "pairs").mkdir()
+    (work / "pairs" / "demo.csv").write_text("user,item\n")
+    (work / "more.yaml").write_text("recommend: {variants: [pod, mlp], seeds: [1, 2], pairs: 'pairs/{dataset}.csv'}\n")
+    jobs = dry_run_outputs(work, ["recommendations", "--configfile", "config/config.yaml", "more.yaml"], cores=2)
+    expected = {f"results/demo/recommendations/{v}/seed{s}" for v in ("pod", "mlp") for s in (1, 2)}
+    assert {str(Path(p).parent) for p in jobs["recommend_next_items"]} == expected
+    assert {str(Path(p).parent) for p in jobs["explain_pairs"]} == expected
+    assert len(jobs["train_generator"]) == 4
+    (work / "more.yaml").write_text("recommend: {variants: [peapod, lstm]}\n")
+    proc = run(["-n", "recommendations", "--configfile", "config/config.yaml", "more.yaml"], work, check=False)
+    assert proc.returncode != 0 and "recommend.variants names ['lstm'], not defined under variants:" in proc.stdout + proc.stderr
+
+
 def test_profiles_dry_run(tmp_path):
     """Each rule's jobs request what the profile sets for it: under profiles/slurm the GPU rules go to
     the GPU partition with one GPU and their own runtime, memory and cores; every other rule gets
@@ -336,6 +357,30 @@ def test_demo_runs_end_to_end(tmp_path):
     assert "reproduced_vs_reported.html" in html and "claims.html" in html
     verdicts = (results / "aggregate" / "reproduced_vs_reported.md").read_text()
     assert "No reported cell is reproduced by this configuration" in verdicts
+    assert_recommendations_from_the_finished_demo(work, config)
+
+
+def assert_recommendations_from_the_finished_demo(work: Path, config: list[str]) -> None:
+    """`snakemake recommendations` on the finished demo: only the two recommendation jobs run
+    (the run exists), and they write original ids for the users and pairs asked for."""
+    data = work / "results" / "demo" / "data"
+    users = pd.read_parquet(data / "users.parquet").set_index("user_id")["raw_id"]
+    items = pd.read_parquet(data / "items.parquet").set_index("item_id")["raw_id"]
+    (work / "wanted.txt").write_text(f"{users[7]}\n{users[3]}\n")
+    pd.DataFrame({"user": [users[7], users[3]], "item": [items[11], items[2]]}).to_csv(work / "pairs.csv", index=False)
+    (work / "ask.yaml").write_text("recommend: {users: wanted.txt, pairs: pairs.csv, top_k: 5}\n")
+    proc = run(["recommendations", "--cores", "2", *config, "ask.yaml"], work)
+    assert "train_generator" not in proc.stdout + proc.stderr  # the trained run is reused
+    out = work / "results" / "demo" / "recommendations" / "peapod" / "seed0"
+    recommended = pd.read_csv(out / "next_items.csv", dtype={"user": str, "item": str})
+    assert recommended["user"].unique().tolist() == [users[7], users[3]]
+    assert recommended.groupby("user")["rank"].apply(list).tolist() == [[1, 2, 3, 4, 5]] * 2
+    assert set(recommended["item"]) <= set(items)
+    explained = pd.read_parquet(out / "explanations.parquet")
+    assert explained[["user", "item"]].values.tolist() == [[users[7], items[11]], [users[3], items[2]]]
+    assert explained["explanation"].str.split().str.len().ge(3).all()
+    log = (work / "results" / "demo" / "logs" / "recommend_next_items" / "peapod" / "seed0.log").read_text()
+    assert "recommend next items (recommend): 2/2 users (100%)" in log
 
 
 def test_beauty_cpu_study_dag_and_one_user_sample_for_every_run(tmp_path):

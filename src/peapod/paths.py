@@ -24,6 +24,7 @@ NEIGHBORS = DATASET + "/neighbors/{cf_model}/neighbors.parquet"
 
 RUN_DIR = DATASET + "/runs/{variant}/seed{seed}"
 RUN_METRICS = RUN_DIR + "/metrics.parquet"
+RECOMMENDATIONS_DIR = DATASET + "/recommendations/{variant}/seed{seed}"  # snakemake recommendations
 BASELINES = DATASET + "/baselines/metrics.csv"
 BASELINE_RUN_DIR = DATASET + "/baselines/{baseline}/seed{seed}"  # a RecBole baseline's run (peapod.baselines.stage)
 

@@ -157,8 +157,9 @@ class RunEvaluator:
     """Holds a trained model, its tokenizer and the item-id tries; evaluates each task."""
 
     def __init__(self, model, tokenizer, templates, settings: EvalSettings, catalogue: np.ndarray,
-                 device: torch.device | str = "cpu"):
+                 device: torch.device | str = "cpu", phase: str | None = None):
         self.model = model.eval()
+        self.phase = phase or settings.split  # what the progress lines say is being done
         self.tokenizer = tokenizer
         self.templates = templates
         self.s = settings
@@ -190,7 +191,7 @@ class RunEvaluator:
         ids, ww = encoded
         t = TASKS.index(task)
         order = sorted(range(len(ids)), key=lambda i: (-len(ids[i]), i))
-        progress = Progress(log, f"{label} ({self.s.split})", len(order), "users", 0, self.s.progress_seconds)
+        progress = Progress(log, f"{label} ({self.phase})", len(order), "users", 0, self.s.progress_seconds)
         for s in range(0, len(order), self.s.batch_size):
             rows = order[s : s + self.s.batch_size]
             dummy = [np.asarray([self.eos])] * len(rows)
@@ -318,17 +319,7 @@ class RunEvaluator:
         exp = data.explanations.iloc[: self.s.max_users]
         users = [int(u) for u in exp["user_id"]]
         items = [int(i) for i in exp["item_id"]]
-        prompts = [fill(self.templates.eval["explanation"], "explanation", u, i) for u, i in zip(users, items)]
-        generated: list[str] = [""] * len(users)
-        for rows, batch in self._batches("explanation", users, self._encode(prompts), "explanation beam"):
-            with autocast(self.device):
-                out = self.model.generate(
-                    batch, num_beams=self.s.explanation_beams, num_return_sequences=1, do_sample=False,
-                    min_length=self.s.explanation_min_length, max_length=self.s.explanation_max_length,
-                    early_stopping=True,
-                ).cpu()
-            for i, text in zip(rows, self.tokenizer.batch_decode(out, skip_special_tokens=True)):
-                generated[i] = text.strip()
+        generated = self.generate_explanations(users, items)
         references = {"standard": [str(t) for t in exp["explanation"]]}
         references["reference"] = self.targets_as_trained(references["standard"])
         texts = pd.DataFrame({"user_id": users, "item_id": items, "reference": references["standard"],
@@ -343,6 +334,21 @@ class RunEvaluator:
             if refs:
                 corpus[method] = {"bleu4": bleu4(refs, generated), **mean_rows(rows)}
         return pd.concat(frames, ignore_index=True), texts, corpus
+
+    def generate_explanations(self, users: list[int], items: list[int]) -> list[str]:
+        """The explanation beam search's text for each (user, item) pair, in the pairs' order."""
+        prompts = [fill(self.templates.eval["explanation"], "explanation", u, i) for u, i in zip(users, items)]
+        generated: list[str] = [""] * len(users)
+        for rows, batch in self._batches("explanation", users, self._encode(prompts), "explanation beam"):
+            with autocast(self.device):
+                out = self.model.generate(
+                    batch, num_beams=self.s.explanation_beams, num_return_sequences=1, do_sample=False,
+                    min_length=self.s.explanation_min_length, max_length=self.s.explanation_max_length,
+                    early_stopping=True,
+                ).cpu()
+            for i, text in zip(rows, self.tokenizer.batch_decode(out, skip_special_tokens=True)):
+                generated[i] = text.strip()
+        return generated
 
     def targets_as_trained(self, texts: list[str]) -> list[str]:
         """Each reference as the model was trained to produce it: its first ``explanation_length``

@@ -6,6 +6,7 @@ paths of the trie, so every finished beam is a real item id, and distinct beams 
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Iterable, Sequence
 
 
@@ -15,6 +16,8 @@ class ItemTrie:
         self.eos_token_id = eos_token_id
         self._root: dict = {}
         self._item_of_path: dict[tuple[int, ...], int] = {}
+        self._path_of_item: dict[int, tuple[int, ...]] = {}
+        self._items_below: Counter[tuple[int, ...]] = Counter()  # path prefix -> items whose path has it
         for item, tokens in sequences.items():
             path = tuple(tokens) + (eos_token_id,)
             if eos_token_id in tokens:
@@ -23,6 +26,9 @@ class ItemTrie:
                 other = self._item_of_path[path]
                 raise ValueError(f"items {other} and {item} tokenize identically")
             self._item_of_path[path] = item
+            self._path_of_item[int(item)] = path
+            for end in range(1, len(path) + 1):
+                self._items_below[path[:end]] += 1
             node = self._root
             for token in path:
                 node = node.setdefault(token, {})
@@ -39,6 +45,10 @@ class ItemTrie:
             if node is None:
                 return [self.eos_token_id]
         return list(node) if node else [self.eos_token_id]
+
+    def excluding(self, items: Iterable[int]) -> "ExcludingTrie":
+        """This trie without ``items`` (e.g. a user's history), sharing its nodes."""
+        return ExcludingTrie(self, items)
 
     def item_of(self, tokens: Sequence[int]) -> int | None:
         """The item whose path ``tokens`` spells (EOS and trailing padding tolerated), else None."""
@@ -57,3 +67,36 @@ class ItemTrie:
             return self.allowed(ids)
 
         return allowed
+
+
+class ExcludingTrie:
+    """An :class:`ItemTrie` with some items taken out, for beams that must not return them. A
+    token is allowed only while some item not taken out lies below it, so no beam enters a branch
+    that ends nowhere (a beam with no allowed token would have to be scored -inf)."""
+
+    def __init__(self, trie: ItemTrie, items: Iterable[int]):
+        self.trie = trie
+        self.eos_token_id = trie.eos_token_id
+        self._removed: Counter[tuple[int, ...]] = Counter()
+        self._n_removed = 0
+        for item in set(items):
+            path = trie._path_of_item.get(int(item))
+            if path is None:
+                continue  # not in the trie: nothing to take out
+            self._n_removed += 1
+            for end in range(1, len(path) + 1):
+                self._removed[path[:end]] += 1
+
+    def __len__(self) -> int:
+        return len(self.trie) - self._n_removed
+
+    def allowed(self, prefix: Iterable[int]) -> list[int]:
+        prefix = tuple(prefix)
+        node = self.trie._root
+        for token in prefix:
+            node = node.get(token)
+            if node is None:
+                return [self.eos_token_id]
+        below, removed = self.trie._items_below, self._removed
+        kept = [t for t in node if below[prefix + (t,)] > removed[prefix + (t,)]]
+        return kept or [self.eos_token_id]

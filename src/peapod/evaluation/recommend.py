@@ -1,0 +1,225 @@
+"""Recommendations out of a trained run: the top-k next items of users, and generated explanations
+of given (user, item) pairs, in the dataset's original ids.
+
+* Next items: the sequential task's prompt over the user's history, beam search restricted to the
+  catalogue (a prefix trie of the item ids, so every returned sequence is a distinct real item),
+  ``beams`` wide, the ``top_k`` best kept. With ``exclude_history`` the trie also leaves out the
+  items of the history itself. ``history: all`` prompts with every known item (what comes next
+  after the data); ``test`` / ``valid`` with the items before that split's held-out target, as
+  the evaluation does, to look at what it scored. Each item gets ``score``, its exact log-likelihood
+  under the prompt (item tokens and end token, teacher-forced); the list is ordered by that score,
+  and ``beam_rank`` keeps the beam's own order (the one the evaluation's metrics read).
+* Explanations: the evaluation's explanation beam search for each pair of a file.
+
+Users and items are named by the original ids (the ``raw_id`` columns of users.parquet and
+items.parquet) in the files read and written; the dataset's numeric ids travel beside them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from peapod.errors import InputError
+from peapod.evaluation.evaluate import EvalSettings, RunEvaluator
+from peapod.generator.data import fill
+from peapod.generator.runtime import autocast
+from peapod.splits import history_before
+
+log = logging.getLogger(__name__)
+
+HISTORIES = ("all", "test", "valid")  # the items a next-item prompt is built on
+
+
+@dataclass
+class RecommendSettings:
+    top_k: int = 10  # items per user
+    beams: int = 20  # beam width (at least top_k)
+    history: str = "all"  # HISTORIES
+    exclude_history: bool = True  # never recommend an item of the prompt's history
+    batch_size: int = 32  # prompts per batch
+    progress_seconds: float = 30.0  # a progress line at least this often
+
+    def __post_init__(self) -> None:
+        if self.history not in HISTORIES:
+            raise ValueError(f"history must be one of {list(HISTORIES)}, not {self.history!r}")
+        if not 1 <= self.top_k <= self.beams:
+            raise ValueError(f"top_k must be between 1 and beams ({self.beams}), not {self.top_k}")
+
+
+class IdMap:
+    """Original ids <-> the dataset's numeric ids of users or items (a users/items table)."""
+
+    def __init__(self, table: pd.DataFrame, id_column: str, kind: str):
+        self.kind = kind
+        self.raw_of = dict(zip(table[id_column].astype(int), table["raw_id"].astype(str)))
+        self.id_of = {raw: i for i, raw in self.raw_of.items()}
+
+    def ids(self, raw_ids, path: Path, places: list[int | str]) -> list[int]:
+        """The numeric id of each original id read from ``path`` (``places``: its line or record)."""
+        out = []
+        for raw, place in zip(raw_ids, places):
+            if raw not in self.id_of:
+                raise InputError(path, f"{self.kind} {raw!r} is not in the dataset", place)
+            out.append(self.id_of[raw])
+        return out
+
+
+def _read_id_columns(path: Path, columns: tuple[str, ...]) -> tuple[pd.DataFrame, list[int | str]]:
+    """The ``columns`` of a .csv/.tsv (header on line 1) or .parquet file, as strings, and each
+    row's place (its file line, or record number for Parquet)."""
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        frame = pd.read_parquet(path)
+        places: list[int | str] = [str(i) for i in range(len(frame))]
+    elif suffix in (".csv", ".tsv"):
+        frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", dtype=str, keep_default_na=False,
+                            skip_blank_lines=False)
+        places = list(range(2, len(frame) + 2))
+    else:
+        raise InputError(path, "must be a .csv, .tsv or .parquet file")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise InputError(path, f"lacks the column(s) {missing}; found {list(frame.columns)}")
+    frame = frame[list(columns)].astype(str).apply(lambda col: col.str.strip())
+    for column in columns:
+        empty = frame[column] == ""
+        if empty.any():
+            raise InputError(path, f"empty {column}", places[int(np.flatnonzero(empty)[0])])
+    return frame, places
+
+
+def read_user_list(path: str | Path, users: IdMap) -> list[int]:
+    """The users of a list file: a .txt with one original user id per line (blank lines and lines
+    starting with # skipped), or a .csv/.tsv/.parquet with a ``user`` column. Each user once, in
+    the file's order."""
+    path = Path(path)
+    if path.suffix.lower() == ".txt":
+        raw, places = [], []
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            text = line.strip()
+            if text and not text.startswith("#"):
+                raw.append(text)
+                places.append(number)
+    else:
+        frame, places = _read_id_columns(path, ("user",))
+        raw = frame["user"].tolist()
+    if not raw:
+        raise InputError(path, "lists no user")
+    return list(dict.fromkeys(users.ids(raw, path, places)))
+
+
+def read_pairs(path: str | Path, users: IdMap, items: IdMap) -> tuple[list[int], list[int]]:
+    """(user ids, item ids) of a .csv/.tsv/.parquet with columns ``user`` and ``item`` (original ids)."""
+    path = Path(path)
+    frame, places = _read_id_columns(path, ("user", "item"))
+    if frame.empty:
+        raise InputError(path, "lists no (user, item) pair")
+    return users.ids(frame["user"].tolist(), path, places), items.ids(frame["item"].tolist(), path, places)
+
+
+def recommend_next_items(evaluator: RunEvaluator, sequences: dict[int, np.ndarray], users: list[int],
+                         settings: RecommendSettings, items: IdMap, user_ids: IdMap) -> pd.DataFrame:
+    """One row per (user, recommended item): user, user_id, rank, item, item_id, score, beam_rank."""
+    max_history = evaluator.cfg.max_history
+    histories = [sequences[u] if settings.history == "all" else history_before(sequences[u], settings.history)
+                 for u in users]
+    prompts = [fill(evaluator.templates.eval["sequential"], "sequential", u, items=h[-max_history:])
+               for u, h in zip(users, histories)]
+    encoded = evaluator._encode(prompts)
+    trie = evaluator.catalogue_trie
+    rows_out = []
+    for rows, batch in evaluator._batches("sequential", users, encoded, "recommend next items"):
+        if settings.exclude_history:
+            tries = [trie.excluding(histories[i].tolist()) for i in rows]
+            beams = evaluator._beam_lists(batch, lambda r, tries=tries: tries[r])
+        else:
+            beams = evaluator._beam_lists(batch, lambda r: trie)
+        found = beams.ids  # (batch, top_k): item ids; the trie makes every beam a distinct item
+        labels = evaluator.item_labels[torch.as_tensor(np.clip(found, 0, None))]
+        with autocast(evaluator.device):
+            scores = evaluator.model.score_candidates(batch, labels.to(evaluator.device)).cpu().numpy()
+        for j, i in enumerate(rows):
+            keep = found[j] >= 0  # fewer items than top_k left in the catalogue: shorter list
+            order = np.argsort(-scores[j][keep], kind="stable")
+            for rank, k in enumerate(order, start=1):
+                item = int(found[j][keep][k])
+                rows_out.append((i, rank, item, float(scores[j][keep][k]), int(np.flatnonzero(keep)[k]) + 1))
+    rows_out.sort(key=lambda r: (r[0], r[1]))
+    frame = pd.DataFrame(rows_out, columns=["row", "rank", "item_id", "score", "beam_rank"])
+    frame.insert(0, "user_id", [users[r] for r in frame.pop("row")])
+    frame.insert(0, "user", frame["user_id"].map(user_ids.raw_of))
+    frame.insert(3, "item", frame["item_id"].map(items.raw_of))
+    return frame.astype({"user_id": "int32", "rank": "int16", "item_id": "int32", "beam_rank": "int16"})
+
+
+def explain_pairs(evaluator: RunEvaluator, user_list: list[int], item_list: list[int], items: IdMap,
+                  user_ids: IdMap) -> pd.DataFrame:
+    """One row per pair, in the file's order: user, user_id, item, item_id, explanation."""
+    generated = evaluator.generate_explanations(user_list, item_list)
+    return pd.DataFrame({"user": [user_ids.raw_of[u] for u in user_list], "user_id": user_list,
+                         "item": [items.raw_of[i] for i in item_list], "item_id": item_list,
+                         "explanation": generated}).astype({"user_id": "int32", "item_id": "int32"})
+
+
+def _load(run: dict[str, str | Path], tables: dict[str, str | Path], templates_path: str | Path,
+          settings: EvalSettings, device, cf_files):
+    """(evaluator, sequences, user IdMap, item IdMap) of a trained run and its dataset's tables
+    (users, items, sequences)."""
+    from peapod.data.tables import item_catalogue, read_tables, user_sequences
+    from peapod.generator.checkpoint import load_model_files
+    from peapod.generator.data import Templates
+    from peapod.generator.runtime import describe_precision, pick_device
+
+    dev = pick_device(str(device) if device else None)
+    model, tokenizer, _ = load_model_files(run, dev, cf_files)
+    log.info("loaded %s: %s", Path(run["model"]).parent, describe_precision(dev))
+    data = read_tables({name: tables[name] for name in ("users", "items", "sequences")})
+    evaluator = RunEvaluator(model, tokenizer, Templates.load(templates_path), settings,
+                             item_catalogue(data["items"]), dev, phase="recommend")
+    return (evaluator, user_sequences(data["sequences"]), IdMap(data["users"].to_pandas(), "user_id", "user"),
+            IdMap(data["items"].to_pandas(), "item_id", "item"))
+
+
+def write_recommendations(run: dict[str, str | Path], tables: dict[str, str | Path], templates_path: str | Path,
+                          settings: RecommendSettings, outputs: dict[str, str | Path],
+                          users_path: str | Path | None = None, device=None,
+                          cf_files: tuple[str | Path, str | Path] | None = None) -> pd.DataFrame:
+    """The top-k next items of every user (or those of ``users_path``, see read_user_list),
+    written atomically to ``outputs`` parquet and csv."""
+    eval_settings = EvalSettings(beams=settings.beams, top_k=settings.top_k, batch_size=settings.batch_size,
+                                 progress_seconds=settings.progress_seconds)
+    evaluator, sequences, users, items = _load(run, tables, templates_path, eval_settings, device, cf_files)
+    chosen = sorted(sequences) if users_path is None else read_user_list(users_path, users)
+    log.info("recommending %d items to each of %d users (history %s%s)", settings.top_k, len(chosen),
+             settings.history, ", its items excluded" if settings.exclude_history else "")
+    frame = recommend_next_items(evaluator, sequences, chosen, settings, items, users)
+    _write(frame, outputs)
+    return frame
+
+
+def write_explanations(run: dict[str, str | Path], tables: dict[str, str | Path], templates_path: str | Path,
+                       settings: EvalSettings, pairs_path: str | Path, outputs: dict[str, str | Path],
+                       device=None, cf_files: tuple[str | Path, str | Path] | None = None) -> pd.DataFrame:
+    """The generated explanation of every (user, item) pair of ``pairs_path`` (see read_pairs),
+    by the evaluation's explanation beam search (``settings``), written atomically to ``outputs``."""
+    evaluator, _, users, items = _load(run, tables, templates_path, settings, device, cf_files)
+    user_list, item_list = read_pairs(pairs_path, users, items)
+    log.info("explaining %d (user, item) pairs", len(user_list))
+    frame = explain_pairs(evaluator, user_list, item_list, items, users)
+    _write(frame, outputs)
+    return frame
+
+
+def _write(frame: pd.DataFrame, outputs: dict[str, str | Path]) -> None:
+    from peapod.io import atomic_path
+
+    with atomic_path(outputs["parquet"]) as tmp:
+        frame.to_parquet(tmp, index=False)
+    with atomic_path(outputs["csv"]) as tmp:
+        frame.to_csv(tmp, index=False)
