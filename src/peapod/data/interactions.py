@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from peapod.data.p5_sequences import Interaction, Locate, as_line, build_p5_dataset
+from peapod.data.p5_sequences import Interaction, Locate, as_line, build_p5_dataset, place
 from peapod.data.raw import RawDataset
 from peapod.data.textfiles import numbered_lines
 from peapod.errors import InputError
@@ -185,8 +185,8 @@ def drop_repeats(path: Path, rows: list[Interaction], duplicates: str, locate: L
         if key in first_line:
             if duplicates != "drop":
                 raise InputError(
-                    path, f"duplicate row: user {row.user!r}, item {row.item!r} and timestamp as at "
-                    f"{locate(first_line[key])} (set duplicates: drop to keep the first)", locate(row.line))  # fmt: skip
+                    path, f"duplicate row: user {row.user!r}, item {row.item!r} and timestamp as on "
+                    f"{place(locate, first_line[key])} (set duplicates: drop to keep the first)", locate(row.line))  # fmt: skip
             exact += 1
             continue
         first_line[key] = row.line

@@ -53,6 +53,12 @@ def as_line(line: int) -> int:
     return line
 
 
+def place(locate: Locate, line: int) -> str:
+    """An Interaction.line as a person reads it in a message: "line 7" or "row 6"."""
+    where = locate(line)
+    return f"line {where}" if isinstance(where, int) else where
+
+
 def k_core(pairs: list[tuple[str, str]], k: int = 5) -> set[tuple[str, str]]:
     """Users and items with at least k interactions, applied until nothing changes; returns kept pairs."""
     kept = set(range(len(pairs)))
@@ -111,7 +117,7 @@ def check_sequence_lengths(path: Path, by_user: dict[str, list[Interaction]], lo
                 f"; remove them, or set k_core: {MIN_ITEMS_PER_USER} (or more) to drop such users and rare items")
             raise InputError(
                 path,
-                f"user {user!r} has {len(history)} item(s) (at {', '.join(map(str, map(locate, lines)))}); "
+                f"user {user!r} has {len(history)} item(s) ({', '.join(place(locate, n) for n in lines)}); "
                 f"leave-two-out needs at least {MIN_ITEMS_PER_USER} (training, validation, test){remedy}",
                 locate(lines[0]),
             )
