@@ -276,3 +276,26 @@ def test_dry_run_with_an_interactions_dataset_plans_its_preprocess_job(tmp_path)
     jobs = dry_run_outputs(work, ["--configfile", "own.yaml"], cores=2)
     assert [p.split("/")[1] for p in jobs["preprocess"]] == ["mine"]
     assert "make_demo_dataset" not in jobs
+
+
+def test_the_documented_example_file_and_config_entries_work(tmp_path):
+    """docs/own-data.md's example CSV reads as described, and its config entries validate."""
+    import re
+
+    from peapod.config import validate_config
+    from tests.helpers import REPO
+
+    page = (REPO / "docs" / "own-data.md").read_text()
+    csv_block = re.search(r"```csv\n(.*?)```", page, re.S).group(1)
+    raw = read_interactions(write_bytes(tmp_path / "interactions.csv", csv_block.encode()))
+    assert {raw.users[u]: [raw.items[i] for i in s] for u, s in raw.sequences.items()} == {
+        "alice": ["B0001", "B0002", "B0003"], "bob": ["B0001", "B0002", "B0003"]}
+    assert [e.explanation for e in raw.explanations if raw.users[e.user_id] == "alice"] == [
+        "Great value.", "Smells nice.", "Soft, light, and cheap!"]
+    for block in re.findall(r"```yaml\n(.*?)```", page, re.S):
+        validate_config(yaml.safe_load(block), REPO / "workflow" / "schemas" / "config.schema.yaml")
+
+
+def write_bytes(path, data: bytes):
+    path.write_bytes(data)
+    return path
