@@ -198,7 +198,10 @@ OWN_ROWS = [f"u{u},i{i},{1000 * u + 10 * i},{1 + (u + i) % 5},Item {i} for user 
             for u in range(4) for i in range(4)]
 
 
-def own(make, suffix: str = ".csv", spec: InteractionsSpec = InteractionsSpec(), damage=None, **options):
+DEFAULT_SPEC = InteractionsSpec()
+
+
+def own(make, suffix: str = ".csv", spec: InteractionsSpec = DEFAULT_SPEC, damage=None, **options):
     """Your own interactions file: ``make(header, rows)`` gives the lines (header first) of a
     .csv/.tsv(.gz) or the rows of a .parquet (all columns text); ``damage`` then edits its bytes."""
 

@@ -11,7 +11,6 @@ import random
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 import yaml
 
 from peapod.data.amazon import read_amazon_reviews

@@ -19,9 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from peapod.data.p5_sequences import (  # noqa: F401 (k_core is part of this module's interface)
-    P5_USER_SHUFFLE_SEED, Interaction, build_p5_dataset, k_core,
-)
+from peapod.data.p5_sequences import P5_USER_SHUFFLE_SEED, Interaction, build_p5_dataset
 from peapod.data.raw import RawDataset
 from peapod.data.textfiles import numbered_lines
 from peapod.errors import InputError

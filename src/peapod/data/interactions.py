@@ -40,6 +40,13 @@ class InteractionsSpec:
     columns: dict[str, str] = field(default_factory=dict)  # role -> the file's column name, if not the role's
     duplicates: str = "error"  # an exact duplicate row: "error" or "drop" (keep the first line)
 
+    def __post_init__(self):
+        if self.duplicates not in ("error", "drop"):
+            raise ValueError(f"duplicates must be 'error' or 'drop', not {self.duplicates!r}")
+        unknown = set(self.columns) - set(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)
+        if unknown:
+            raise ValueError(f"columns: unknown role(s) {sorted(unknown)}")
+
     def column(self, role: str) -> str:
         return self.columns.get(role, role)
 
@@ -76,15 +83,16 @@ def parse_time(value: Any) -> float | None:
         return None
 
 
-def parse_rating(value: Any) -> float | None | str:
-    """The rating as a float, None when empty, or the string "bad" when it is not a number."""
+def parse_rating(value: Any) -> float | None:
+    """The rating as a float, None when empty; ValueError when it is not a finite number."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    try:
-        rating = float(value)
-    except (TypeError, ValueError):
-        return "bad"
-    return rating if math.isfinite(rating) else "bad"
+    if isinstance(value, bool):
+        raise ValueError(value)
+    rating = float(value)  # ValueError (or TypeError, made ValueError) when not a number
+    if not math.isfinite(rating):
+        raise ValueError(value)
+    return rating
 
 
 def pick_columns(path: Path, found: list[str], spec: InteractionsSpec, where: int | None) -> dict[str, int]:
@@ -121,8 +129,8 @@ def text_rows(path: Path, kind: str) -> Iterator[tuple[int, list[str]]]:
             yield start, fields
 
 
-def parquet_rows(path: Path) -> tuple[list[str], int, Iterator[tuple[int, list[Any]]]]:
-    """The column names, the row count and (row, values) of a Parquet file, rows numbered from 1."""
+def parquet_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, list[Any]]]]:
+    """The column names and (row, values) of a Parquet file, rows numbered from 1."""
     import pyarrow.parquet as pq
 
     try:
@@ -130,13 +138,13 @@ def parquet_rows(path: Path) -> tuple[list[str], int, Iterator[tuple[int, list[A
     except Exception as exc:  # pyarrow raises several types for a file that is not Parquet
         raise InputError(path, f"cannot read as Parquet ({exc})") from None
     columns = [table.column(i).to_pylist() for i in range(table.num_columns)]
-    return table.column_names, table.num_rows, ((n + 1, list(values)) for n, values in enumerate(zip(*columns)))
+    return table.column_names, ((n + 1, list(values)) for n, values in enumerate(zip(*columns)))
 
 
 def raw_rows(path: Path, kind: str) -> tuple[list[str], int | None, Locate, Iterator[tuple[int, list[Any]]]]:
     """The header, where it is, how rows are located in messages, and the data rows of the file."""
     if kind == ".parquet":
-        header, n_rows, rows = parquet_rows(path)
+        header, rows = parquet_rows(path)
         return header, None, lambda row: f"row {row}", rows
     rows = text_rows(path, kind)
     first = next(rows, None)
@@ -153,7 +161,9 @@ def raw_rows(path: Path, kind: str) -> tuple[list[str], int | None, Locate, Iter
     return header, header_line, as_line, data_rows()
 
 
-def to_interaction(path: Path, number: int, locate: Locate, values: dict[str, Any], spec: InteractionsSpec) -> Interaction:
+def to_interaction(
+    path: Path, number: int, locate: Locate, values: dict[str, Any], spec: InteractionsSpec
+) -> Interaction:
     """One row's values by role, checked (``number``: its line or row, as Interaction.line)."""
     where = locate(number)
     ids = {}
@@ -167,14 +177,19 @@ def to_interaction(path: Path, number: int, locate: Locate, values: dict[str, An
         raise InputError(
             path, f"timestamp {values['timestamp']!r} ('{spec.column('timestamp')}' column) is neither unix "
             "seconds nor an ISO-8601 date (e.g. 1389571200, 2014-01-13 or 2014-01-13T09:30:00Z)", where)  # fmt: skip
-    rating = parse_rating(values.get("rating"))
-    if rating == "bad":
-        raise InputError(path, f"rating {values['rating']!r} ('{spec.column('rating')}' column) is not a number", where)
+    try:
+        rating = parse_rating(values.get("rating"))
+    except (TypeError, ValueError):
+        column = spec.column("rating")
+        raise InputError(path, f"rating {values['rating']!r} ('{column}' column) is not a number", where) from None
     text = values.get("text")
-    return Interaction(number, ids["user"], ids["item"], time, text=text if isinstance(text, str) and text.strip() else None, rating=rating)
+    has_text = isinstance(text, str) and bool(text.strip())
+    return Interaction(number, ids["user"], ids["item"], time, text=text if has_text else None, rating=rating)
 
 
-def drop_repeats(path: Path, rows: list[Interaction], duplicates: str, locate: Locate) -> tuple[list[Interaction], list[str]]:
+def drop_repeats(
+    path: Path, rows: list[Interaction], duplicates: str, locate: Locate
+) -> tuple[list[Interaction], list[str]]:
     """Each (user, item) once, at its earliest time (ties: the first line). The same (user, item,
     timestamp) on two rows is an error naming both, unless ``duplicates`` is "drop"."""
     first_line: dict[tuple[str, str, float], int] = {}
