@@ -25,7 +25,7 @@ HEADER = ["user", "item", "timestamp", "rating", "text"]
 # Planted rows (the header is line 1; bob's two-line review makes the later rows a line further).
 # Times are unix seconds or ISO-8601; 1970-01-01T00:05:00Z is 300 s. By time, each user's sequence is
 #   alice: banana (100), apple (200), cherry (300)     alice's banana again at 400 is a repeat: dropped
-#   bob:   apple (100), banana (200), kiwi (300, ISO)
+#   bob:   apple (100), kiwi (150, the last line: the earliest of bob's two kiwis), banana (200)
 #   carol: apple (100), pear (300, line 2), fig (300, line 11): a tie keeps file order
 ROWS = [
     ["carol", "pear", "300", "4", "Juicy! Loved it."],  # line 2
@@ -38,14 +38,15 @@ ROWS = [
     ["bob", "banana", "200", "1", ""],
     ["carol", "fig", "300", "5", "Ripe. Soft."],  # line 11
     ["alice", "banana", "400", "3", "Again."],
+    ["bob", "kiwi", "150", "4", "Early kiwi. Sweet."],  # bob's kiwi again, earlier in time: this one is kept
 ]
 EXPECTED = {
     "alice": ["banana", "apple", "cherry"],
-    "bob": ["apple", "banana", "kiwi"],
+    "bob": ["apple", "kiwi", "banana"],
     "carol": ["apple", "pear", "fig"],
 }
-# The reviews with text that survive (alice's repeat is dropped), and their first sentences.
-EXPLANATIONS = {("carol", "pear"): "Juicy!", ("alice", "apple"): "Crisp and sweet.", ("bob", "kiwi"): "Tart?",
+# The reviews with text that survive (the later of each repeated pair is dropped), and their first sentences.
+EXPLANATIONS = {("carol", "pear"): "Juicy!", ("alice", "apple"): "Crisp and sweet.", ("bob", "kiwi"): "Early kiwi.",
                 ("alice", "cherry"): "Too small", ("bob", "apple"): "Bruised.", ("carol", "apple"): "Fine.",
                 ("carol", "fig"): "Ripe."}
 
@@ -114,7 +115,7 @@ def test_csv_round_trip_the_p5_way(tmp_path):
         assert target == items_of_user[-1 if split == "test" else -2]
     # The repeat and the explanation rule are recorded.
     notes = " ".join(stats["notes"])
-    assert "1 repeated (user, item) interaction(s) at a later time dropped" in notes
+    assert "2 repeated (user, item) interaction(s) at a later time dropped" in notes
     assert "first sentence" in notes and "8:1:1" in notes
     assert stats["users"] == 3 and stats["items"] == 6 and stats["reviews"] == 9
 
