@@ -6,7 +6,8 @@ import gzip
 import json
 import random
 
-from peapod.data.amazon import k_core, read_amazon_reviews
+from peapod.data.amazon import read_amazon_reviews
+from peapod.data.p5_sequences import k_core
 from tests.helpers import dense_reviews
 
 

@@ -61,6 +61,28 @@ def test_unknown_source():
         validate_config(cfg, SCHEMA)
 
 
+def test_interactions_source_validates_and_bad_combinations_are_refused():
+    mine = {"source": "interactions", "path": "data/mine.tsv.gz", "columns": {"user": "customer"},
+            "k_core": 3, "duplicates": "drop", "item_numbering": "random", "explanations_from_text": False}
+    validate_config({"datasets": {"mine": mine}}, SCHEMA)
+    validate_config({"datasets": {"books": {"source": "amazon_reviews", "path": "Books.jsonl.gz", "k_core": 10,
+                                            "explanations_from_text": True}}}, SCHEMA)
+    refused = [
+        ({"source": "interactions", "path": "mine.xlsx"}, r"datasets\.mine\.path: 'mine\.xlsx' does not match"),
+        ({"source": "interactions"}, r"datasets\.mine: 'path' is a required property"),
+        ({"source": "interactions", "path": "m.csv", "sha256": "0" * 64}, r"datasets\.mine: .* should not be valid"),
+        ({"source": "interactions", "path": "m.csv", "columns": {"usr": "u"}}, r"datasets\.mine\.columns: unknown key"),
+        ({"source": "p5", "path": "d", "k_core": 3}, r"datasets\.mine: .* should not be valid"),
+        ({"source": "amazon_reviews", "path": "B.jsonl", "duplicates": "drop"}, r"datasets\.mine: .* should not be"),
+        ({"source": "amazon_reviews", "path": "B.jsonl", "explanations": "e.pkl", "explanations_from_text": True},
+            r"datasets\.mine: .* should not be valid"),
+        ({"source": "demo", "columns": {"user": "u"}}, r"datasets\.mine: .* should not be valid"),
+    ]
+    for spec, message in refused:
+        with pytest.raises(ConfigError, match=message):
+            validate_config({"datasets": {"mine": spec}}, SCHEMA)
+
+
 def test_every_schema_property_is_described():
     schema = yaml.safe_load(SCHEMA.read_text())
 

@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from peapod.data.amazon import read_amazon_reviews
+from peapod.data.interactions import InteractionsSpec, read_interactions
 from peapod.data.p5 import discover_p5_files, read_p5_directory, read_sequences
 from peapod.data.preprocess import preprocess_dataset
 from peapod.data.tables import TABLE_NAMES
@@ -175,6 +176,62 @@ def reviews(make, suffix: str = ".json"):
         return path, lambda: read_amazon_reviews(path)
 
     return build
+
+
+def reviews_2023(make, suffix: str = ".jsonl", core: int = 5):
+    """An Amazon 2023 review file (milliseconds, parent_asin) made by ``make(its 36 lines)``."""
+
+    def build(demo, tmp):
+        path = tmp / f"Test{suffix}"
+        lines = [json.dumps({"user_id": r["reviewerID"], "parent_asin": r["asin"], "asin": r["asin"] + "v",
+                             "timestamp": r["unixReviewTime"] * 1000, "rating": 4.0, "text": "ok"}) + "\n"
+                 for r in dense_reviews()]
+        path.write_bytes(make("".join(lines).encode()))
+        return path, lambda: read_amazon_reviews(path, core=core)
+
+    return build
+
+
+# A good interactions CSV: 4 users x 4 items, each user at distinct times (lines 2..17).
+OWN_HEADER = "user,item,timestamp,rating,text"
+OWN_ROWS = [f"u{u},i{i},{1000 * u + 10 * i},{1 + (u + i) % 5},Item {i} for user {u}. Fine."
+            for u in range(4) for i in range(4)]
+
+
+DEFAULT_SPEC = InteractionsSpec()
+
+
+def own(make, suffix: str = ".csv", spec: InteractionsSpec = DEFAULT_SPEC, damage=None, **options):
+    """Your own interactions file: ``make(header, rows)`` gives the lines (header first) of a
+    .csv/.tsv(.gz) or the rows of a .parquet (all columns text); ``damage`` then edits its bytes."""
+
+    def build(demo, tmp):
+        path = tmp / f"mine{suffix}"
+        lines = make(OWN_HEADER, list(OWN_ROWS))
+        if suffix == ".parquet":
+            header = lines[0].split(",")
+            cells = [line.split(",") for line in lines[1:]]
+            pq.write_table(pa.table({name: [row[i] for row in cells] for i, name in enumerate(header)}), path)
+        else:
+            data = ("\n".join(lines) + "\n").encode()
+            path.write_bytes(gz(data) if suffix.endswith(".gz") else data)
+        if damage:
+            path.write_bytes(damage(path.read_bytes()))
+        return path, lambda: read_interactions(path, spec, **options)
+
+    return build
+
+
+def with_rows(*extra: str, replace_line: dict[int, str] | None = None):
+    """The good file's lines with line ``n`` (1-based, header 1) replaced, then ``extra`` appended."""
+
+    def make(header, rows):
+        lines = [header, *rows]
+        for number, text in (replace_line or {}).items():
+            lines[number - 1] = text
+        return lines + list(extra)
+
+    return make
 
 
 def embeddings(name: str, write, ids: str | None = None, write_ids=None):
@@ -392,6 +449,68 @@ CASES = [
         reviews(lambda b: b + b'{"reviewerID": "U1", "asin": "I1"}\n'), 37, ["review lacks 'unixReviewTime'"]),
     ("reviews/nothing-survives-the-core", reviews(lambda b: b.split(b"\n", 2)[0] + b"\n"),
         None, ["no user and item survive the 5-core filter"]),
+    # -- raw Amazon 2023 reviews (.jsonl / .jsonl.gz): the release is told by the first review's keys
+    ("reviews/2023-missing-parent-asin", reviews_2023(lambda b: b + b'{"user_id": "U1", "timestamp": 5}\n'),
+        37, ["review lacks 'parent_asin' (a 2023 review, as the first)"]),
+    ("reviews/2023-float-timestamp",
+        reviews_2023(lambda b: b + b'{"user_id": "U1", "parent_asin": "I1", "timestamp": 1.5e12}\n'),
+        37, ["timestamp 1500000000000.0 is not an integer (milliseconds)"]),
+    ("reviews/2023-truncated-gzip", reviews_2023(lambda b: gz(b)[:-4], ".jsonl.gz"),
+        37, ["cannot be read to the end"]),
+    ("reviews/neither-release", reviews_2023(lambda b: b'{"customer": "U1", "product": "I1"}\n' + b),
+        1, ["neither release's keys", "2014: reviewerID, asin, unixReviewTime", "2023: user_id, parent_asin"]),
+    ("reviews/2023-user-with-two-items",
+        reviews_2023(lambda b: b + b'{"user_id": "SHORT", "parent_asin": "I1", "timestamp": 7}\n'
+                                   b'{"user_id": "SHORT", "parent_asin": "I2", "timestamp": 8}\n', core=1),
+        37, ["user 'SHORT' has 2 item(s) (line 37, line 38); leave-two-out needs at least 3", "set k_core: 3"]),
+    # -- your own interactions (source: interactions; .csv, .tsv, .gz, .parquet)
+    ("own/missing-column", own(with_rows(replace_line={1: "user,item,time"})),
+        1, ["no column 'timestamp'; columns found: 'user', 'item', 'time'"]),
+    ("own/missing-renamed-column", own(with_rows(), spec=InteractionsSpec(columns={"user": "customer"})),
+        1, ["no column 'customer' (user); columns found: 'user', 'item', 'timestamp', 'rating', 'text'"]),
+    ("own/missing-named-optional-column", own(with_rows(), spec=InteractionsSpec(columns={"rating": "stars"})),
+        1, ["no column 'stars' (rating)"]),
+    ("own/missing-column-parquet", own(with_rows(replace_line={1: "user,product,timestamp,rating,text"}),
+        ".parquet"), None, ["no column 'item'; columns found: 'user', 'product'"]),
+    ("own/unparsable-timestamp", own(with_rows(replace_line={5: "u0,i3,yesterday,5,ok"})),
+        5, ["timestamp 'yesterday' ('timestamp' column) is neither unix seconds nor an ISO-8601 date"]),
+    ("own/unparsable-timestamp-tsv", own(lambda h, r: [x.replace(",", "\t") for x in with_rows(
+        replace_line={9: "u1,i3,31/12/2014,5,ok"})(h, r)], ".tsv.gz"),
+        9, ["timestamp '31/12/2014'", "neither unix seconds nor an ISO-8601 date"]),
+    ("own/unparsable-timestamp-parquet", own(with_rows(replace_line={4: "u0,i2,2014-13-01,5,ok"}), ".parquet"),
+        "row 3", ["timestamp '2014-13-01'", "neither unix seconds nor an ISO-8601 date"]),
+    ("own/duplicate-rows", own(with_rows(OWN_ROWS[1])), 18, ["duplicate row: user 'u0', item 'i1'", "as on line 3",
+        "duplicates: drop"]),
+    ("own/duplicate-rows-parquet", own(with_rows(OWN_ROWS[1]), ".parquet"),
+        "row 17", ["duplicate row: user 'u0', item 'i1'", "as on row 2"]),
+    ("own/user-with-two-items", own(with_rows("dave,i0,5,1,x", "dave,i1,6,1,y")),
+        18, ["user 'dave' has 2 item(s) (line 18, line 19); leave-two-out needs at least 3", "set k_core: 3"]),
+    # three rows, but the same item twice: two items once the repeat is dropped
+    ("own/user-with-a-repeat", own(with_rows("dave,i0,5,1,x", "dave,i1,6,1,y", "dave,i0,7,1,z")),
+        18, ["user 'dave' has 2 item(s)", "leave-two-out needs at least 3"]),
+    ("own/user-with-two-items-parquet", own(with_rows("dave,i0,5,1,x", "dave,i1,6,1,y"), ".parquet"),
+        "row 17", ["user 'dave' has 2 item(s) (row 17, row 18)"]),
+    ("own/nothing-survives-the-core", own(with_rows(), k=5), None, ["no user and item survive the 5-core filter"]),
+    ("own/empty-user", own(with_rows(replace_line={3: ",i1,1010,5,ok"})), 3, ["empty user ('user' column)"]),
+    ("own/bad-rating", own(with_rows(replace_line={3: "u0,i1,1010,five,ok"})),
+        3, ["rating 'five' ('rating' column) is not a number"]),
+    ("own/wrong-field-count", own(with_rows(replace_line={6: "u1,i0,2000,5,ok,extra"})),
+        6, ["6 field(s), the header has 5"]),
+    ("own/unclosed-quote", own(with_rows('u9,i9,5,1,"never closed')), 18, ["not valid CSV"]),
+    ("own/empty", own(lambda h, r: []), None, ["file is empty"]),
+    ("own/header-only", own(lambda h, r: [h]), None, ["file holds no interactions"]),
+    ("own/latin-1", own(with_rows(), damage=lambda b: b + "caf\xe9,i0,1,1,x\n".encode("latin-1")),
+        18, ["not UTF-8 text"]),
+    ("own/utf-16", own(with_rows(), damage=lambda b: b.decode().encode("utf-16")), 1, ["not UTF-8 text", "UTF-16"]),
+    ("own/truncated-gzip", own(with_rows(), ".csv.gz", damage=lambda b: b[:-4]),
+        18, ["cannot be read to the end", "end-of-stream marker"]),
+    ("own/unknown-suffix", own(with_rows(), ".xlsx"), None, ["unknown interactions format", ".parquet"]),
+    ("own/not-parquet", own(with_rows(), ".parquet", damage=lambda b: b"user,item,timestamp\n"),
+        None, ["cannot read as Parquet"]),
+    ("own/truncated-parquet", own(with_rows(), ".parquet", damage=lambda b: b[: len(b) // 2]),
+        None, ["cannot read as Parquet"]),
+    ("own/text-asked-but-absent", own(lambda h, r: ["user,item,timestamp", *(x.rsplit(",", 2)[0] for x in r)],
+        explanations_from_text=True), 1, ["explanations_from_text is true but there is no column 'text'"]),
     # -- user embeddings (the file source: .parquet, or .npy + ids)
     ("emb/parquet-truncated", embeddings("e.parquet", truncated(good_parquet)),
         None, ["cannot read as Parquet"]),
@@ -483,7 +602,7 @@ def test_the_code_payloads_would_run_if_loaded_unsafely(build, unsafe_load, demo
 
 def test_the_corpus_covers_every_format():
     formats = {name.split("/")[0] for name, *_ in CASES}
-    assert formats == {"seq", "neg", "maps", "pkl", "json", "reviews", "emb"}
+    assert formats == {"seq", "neg", "maps", "pkl", "json", "reviews", "own", "emb"}
     assert len({name for name, *_ in CASES}) == len(CASES)
 
 

@@ -264,6 +264,7 @@ def _save_pretrained(raw: Path, saved: Path) -> None:
 
 # --- The workflow's side: what may be fetched, and the message when it may not --------------------
 
+AMAZON_2023_SITE = "https://amazon-reviews-2023.github.io/"
 FETCHABLE_REVIEWS = re.compile(r"^resources/amazon/reviews_[A-Za-z_]+_5\.json\.gz$")
 
 
@@ -281,6 +282,9 @@ def reviews_input(path: str, download: bool, base_url: str | None = None) -> str
     if Path(path).exists():
         return path
     name = Path(path).name
+    if re.search(r"\.jsonl(\.gz)?$", name):  # the 2023 release: not fetched (no stable per-file URL is pinned)
+        raise FileNotFoundError(f"{path} does not exist. Fetch the Amazon Reviews 2023 file <Category>.jsonl.gz "
+                                f"({AMAZON_2023_SITE}) to {path}; download: true fetches only the 2014 files.")
     if not re.fullmatch(r"reviews_[A-Za-z_]+_5\.json\.gz", name):
         name = "reviews_<Category>_5.json.gz"
     url = amazon_url(name, base_url)

@@ -60,6 +60,8 @@ def preprocess_inputs(wildcards):
         return {name: getattr(raw, name).format(dataset=wildcards.dataset) for name in names}
     if spec["source"] == "p5":
         return discover_p5_files(spec["path"])
+    if spec["source"] == "interactions":
+        return {"interactions": spec["path"]}
     inputs = {"reviews": reviews_input(spec["path"], config["download"], config["downloads"]["amazon_url"])}
     if "explanations" in spec:
         inputs["explanations"] = spec["explanations"]

@@ -1,115 +1,119 @@
-"""Raw Amazon 2014 5-core reviews (``reviews_<Category>_5.json`` or ``.json.gz``) to P5 sequences.
+"""Raw Amazon reviews to P5 sequences (peapod.data.p5_sequences), in either release's JSON Lines:
 
-The P5 procedure: iterative 5-core filter; each user's reviews sorted by ``unixReviewTime``
-(stable, so same-time reviews keep file order); users shuffled with seed 2022 and numbered 1..N in
-that order; items numbered 1..M by first appearance while walking those sequences. That item
-numbering leaks (a user's next item often has the next id), so ``item_numbering="random"`` offers a
-seeded random numbering to measure the leak.
+- 2014 (McAuley et al.): ``reviews_<Category>_5.json`` or ``.json.gz``, one review per line with
+  ``reviewerID``, ``asin``, ``unixReviewTime`` (seconds), ``overall``, ``reviewText``; lines are
+  strict JSON or, as in older dumps, Python literals.
+- 2023 (Hou et al.): ``<Category>.jsonl`` or ``.jsonl.gz``, with ``user_id``, ``parent_asin`` (the
+  item, as the 2023 benchmarks use it), ``timestamp`` (milliseconds), ``rating``, ``text``.
+
+The release is told by the first review's keys, so one source (``amazon_reviews``) reads both;
+every later review must have the same release's keys. As in P5, a user's repeated review of an
+item stays in the sequence.
 """
 
 from __future__ import annotations
 
 import ast
-import gzip
 import json
-import random
-import zlib
-from collections import Counter, defaultdict
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any
 
-from peapod.data.p5 import decode_utf8
-from peapod.data.raw import RawDataset, renumber_items_at_random
+from peapod.data.p5_sequences import P5_USER_SHUFFLE_SEED, Interaction, build_p5_dataset
+from peapod.data.raw import RawDataset
+from peapod.data.textfiles import numbered_lines
 from peapod.errors import InputError
 
-P5_USER_SHUFFLE_SEED = 2022
+
+@dataclass(frozen=True)
+class ReviewRelease:
+    name: str
+    user: str
+    item: str
+    time: str
+    milliseconds: bool  # the time field counts milliseconds, not seconds
+    rating: str
+    text: str
 
 
-def _open_text(path: Path):
-    if path.suffix == ".gz":
-        return gzip.open(path, "rb")
-    return open(path, "rb")
+RELEASES = (
+    ReviewRelease("2014", "reviewerID", "asin", "unixReviewTime", False, "overall", "reviewText"),
+    ReviewRelease("2023", "user_id", "parent_asin", "timestamp", True, "rating", "text"),
+)
 
 
-def iter_reviews(path: str | Path) -> Iterator[tuple[int, str, str, int]]:
-    """Yield (line, reviewerID, asin, unixReviewTime). Lines are strict JSON or, as in older dumps,
-    Python literals (parsed with ``ast.literal_eval``, never ``eval``)."""
-    path = Path(path)
-    empty = True
-    number = 0
-    with _open_text(path) as handle:
+def release_of(path: Path, record: dict, line: int) -> ReviewRelease:
+    """The release whose user key the first review has."""
+    for release in RELEASES:
+        if release.user in record:
+            return release
+    expected = "; ".join(f"{r.name}: {r.user}, {r.item}, {r.time}" for r in RELEASES)
+    raise InputError(path, f"review has neither release's keys ({expected})", line)
+
+
+def parse_review(path: Path, text: str, line: int) -> dict:
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError:
         try:
-            for number, raw in enumerate(handle, start=1):
-                text = decode_utf8(path, raw, number).strip()
-                if not text:
-                    continue
-                try:
-                    record = json.loads(text)
-                except json.JSONDecodeError:
-                    try:
-                        record = ast.literal_eval(text)
-                    except (ValueError, SyntaxError):
-                        raise InputError(path, "neither JSON nor a Python literal", number) from None
-                if not isinstance(record, dict):
-                    raise InputError(path, f"expected a review object, got {type(record).__name__}", number)
-                for key in ("reviewerID", "asin", "unixReviewTime"):
-                    if key not in record:
-                        raise InputError(path, f"review lacks '{key}'", number)
-                time = record["unixReviewTime"]
-                if isinstance(time, bool) or not isinstance(time, int):
-                    raise InputError(path, f"unixReviewTime {time!r} is not an integer", number)
-                empty = False
-                yield number, str(record["reviewerID"]), str(record["asin"]), time
-        except (OSError, EOFError, zlib.error) as exc:  # truncated or corrupt gzip
-            raise InputError(path, f"cannot be read to the end ({exc})", number + 1) from None
-    if empty:
+            record = ast.literal_eval(text)  # never eval: older dumps' Python-literal lines
+        except (ValueError, SyntaxError):
+            raise InputError(path, "neither JSON nor a Python literal", line) from None
+    if not isinstance(record, dict):
+        raise InputError(path, f"expected a review object, got {type(record).__name__}", line)
+    return record
+
+
+def _optional_rating(path: Path, value: Any, line: int) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(path, f"rating {value!r} is not a number", line)
+    return float(value)
+
+
+def read_reviews(path: str | Path, with_text: bool = False) -> tuple[ReviewRelease, list[Interaction]]:
+    """The file's release and every review as an Interaction (time in seconds); text and rating
+    only ``with_text`` (a full 2023 category holds gigabytes of text)."""
+    path = Path(path)
+    release = None
+    reviews = []
+    for line, raw in numbered_lines(path):
+        text = raw.strip()
+        if not text:
+            continue
+        record = parse_review(path, text, line)
+        release = release or release_of(path, record, line)
+        for key in (release.user, release.item, release.time):
+            if key not in record:
+                raise InputError(path, f"review lacks '{key}' (a {release.name} review, as the first)", line)
+        time = record[release.time]
+        if isinstance(time, bool) or not isinstance(time, int):
+            unit = " (milliseconds)" if release.milliseconds else ""
+            raise InputError(path, f"{release.time} {time!r} is not an integer{unit}", line)
+        reviews.append(Interaction(
+            line, str(record[release.user]), str(record[release.item]),
+            time / 1000 if release.milliseconds else time,
+            text=record.get(release.text) if with_text and isinstance(record.get(release.text), str) else None,
+            rating=_optional_rating(path, record.get(release.rating), line) if with_text else None,
+        ))  # fmt: skip
+    if release is None:
         raise InputError(path, "file holds no reviews")
-
-
-def k_core(pairs: list[tuple[str, str]], k: int = 5) -> set[tuple[str, str]]:
-    """Users and items with at least k reviews, applied until nothing changes; returns kept pairs."""
-    kept = set(range(len(pairs)))
-    while True:
-        user_count = Counter(pairs[i][0] for i in kept)
-        item_count = Counter(pairs[i][1] for i in kept)
-        drop = {i for i in kept if user_count[pairs[i][0]] < k or item_count[pairs[i][1]] < k}
-        if not drop:
-            return {pairs[i] for i in kept}
-        kept -= drop
+    return release, reviews
 
 
 def read_amazon_reviews(
-    path: str | Path, item_numbering: str = "p5", seed: int = P5_USER_SHUFFLE_SEED, core: int = 5
+    path: str | Path,
+    item_numbering: str = "p5",
+    seed: int = P5_USER_SHUFFLE_SEED,
+    core: int = 5,
+    explanations_from_text: bool = False,
 ) -> RawDataset:
-    if item_numbering not in ("p5", "random"):
-        raise ValueError(f"item_numbering must be 'p5' or 'random', not {item_numbering!r}")
+    """A 2014 or 2023 review file the P5 way (``core``-core); with ``explanations_from_text`` the
+    review texts become explanation splits (peapod.data.p5_sequences)."""
     path = Path(path)
-    reviews = list(iter_reviews(path))
-    kept = k_core([(u, i) for _, u, i, _ in reviews], core)
-    by_user: dict[str, list[tuple[int, int, str]]] = defaultdict(list)  # user -> (time, line, asin)
-    for line, user, item, time in reviews:
-        if (user, item) in kept:
-            by_user[user].append((time, line, item))
-    if not by_user:
-        raise InputError(path, f"no user and item survive the {core}-core filter")
-
-    user_order = list(by_user)  # first appearance in the file
-    random.Random(seed).shuffle(user_order)
-    users = {uid: raw for uid, raw in enumerate(user_order, start=1)}
-    item_ids: dict[str, int] = {}
-    sequences: dict[int, list[int]] = {}
-    for uid, raw_user in users.items():
-        history = sorted(by_user[raw_user])  # by time, then file line: stable
-        seq = []
-        for _, _, asin in history:
-            if asin not in item_ids:
-                item_ids[asin] = len(item_ids) + 1
-            seq.append(item_ids[asin])
-        sequences[uid] = seq
-    notes = [f"sequences built from {path.name}: {core}-core, users shuffled with seed {seed}"]
-    items = {iid: asin for asin, iid in item_ids.items()}
-    raw = RawDataset(users, items, sequences, None, None, notes)
-    if item_numbering == "random":
-        return renumber_items_at_random(raw, seed + 1)
-    raw.notes.append("items numbered by first appearance (P5 numbering)")
-    return raw
+    release, reviews = read_reviews(path, with_text=explanations_from_text)
+    return build_p5_dataset(
+        path, reviews, k=core, item_numbering=item_numbering, with_explanations=explanations_from_text,
+        notes=[f"Amazon {release.name} reviews"], seed=seed,
+    )  # fmt: skip

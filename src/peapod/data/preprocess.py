@@ -6,8 +6,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from peapod.data.amazon import P5_USER_SHUFFLE_SEED, read_amazon_reviews
+from peapod.data.amazon import read_amazon_reviews
+from peapod.data.interactions import InteractionsSpec, read_interactions
 from peapod.data.p5 import read_explanations, read_p5_files
+from peapod.data.p5_sequences import ITEM_RENUMBERING_SEED
 from peapod.data.raw import RawDataset, renumber_items_at_random
 from peapod.data.tables import DatasetTables, TooFewNegatives, build_tables, write_dataset
 from peapod.errors import InputError
@@ -15,8 +17,8 @@ from peapod.provenance import provenance
 
 log = logging.getLogger(__name__)
 
-# Seed of random item numbering, the same for P5 files and raw reviews (read_amazon_reviews).
-ITEM_RENUMBERING_SEED = P5_USER_SHUFFLE_SEED + 1
+AMAZON_K_CORE = 5  # P5's 5-core; own interactions are filtered only when k_core is set
+INPUT_ROLES = ("sequences", "reviews", "interactions")  # the file a dataset-wide problem is reported against
 
 
 def read_source(spec: dict[str, Any], inputs: dict[str, str], n_negatives: int) -> RawDataset:
@@ -26,8 +28,21 @@ def read_source(spec: dict[str, Any], inputs: dict[str, str], n_negatives: int) 
         if spec.get("item_numbering", "p5") == "random":
             return renumber_items_at_random(raw, ITEM_RENUMBERING_SEED)
         return raw
+    if spec["source"] == "interactions":
+        return read_interactions(
+            inputs["interactions"],
+            InteractionsSpec(columns=dict(spec.get("columns", {})), duplicates=spec.get("duplicates", "error")),
+            k=spec.get("k_core", 0),
+            item_numbering=spec.get("item_numbering", "p5"),
+            explanations_from_text=spec.get("explanations_from_text"),
+        )
     if spec["source"] == "amazon_reviews":
-        raw = read_amazon_reviews(inputs["reviews"], item_numbering=spec.get("item_numbering", "p5"))
+        raw = read_amazon_reviews(
+            inputs["reviews"],
+            item_numbering=spec.get("item_numbering", "p5"),
+            core=spec.get("k_core", AMAZON_K_CORE),
+            explanations_from_text=spec.get("explanations_from_text", False),
+        )
         if "explanations" in inputs:
             raw.explanations = read_explanations(inputs["explanations"], raw.users, raw.items)
             raw.notes.append(f"explanations read from {Path(inputs['explanations']).name}")
@@ -48,14 +63,14 @@ def preprocess_dataset(
     raw = read_source(spec, inputs, n_negatives)
     if raw.explanations is None:
         log.warning(
-            "dataset %s: no explanation splits (exp_splits.pkl or explanation.json); "
+            "dataset %s: no explanation splits (exp_splits.pkl, explanation.json or review text); "
             "the explanation task is switched off for this dataset",
             name,
         )
     try:
         tables = build_tables(raw, name, n_negatives=n_negatives, negative_seed=negative_seed)
     except TooFewNegatives as exc:
-        source = inputs.get("sequences") or inputs.get("reviews") or name
+        source = next((inputs[role] for role in INPUT_ROLES if role in inputs), name)
         raise InputError(source, str(exc), f"user {exc.user}") from None
     tables.stats["config"] = {"source": spec, "n_negatives": n_negatives, "negative_seed": negative_seed}
     tables.stats["provenance"] = provenance()
