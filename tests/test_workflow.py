@@ -159,6 +159,14 @@ def test_recommendations_target_builds_only_the_runs_it_recommends_from(tmp_path
     (work / "more.yaml").write_text("recommend: {variants: [peapod, lstm]}\n")
     proc = run(["-n", "recommendations", "--configfile", "config/config.yaml", "more.yaml"], work, check=False)
     assert proc.returncode != 0 and "recommend.variants names ['lstm'], not defined under variants:" in proc.stdout + proc.stderr
+    # Without recommend.variants, the first variant defined: a config without peapod still runs.
+    only_pod = yaml.safe_load((work / "config" / "config.yaml").read_text())
+    only_pod["variants"] = {"pod": {"user_prompt": "none"}}
+    del only_pod["ablations"]
+    only_pod["aggregate"] = {"default_variant": "pod", "baseline_variant": "pod"}
+    (work / "pod.yaml").write_text(yaml.safe_dump(only_pod))
+    jobs = dry_run_outputs(work, ["recommendations", "--configfile", "pod.yaml"], cores=2)
+    assert jobs["recommend_next_items"] == ["results/demo/recommendations/pod/seed0/next_items.parquet"]
 
 
 def test_profiles_dry_run(tmp_path):

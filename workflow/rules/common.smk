@@ -251,8 +251,9 @@ def all_outputs(wildcards):
 
 # --- Recommendations (workflow/rules/recommend.smk) ----------------------------------------------
 RECOMMEND = config["recommend"]
+RECOMMEND_VARIANTS = list(RECOMMEND["variants"] or list(VARIANTS)[:1])
 RECOMMEND_SEEDS = [int(s) for s in RECOMMEND["seeds"] or SEEDS[:1]]
-_unknown = [v for v in RECOMMEND["variants"] if v not in VARIANTS]
+_unknown = [v for v in RECOMMEND_VARIANTS if v not in VARIANTS]
 if _unknown:
     raise ValueError(f"recommend.variants names {_unknown}, not defined under variants: ({list(VARIANTS)})")
 
@@ -298,4 +299,4 @@ def recommendation_targets(wildcards):
     recommend:, and explanations where a pairs file is set."""
     names = ["next_items.parquet"] + (["explanations.parquet"] if RECOMMEND["pairs"] else [])
     return [f"{paths.RECOMMENDATIONS_DIR}/{name}".format(dataset=d, variant=v, seed=s)
-            for d in DATASETS for v in RECOMMEND["variants"] for s in RECOMMEND_SEEDS for name in names]
+            for d in DATASETS for v in RECOMMEND_VARIANTS for s in RECOMMEND_SEEDS for name in names]
