@@ -27,6 +27,9 @@ CF_MODELS = list(config["embeddings"]["models"])
 BASELINE_MODELS = list(config["baselines"]["models"])
 BASELINE_SEEDS = [int(seed) for seed in config["baselines"]["seeds"]]
 DEMO_DATASETS = [name for name, spec in config["datasets"].items() if spec["source"] == "demo"]
+# Threads and gpu resource units of each generator job (training, evaluation, recommendations).
+GENERATOR_THREADS = int(config["devices"]["threads_per_job"])
+GENERATOR_GPUS = int(config["devices"]["gpus_per_job"])
 
 
 wildcard_constraints:

@@ -20,9 +20,9 @@ rule evaluate_generator:
         summary=paths.run_file("evaluation.json"),
     params:
         evaluation=config["evaluation"],
-    threads: 2
+    threads: GENERATOR_THREADS
     resources:
-        gpu=1,
+        gpu=GENERATOR_GPUS,
     log:
         "results/{dataset}/logs/evaluate_generator/{variant}/seed{seed}.log",
     benchmark:

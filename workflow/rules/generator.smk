@@ -17,9 +17,9 @@ rule train_generator:
         generator=generator_settings,
         seed=run_seed,
         scoring_memory_mib=config["evaluation"]["scoring_memory_mib"],
-    threads: 2
+    threads: GENERATOR_THREADS
     resources:
-        gpu=1,
+        gpu=GENERATOR_GPUS,
     log:
         "results/{dataset}/logs/train_generator/{variant}/seed{seed}.log",
     benchmark:

@@ -11,9 +11,9 @@ rule recommend_next_items:
         csv=f"{paths.RECOMMENDATIONS_DIR}/next_items.csv",
     params:
         settings=recommend_settings,
-    threads: 2
+    threads: GENERATOR_THREADS
     resources:
-        gpu=1,
+        gpu=GENERATOR_GPUS,
     log:
         "results/{dataset}/logs/recommend_next_items/{variant}/seed{seed}.log",
     conda:
@@ -31,9 +31,9 @@ rule explain_pairs:
         csv=f"{paths.RECOMMENDATIONS_DIR}/explanations.csv",
     params:
         evaluation=config["evaluation"],
-    threads: 2
+    threads: GENERATOR_THREADS
     resources:
-        gpu=1,
+        gpu=GENERATOR_GPUS,
     log:
         "results/{dataset}/logs/explain_pairs/{variant}/seed{seed}.log",
     conda:
