@@ -378,7 +378,9 @@ def assert_recommendations_from_the_finished_demo(work: Path, config: list[str])
     pd.DataFrame({"user": [users[7], users[3]], "item": [items[11], items[2]]}).to_csv(work / "pairs.csv", index=False)
     (work / "ask.yaml").write_text("recommend: {users: wanted.txt, pairs: pairs.csv, top_k: 5}\n")
     proc = run(["recommendations", "--cores", "2", *config, "ask.yaml"], work)
-    assert "train_generator" not in proc.stdout + proc.stderr  # the trained run is reused
+    finished = proc.stdout + proc.stderr
+    assert "(Rule: recommend_next_items)" in finished and "(Rule: explain_pairs)" in finished
+    assert "(Rule: train_generator)" not in finished  # the trained run is reused
     out = work / "results" / "demo" / "recommendations" / "peapod" / "seed0"
     recommended = pd.read_csv(out / "next_items.csv", dtype={"user": str, "item": str})
     assert recommended["user"].unique().tolist() == [users[7], users[3]]
