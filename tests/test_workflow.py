@@ -187,6 +187,15 @@ def test_profiles_dry_run(tmp_path):
             assert (request.get("gpu") == "1") == (rule in gpu_rules), (rule, request)
             assert (request["slurm_partition"] == "<gpu-partition>") == (rule in gpu_rules), (rule, request)
     assert jobs["train_generator"][0]["runtime"] == "1440" and jobs["train_embeddings"][0]["cpus_per_task"] == "8"
+    # The recommendation jobs (`snakemake recommendations`, with explanations of a pairs file) too.
+    (work / "pairs.csv").write_text("user,item\n")
+    (work / "ask.yaml").write_text("recommend: {pairs: pairs.csv}\n")
+    asked = dry_run_resources(work, ["recommendations", "--profile", "profiles/slurm", "--configfile",
+                                     "config/paper.yaml", "ask.yaml"])
+    for rule in ("recommend_next_items", "explain_pairs"):
+        expected = {k: str(v) for k, v in {**profile["default-resources"], **profile["set-resources"][rule]}.items()}
+        assert asked[rule] and all({k: r.get(k) for k in expected} == expected for r in asked[rule]), rule
+        assert all(r.get("gpu") == "1" and r["slurm_partition"] == "<gpu-partition>" for r in asked[rule]), rule
 
 
 def test_bad_input_fails_the_job_with_the_message_in_its_log(tmp_path):
