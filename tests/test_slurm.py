@@ -150,7 +150,18 @@ def slurm_run(slurm_env, tmp_path_factory):
     proc = subprocess.run(command, cwd=work, env=slurm_env, capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, f"SLURM run failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}"
     print(f"SLURM run of the shrunk demo: {time.monotonic() - start:.0f} s")
-    return work, proc.stdout + proc.stderr
+    # Then `snakemake recommendations` from the finished run, with a pairs file of the demo's own ids
+    # (they exist once the data stage ran), so the two recommendation rules go through sbatch too.
+    data = work / "results" / "demo" / "data"
+    user = pd.read_parquet(data / "users.parquet")["raw_id"].iloc[0]
+    item = pd.read_parquet(data / "items.parquet")["raw_id"].iloc[0]
+    (work / "pairs.csv").write_text(f"user,item\n{user},{item}\n")
+    (work / "ask.yaml").write_text("recommend: {pairs: pairs.csv, top_k: 3, beams: 5}\n")
+    at = len(SNAKEMAKE)
+    asked = subprocess.run([*command[:at], "recommendations", *command[at:], "ask.yaml"], cwd=work, env=slurm_env,
+                           capture_output=True, text=True, timeout=900)
+    assert asked.returncode == 0, f"SLURM recommendations failed:\n{asked.stdout[-4000:]}\n{asked.stderr[-6000:]}"
+    return work, proc.stdout + proc.stderr + asked.stdout + asked.stderr
 
 
 def test_every_rule_runs_through_the_slurm_profile(slurm_run, slurm_env):
@@ -174,10 +185,13 @@ def test_every_rule_runs_through_the_slurm_profile(slurm_run, slurm_env):
         check=True).stdout.split())
     assert {states[job] for job, _ in submitted} == {"COMPLETED"}, states
     for job, rule in submitted:
-        if rule in ("train_generator", "evaluate_generator"):
+        if rule in ("train_generator", "evaluate_generator", "recommend_next_items", "explain_pairs"):
             shown = subprocess.run(["scontrol", "show", "job", "-o", job], env=slurm_env, capture_output=True,
                                    text=True, check=True).stdout
             assert "gpu:1" in shown, shown
+    asked = results / "demo" / "recommendations" / "peapod" / "seed0"
+    assert len(pd.read_parquet(asked / "next_items.parquet")) == 3 * 40
+    assert len(pd.read_parquet(asked / "explanations.parquet")) == 1
     # The stand-in GPU is no CUDA device: the device claim falls back to the CPU.
     assert json.loads((results / "demo" / "runs" / "pod" / "seed0" / "run.json").read_text())["device"] == "cpu"
 
