@@ -5,6 +5,7 @@ import torch
 from peapod.devices import claim_from_config
 from peapod.evaluation.evaluate import EvalSettings, evaluate_run_files
 from peapod.generator.checkpoint import MODEL_FILES
+from peapod.generator.collab import declared_cf_files
 from peapod.data.tables import declared_tables
 from peapod.logs import run_logged
 
@@ -22,7 +23,7 @@ def evaluate(smk, device):
         templates_path=smk.input.templates,
         settings=EvalSettings(**smk.params.evaluation),
         outputs=dict(smk.output.items()),
-        cf_files=(smk.input.embeddings, smk.input.neighbors) if "embeddings" in smk.input.keys() else None,
+        cf_files=declared_cf_files(smk.input),
         device=device,
     )
 

@@ -7,6 +7,7 @@ from peapod.devices import claim_from_config
 from peapod.evaluation.evaluate import EvalSettings
 from peapod.evaluation.recommend import write_explanations
 from peapod.generator.checkpoint import MODEL_FILES
+from peapod.generator.collab import declared_cf_files
 from peapod.logs import run_logged
 
 
@@ -21,7 +22,7 @@ def main(smk, log):
             pairs_path=smk.input.pairs,
             outputs=dict(smk.output.items()),
             device=claim.device,
-            cf_files=(smk.input.embeddings, smk.input.neighbors) if "embeddings" in smk.input.keys() else None,
+            cf_files=declared_cf_files(smk.input),
         )
 
 

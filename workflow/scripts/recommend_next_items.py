@@ -6,6 +6,7 @@ from peapod.data.tables import declared_tables
 from peapod.devices import claim_from_config
 from peapod.evaluation.recommend import RecommendSettings, write_recommendations
 from peapod.generator.checkpoint import MODEL_FILES
+from peapod.generator.collab import declared_cf_files
 from peapod.logs import run_logged
 
 
@@ -20,7 +21,7 @@ def main(smk, log):
             outputs=dict(smk.output.items()),
             users_path=smk.input.get("users"),
             device=claim.device,
-            cf_files=(smk.input.embeddings, smk.input.neighbors) if "embeddings" in smk.input.keys() else None,
+            cf_files=declared_cf_files(smk.input),
         )
 
 

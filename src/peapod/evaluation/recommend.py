@@ -145,11 +145,10 @@ def recommend_next_items(evaluator: RunEvaluator, sequences: dict[int, np.ndarra
         with autocast(evaluator.device):
             scores = evaluator.model.score_candidates(batch, labels.to(evaluator.device)).cpu().numpy()
         for j, i in enumerate(rows):
-            keep = found[j] >= 0  # fewer items than top_k left in the catalogue: shorter list
-            order = np.argsort(-scores[j][keep], kind="stable")
-            for rank, k in enumerate(order, start=1):
-                item = int(found[j][keep][k])
-                rows_out.append((i, rank, item, float(scores[j][keep][k]), int(np.flatnonzero(keep)[k]) + 1))
+            positions = np.flatnonzero(found[j] >= 0)  # fewer items than top_k left: a shorter list
+            by_score = positions[np.argsort(-scores[j][positions], kind="stable")]
+            rows_out += [(i, rank, int(found[j][p]), float(scores[j][p]), int(p) + 1)
+                         for rank, p in enumerate(by_score, start=1)]
     rows_out.sort(key=lambda r: (r[0], r[1]))
     frame = pd.DataFrame(rows_out, columns=["row", "rank", "item_id", "score", "beam_rank"])
     frame.insert(0, "user_id", [users[r] for r in frame.pop("row")])
@@ -168,9 +167,9 @@ def explain_pairs(evaluator: RunEvaluator, user_list: list[int], item_list: list
 
 
 def _load(run: dict[str, str | Path], tables: dict[str, str | Path], templates_path: str | Path,
-          settings: EvalSettings, device, cf_files):
-    """(evaluator, sequences, user IdMap, item IdMap) of a trained run and its dataset's tables
-    (users, items, sequences)."""
+          settings: EvalSettings, device, cf_files, with_sequences: bool = True):
+    """(evaluator, sequences or None, user IdMap, item IdMap) of a trained run and its dataset's
+    tables (users, items and, ``with_sequences``, sequences)."""
     from peapod.data.tables import item_catalogue, read_tables, user_sequences
     from peapod.generator.checkpoint import load_model_files
     from peapod.generator.data import Templates
@@ -179,10 +178,11 @@ def _load(run: dict[str, str | Path], tables: dict[str, str | Path], templates_p
     dev = pick_device(str(device) if device else None)
     model, tokenizer, _ = load_model_files(run, dev, cf_files)
     log.info("loaded %s: %s", Path(run["model"]).parent, describe_precision(dev))
-    data = read_tables({name: tables[name] for name in ("users", "items", "sequences")})
+    names = ("users", "items", "sequences") if with_sequences else ("users", "items")
+    data = read_tables({name: tables[name] for name in names})
     evaluator = RunEvaluator(model, tokenizer, Templates.load(templates_path), settings,
                              item_catalogue(data["items"]), dev, phase="recommend")
-    return (evaluator, user_sequences(data["sequences"]), IdMap(data["users"].to_pandas(), "user_id", "user"),
+    return (evaluator, user_sequences(data["sequences"]) if with_sequences else None, IdMap(data["users"].to_pandas(), "user_id", "user"),
             IdMap(data["items"].to_pandas(), "item_id", "item"))
 
 
@@ -208,7 +208,7 @@ def write_explanations(run: dict[str, str | Path], tables: dict[str, str | Path]
                        device=None, cf_files: tuple[str | Path, str | Path] | None = None) -> pd.DataFrame:
     """The generated explanation of every (user, item) pair of ``pairs_path`` (see read_pairs),
     by the evaluation's explanation beam search (``settings``), written atomically to ``outputs``."""
-    evaluator, _, users, items = _load(run, tables, templates_path, settings, device, cf_files)
+    evaluator, _, users, items = _load(run, tables, templates_path, settings, device, cf_files, with_sequences=False)
     user_list, item_list = read_pairs(pairs_path, users, items)
     log.info("explaining %d (user, item) pairs", len(user_list))
     frame = explain_pairs(evaluator, user_list, item_list, items, users)

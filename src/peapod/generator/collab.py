@@ -95,3 +95,9 @@ class CollabSource:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def declared_cf_files(inputs) -> tuple[str, str] | None:
+    """(embeddings, neighbours) of a generator rule's inputs, or None for a run without a user prompt
+    (POD): the workflow declares both only when the variant reads them."""
+    return (inputs["embeddings"], inputs["neighbors"]) if "embeddings" in inputs.keys() else None
