@@ -420,3 +420,35 @@ def test_tables_put_each_trained_baseline_under_its_reported_row(tmp_path):
     assert any("FDSA: not trained here: needs item attributes" in n for n in notes)
     assert any("S3-Rec: not trained here" in n for n in notes)
     assert any(n.startswith("SASRec (ours, same split)") and "earlier items removed" in n for n in notes)
+
+
+# ---------------------------------------------------------------------------------------------
+# The epoch loop: early stopping, the best epoch's weights, progress lines
+
+
+def test_epoch_loop_stops_early_restores_the_best_epoch_and_logs_an_honest_eta(caplog):
+    import logging
+
+    import torch
+
+    from peapod.baselines.training import TrainSettings, train_with_early_stopping
+
+    model = torch.nn.Linear(1, 1, bias=False)
+    scores = iter([0.1, 0.3, 0.2, 0.25, 0.29, 0.9])  # best at epoch 2, then 3 epochs without a better one
+
+    class OneStepTrainer:  # RecBole's Trainer._train_epoch contract: train one epoch, return its loss
+        def _train_epoch(self, train_data, epoch, show_progress=False):
+            with torch.no_grad():
+                model.weight.fill_(float(epoch + 1))  # the weights say which epoch wrote them
+            return 1.0 / (epoch + 1)
+
+    settings = TrainSettings(epochs=6, stopping_step=3)
+    with caplog.at_level(logging.INFO, logger="peapod.baselines.training"):
+        result = train_with_early_stopping("toy", model, OneStepTrainer(), None, settings,
+                                           validate=lambda: next(scores), rank_all=lambda: pd.DataFrame())
+    assert result.epochs_run == 5 and result.best_epoch == 2
+    assert model.weight.item() == 2.0  # epoch 2's weights, not the last epoch's
+    lines = [r.getMessage() for r in caplog.records if "epoch 1/6" in r.getMessage()]
+    # after epoch 1: 5 epochs left under the cap, 3 if validation stops improving
+    assert len(lines) == 1 and "ETA at most" in lines[0] and "if validation stops improving" in lines[0]
+    assert any("stopped" in r.getMessage() for r in caplog.records)

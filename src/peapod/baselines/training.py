@@ -57,10 +57,15 @@ def train_with_early_stopping(name: str, model, trainer, train_data, settings: T
             best, best_epoch, best_state, waited = valid, epoch, copy.deepcopy(model.state_dict()), 0
         else:
             waited += 1
-        remaining = min(settings.epochs - epoch - 1, settings.stopping_step - waited)
-        log.info("%s epoch %d/%d: loss %.4f, valid %s %.4f (best %.4f at epoch %d), %.1fs/epoch, ETA at most %s",
+        # The epoch cap bounds the time left; early stopping can only shorten it (at the soonest
+        # after stopping_step - waited more epochs without a better validation score).
+        per_epoch = (time.perf_counter() - start) / (epoch + 1)
+        left_at_most = settings.epochs - epoch - 1
+        left_at_least = min(left_at_most, settings.stopping_step - waited)
+        log.info("%s epoch %d/%d: loss %.4f, valid %s %.4f (best %.4f at epoch %d), %.1fs/epoch, "
+                 "ETA at most %s (%s if validation stops improving)",
                  name, epoch + 1, settings.epochs, loss, STOP_METRIC, valid, best, best_epoch + 1, seconds,
-                 format_seconds(remaining * (time.perf_counter() - start) / (epoch + 1)))
+                 format_seconds(left_at_most * per_epoch), format_seconds(left_at_least * per_epoch))
         if waited >= settings.stopping_step:
             log.info("%s: no better validation %s for %d epochs: stopped", name, STOP_METRIC, waited)
             break
