@@ -2,12 +2,19 @@
 
     PYTHONPATH=src python benchmarks/bench_baselines.py --data results/beauty/data --models SASRec
     PYTHONPATH=src python benchmarks/bench_baselines.py --data results/beauty/data --epochs 3   # every model, 3 epochs
+    PYTHONPATH=src python benchmarks/bench_baselines.py --from-results results/beauty   # a finished study's jobs
+
 
 Each model runs in its own subprocess (one torch thread per core given by --threads) through the
 workflow's own entry point (peapod.baselines.stage.run_baseline, the config's defaults unless
 --epochs caps them), and the script prints wall time, epochs run, seconds per epoch, the test
 HR@10 / NDCG@10 and the subprocess's peak resident memory (ru_maxrss: interpreter, torch and RecBole
 included). Outputs go to a temporary directory.
+
+--from-results reads what the workflow measured instead of training again: every finished
+train_baseline job of a dataset (Snakemake's benchmark file: wall time, peak RSS, CPU time; the
+run's run.json: epochs, seconds per epoch, test metrics), one row per (model, seed) and each
+model's mean.
 """
 
 from __future__ import annotations
@@ -57,6 +64,42 @@ def bench(model: str, data: str, seed: int, threads: int, overrides: dict) -> di
             "hr@10": record["test"].get("hr@10"), "ndcg@10": record["test"].get("ndcg@10")}
 
 
+def from_results(dataset_dir: Path) -> list[dict]:
+    """One record per finished baseline job of a workflow's dataset directory (results/<dataset>)."""
+    import csv
+
+    rows = []
+    for run_file in sorted(dataset_dir.glob("baselines/*/seed*/run.json")):
+        record = json.loads(run_file.read_text())
+        model, seed = record["model"], record["seed"]
+        bench_file = dataset_dir / "benchmarks" / f"train_baseline_{model}_seed{seed}.tsv"
+        if not bench_file.exists():
+            raise SystemExit(f"{bench_file}: missing (the job's Snakemake benchmark of {run_file})")
+        with bench_file.open() as handle:
+            measured = next(csv.DictReader(handle, delimiter="\t"))
+        epochs = record["history"]
+        rows.append({"model": model, "seed": seed, "wall_s": float(measured["s"]),
+                     "cpu_s": float(measured["cpu_time"]), "peak_mib": float(measured["max_rss"]),
+                     "epochs": record["epochs_run"], "best_epoch": record["best_epoch"],
+                     "s_per_epoch": sum(e["seconds"] for e in epochs) / max(1, len(epochs)),
+                     "hr@10": record["test"].get("hr@10"), "ndcg@10": record["test"].get("ndcg@10")})
+    if not rows:
+        raise SystemExit(f"{dataset_dir}: no finished baseline run (baselines/<model>/seed<seed>/run.json)")
+    return rows
+
+
+def print_results_table(rows: list[dict]) -> None:
+    print("| model | seed | wall | CPU time | epochs run (best) | s / epoch | peak RSS | test HR@10 | test NDCG@10 |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for model in dict.fromkeys(r["model"] for r in rows):
+        runs = [r for r in rows if r["model"] == model]
+        mean = {k: sum(r[k] for r in runs) / len(runs) for k in ("wall_s", "cpu_s", "s_per_epoch", "peak_mib", "hr@10", "ndcg@10")}
+        for r in runs + [dict(mean, seed="mean", epochs="", best_epoch="")]:
+            epochs = f"{r['epochs']} ({r['best_epoch']})" if r["epochs"] != "" else ""
+            print(f"| {model} | {r['seed']} | {r['wall_s'] / 60:.1f} min | {r['cpu_s'] / 60:.1f} min | {epochs} | "
+                  f"{r['s_per_epoch']:.1f} | {r['peak_mib']:,.0f} MiB | {r['hr@10']:.4f} | {r['ndcg@10']:.4f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="results/beauty/data", help="directory of the data stage's tables")
@@ -66,7 +109,12 @@ def main() -> None:
     parser.add_argument("--max-seq-length", type=int, default=None, help="sequential: history items read (default 50)")
     parser.add_argument("--batch", type=int, default=None, help="RecBole train_batch_size (default 2048)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--from-results", type=Path, default=None, metavar="DIR",
+                        help="report a finished study's baseline jobs under DIR (results/<dataset>) instead of training")
     args = parser.parse_args()
+    if args.from_results:
+        print_results_table(from_results(args.from_results))
+        return
     overrides = {"epochs": args.epochs} if args.epochs else {}
     if args.max_seq_length:
         overrides["max_seq_length"] = args.max_seq_length
