@@ -109,6 +109,10 @@ def main() -> None:
     parser.add_argument("--max-seq-length", type=int, default=None, help="sequential: history items read (default 50)")
     parser.add_argument("--batch", type=int, default=None, help="RecBole train_batch_size (default 2048)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--recbole", type=json.loads, default=None, metavar="JSON",
+                        help='RecBole settings merged over the run\'s, e.g. \'{"loss_type": "BPR"}\'')
+    parser.add_argument("--keep-history", action="store_true",
+                        help="sequential: rank the user's earlier items too (exclude_history: false)")
     parser.add_argument("--from-results", type=Path, default=None, metavar="DIR",
                         help="report a finished study's baseline jobs under DIR (results/<dataset>) instead of training")
     args = parser.parse_args()
@@ -118,8 +122,11 @@ def main() -> None:
     overrides = {"epochs": args.epochs} if args.epochs else {}
     if args.max_seq_length:
         overrides["max_seq_length"] = args.max_seq_length
-    if args.batch:
-        overrides["recbole"] = {"train_batch_size": args.batch}
+    recbole = {**({"train_batch_size": args.batch} if args.batch else {}), **(args.recbole or {})}
+    if recbole:
+        overrides["recbole"] = recbole
+    if args.keep_history:
+        overrides["exclude_history"] = False
     print("| model | wall | epochs run (best) | s / epoch | peak RSS | test HR@10 | test NDCG@10 |")
     print("|---|---|---|---|---|---|---|")
     for model in args.models:
