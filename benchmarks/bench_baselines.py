@@ -61,7 +61,8 @@ def bench(model: str, data: str, seed: int, threads: int, overrides: dict) -> di
     return {"model": model, "wall_s": wall, "epochs": record["epochs_run"], "best_epoch": record["best_epoch"],
             "s_per_epoch": sum(e["seconds"] for e in epochs) / max(1, len(epochs)),
             "peak_mib": peak / 1024, "peak_is_max_so_far": peak == before,
-            "hr@10": record["test"].get("hr@10"), "ndcg@10": record["test"].get("ndcg@10")}
+            "hr@10": record["test"].get("hr@10"), "ndcg@10": record["test"].get("ndcg@10"),
+            "valid_curve": [e["valid_ndcg@10"] for e in epochs]}
 
 
 def from_results(dataset_dir: Path) -> list[dict]:
@@ -134,6 +135,8 @@ def main() -> None:
         peak = f"{r['peak_mib']:,.0f} MiB" + (" (at most; an earlier model's peak)" if r["peak_is_max_so_far"] else "")
         print(f"| {model} | {r['wall_s'] / 60:.1f} min | {r['epochs']} ({r['best_epoch']}) | {r['s_per_epoch']:.1f} | "
               f"{peak} | {r['hr@10']:.4f} | {r['ndcg@10']:.4f} |", flush=True)
+        print(f"{model}: validation ndcg@10 after each epoch: " + ", ".join(f"{v:.4f}" for v in r["valid_curve"]),
+              file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":
