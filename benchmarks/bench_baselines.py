@@ -57,12 +57,17 @@ def bench(model: str, data: str, seed: int, threads: int, overrides: dict) -> di
         wall = time.perf_counter() - start
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux; the largest child so far
         record = json.loads((Path(out) / "run.json").read_text())
+    return {"model": model, "wall_s": wall, "peak_mib": peak / 1024, "peak_is_max_so_far": peak == before,
+            **run_summary(record)}
+
+
+def run_summary(record: dict) -> dict:
+    """Epochs, seconds per epoch, validation curve and test metrics of one baseline run.json."""
     epochs = record["history"]
-    return {"model": model, "wall_s": wall, "epochs": record["epochs_run"], "best_epoch": record["best_epoch"],
+    return {"epochs": record["epochs_run"], "best_epoch": record["best_epoch"],
             "s_per_epoch": sum(e["seconds"] for e in epochs) / max(1, len(epochs)),
-            "peak_mib": peak / 1024, "peak_is_max_so_far": peak == before,
-            "hr@10": record["test"].get("hr@10"), "ndcg@10": record["test"].get("ndcg@10"),
-            "valid_curve": [e["valid_ndcg@10"] for e in epochs]}
+            "valid_curve": [e["valid_ndcg@10"] for e in epochs],
+            "hr@10": record["test"].get("hr@10"), "ndcg@10": record["test"].get("ndcg@10")}
 
 
 def from_results(dataset_dir: Path) -> list[dict]:
@@ -78,12 +83,9 @@ def from_results(dataset_dir: Path) -> list[dict]:
             raise SystemExit(f"{bench_file}: missing (the job's Snakemake benchmark of {run_file})")
         with bench_file.open() as handle:
             measured = next(csv.DictReader(handle, delimiter="\t"))
-        epochs = record["history"]
         rows.append({"model": model, "seed": seed, "wall_s": float(measured["s"]),
                      "cpu_s": float(measured["cpu_time"]), "peak_mib": float(measured["max_rss"]),
-                     "epochs": record["epochs_run"], "best_epoch": record["best_epoch"],
-                     "s_per_epoch": sum(e["seconds"] for e in epochs) / max(1, len(epochs)),
-                     "hr@10": record["test"].get("hr@10"), "ndcg@10": record["test"].get("ndcg@10")})
+                     **run_summary(record)})
     if not rows:
         raise SystemExit(f"{dataset_dir}: no finished baseline run (baselines/<model>/seed<seed>/run.json)")
     return rows
