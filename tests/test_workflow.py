@@ -434,7 +434,8 @@ def test_beauty_gpu_twin_dag(tmp_path):
 SHIPPED_RUNS = [
     ["config/config.yaml"], ["config/config.yaml", "config/demo_ablations.yaml"], ["config/paper.yaml"],
     ["config/beauty_cpu.yaml"], ["config/beauty_cpu.yaml", "config/beauty_cpu_longer.yaml"],
-    ["config/beauty_cpu_study.yaml"], ["config/beauty_gpu.yaml"], ["config/beauty_baselines.yaml"],
+    ["config/beauty_cpu_study.yaml"], ["config/beauty_cpu_random.yaml"], ["config/beauty_gpu.yaml"],
+    ["config/beauty_baselines.yaml"],
 ]
 
 
