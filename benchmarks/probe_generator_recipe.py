@@ -1,8 +1,9 @@
 """Recipe probe for the CPU generator on a real dataset: train one run for a fixed wall-time budget
 and measure, every ``--every`` seconds, what the study's learning curves measure once an epoch.
 
-Each line: seconds, optimizer steps and samples so far; the teacher-forced validation loss per target
-token on a fixed 300-user sample (per task); and on a fixed 100-user probe the free-beam HR@10
+Each line: seconds, optimizer steps and samples so far; the mean training loss per target token
+since the last line and the teacher-forced validation loss per target token on a fixed 300-user
+sample (per task; validation prompts carry the evaluation's candidates); and on a fixed 100-user probe the free-beam HR@10
 (sequential and top-n, 10 beams), the share of top-n beams inside the prompt's candidates, and top-n
 HR@10 by exact scoring of the 100 candidates. It answers "does this recipe start to copy from its
 prompt within N steps?" in minutes, before a study spends hours on it.
@@ -29,7 +30,7 @@ import torch
 import yaml
 
 from peapod.generator.collab import load_collaborative_inputs
-from peapod.generator.config import variant_config
+from peapod.generator.config import TASKS, variant_config
 from peapod.generator.data import TaskData, Templates, Validation
 from peapod.generator.train import fresh_model, learning_check, open_session, train_step, validation_losses
 
@@ -69,13 +70,16 @@ def main() -> None:
 
     start = time.perf_counter()
     steps = samples = 0
+    window: dict[str, list[float]] = {}  # training loss per task since the last measurement
 
     def measure() -> None:
         t0 = time.perf_counter()
         losses = validation_losses(s.model, losses_on, s.dev)
         check = learning_check(s.model, probe, tokenizer, s.batches.catalogue, 10, s.dev)
         s.model.train()
-        print(args.tag, f"t={t0 - start:.0f}s steps={steps} samples={samples}",
+        train = {k: round(float(np.mean(v)), 3) for k, v in window.items()}
+        window.clear()
+        print(args.tag, f"t={t0 - start:.0f}s steps={steps} samples={samples}", "train", train, "valid",
               {k: round(v, 3) for k, v in losses.items()}, {k: round(v, 3) for k, v in check.items()},
               f"measured in {time.perf_counter() - t0:.0f}s", flush=True)
 
@@ -83,7 +87,8 @@ def main() -> None:
     last, epoch, done = time.perf_counter(), 0, False
     while not done:
         for _, batch in s.batches.iterate(epoch, start=0, prefetch=2):
-            train_step(s, batch)
+            loss = train_step(s, batch)
+            window.setdefault(TASKS[int(batch["task_ids"][0])], []).append(float(loss))
             s.state.global_step += 1  # the learning-rate schedule reads it (as train_epoch does)
             steps, samples = steps + 1, samples + len(batch["user_ids"])
             now = time.perf_counter()
