@@ -38,13 +38,13 @@ from bench_training import REFERENCE_SAMPLES_PER_S, TEMPLATES, build_model, make
 from peapod.generator.backbone import offline  # noqa: E402
 from peapod.generator.config import GeneratorConfig  # noqa: E402
 from peapod.generator.data import Batches, Templates  # noqa: E402
-from peapod.generator.runtime import autocast, describe_precision, pick_device, to_device  # noqa: E402
+from peapod.generator.runtime import autocast, compile_model, describe_precision, pick_device, to_device  # noqa: E402
 from peapod.generator.tokenization import train_tokenizer  # noqa: E402
 
 SPORTS_USERS = 35_598
 SIZES = {  # full run on a GPU; smoke on a CPU in seconds
     "full": dict(backbone="t5-small", users=2000, batch=64, steps=150, warmup=20, eval_users=512, share=(1, 2, 4),
-                 share_seconds=25.0),
+                 share_seconds=20.0),
     "smoke": dict(backbone="tiny", users=200, batch=8, steps=3, warmup=1, eval_users=8, share=(1, 2),
                   share_seconds=2.0),
 }
@@ -68,18 +68,22 @@ def generator_settings(size: dict, reference_style: bool) -> GeneratorConfig:
 
 
 def train_throughput(size: dict, data, templates, tokenizer, device, reference_style: bool,
-                     seconds: float | None = None) -> dict:
-    """Samples/s and tokens/s of the training loop (``seconds``: run for that long instead of steps)."""
+                     seconds: float | None = None, compiled: bool = False, workers: int = 0) -> dict:
+    """Samples/s and tokens/s of the training loop (``seconds``: run for that long instead of steps);
+    ``compiled``: under torch.compile (its compilation falls in the warm-up steps); ``workers``:
+    batch-building processes."""
     cfg = generator_settings(size, reference_style)
     cf_dim = 64 if size["backbone"] == "tiny" else 512
     model = build_model(size["backbone"], tokenizer, data.n_users, cf_dim, cfg.neighbors, cfg, 0).to(device)
+    if compiled:
+        compile_model(model, device)
     cuda = device.type == "cuda"
     optimizer = torch.optim.AdamW(model.parameters(), lr=5e-4, fused=cuda or None)
     batches = Batches(data, tokenizer, templates, cfg, 0, pad_multiple=8 if cuda and not reference_style else 1,
                       pin_memory=cuda and not reference_style)
     precision = contextlib.nullcontext if reference_style else (lambda: autocast(device))
     sync = torch.cuda.synchronize if cuda else (lambda: None)
-    stream = (b for epoch in range(10**6) for _, b in batches.iterate(epoch))
+    stream = (b for epoch in range(10**6) for _, b in batches.iterate(epoch, workers=workers))
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     model.train()
@@ -88,14 +92,16 @@ def train_throughput(size: dict, data, templates, tokenizer, device, reference_s
         if step == size["warmup"]:
             sync()
             start, samples, tokens = time.perf_counter(), 0, 0
-        batch = to_device(next(stream), device)
+        batch = next(stream)
+        n_tokens = int(batch["attention_mask"].sum()) + int((batch["labels"] != -100).sum())  # on the host
+        batch = to_device(batch, device)
         with precision():
             loss = model(batch).loss
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         samples += batch["input_ids"].shape[0]
-        tokens += int(batch["attention_mask"].sum()) + int((batch["labels"] != -100).sum())
+        tokens += n_tokens
         if step >= size["warmup"]:
             steps += 1
             if (seconds is None and steps >= size["steps"]) or (seconds and time.perf_counter() - start >= seconds):
@@ -157,9 +163,37 @@ def sharing(size_name: str) -> dict[int, float]:
     return totals
 
 
+def real_prompt_rows(size_name: str, data_dir: Path, device) -> None:
+    """Training on a real dataset's prompts with the workflow's own session and step
+    (bench_train_step.measure): T5-small's shape, POD, batch 64, plain and with torch.compile and
+    batch-building workers; then torch.profiler over 10 plain steps (GPU kernels, host time)."""
+    from bench_train_step import arguments, measure
+
+    small = size_name == "full"
+    common = ["--data", str(data_dir), "--device", str(device), "--backbone", "t5-small" if small else "tiny",
+              "--overrides", json.dumps({"user_prompt": "none", "batch_size": 64 if small else 8}),
+              "--warmup", "20" if small else "1", "--steps", "150" if small else "3"]
+    print(f"training on real prompts ({data_dir}), {'T5-small shape' if small else 'tiny'}, POD, batch "
+          f"{64 if small else 8}, the workflow's Session and train_step:")
+    for label, extra in (("plain", ["--profile", "10" if small else "1"]),
+                         ("compiled, 4 loader workers", ["--compile", "--workers", "4"] if small else ["--workers", "2"])):
+        try:
+            out = measure(arguments(common + extra))
+        except Exception as error:  # report and go on: the other rows still count
+            print(f"  {label:<28} failed: {type(error).__name__}: {str(error)[:300]}")
+            continue
+        table = out.pop("profile", None)
+        print(f"  {label:<28} {out['samples_per_s']:>9.1f} samples/s (warm-up {out['warmup_s']} s, "
+              f"losses {json.dumps({t: out[t]['mean_loss'] for t in ('sequential', 'topn') if t in out})})")
+        if table:
+            print(table)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes on whatever device there is (seconds)")
+    parser.add_argument("--data", default=str(Path(__file__).resolve().parents[1] / "results" / "beauty" / "data"),
+                        help="a real dataset's data-stage tables (skipped when absent)")
     parser.add_argument("--share-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     offline()
@@ -170,27 +204,44 @@ def main() -> None:
     size = SIZES[size_name]
     device = pick_device()
     name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"gpu_suite ({size_name}): {name}; ours: {describe_precision(device)}; torch {torch.__version__}")
+    print(f"gpu_suite ({size_name}): {name}; ours: {describe_precision(device)}; torch {torch.__version__}", flush=True)
     data, templates, tokenizer = setup(size)
     print(f"training: {size['backbone']} shape, random weights, batch {size['batch']}, "
           f"{size['warmup']} warm-up + {size['steps']} timed steps")
-    ref = train_throughput(size, data, templates, tokenizer, device, reference_style=True)
-    ours = train_throughput(size, data, templates, tokenizer, device, reference_style=False)
-    for label, r in (("reference-style (mixed, pads in loss, fp32)", ref), ("ours (task, masked, bf16 if native)", ours)):
+    rows = {"reference-style (mixed, pads in loss, fp32)": dict(reference_style=True),
+            "ours (task, masked, bf16 if native)": dict(reference_style=False),
+            "ours, 4 loader workers": dict(reference_style=False, workers=4),
+            "ours, compiled, 4 loader workers": dict(reference_style=False, compiled=True, workers=4)}
+    if size_name == "smoke":  # compilation alone takes minutes on a small CPU
+        rows.pop("ours, compiled, 4 loader workers")
+    results = {}
+    for label, settings in rows.items():
+        try:
+            results[label] = train_throughput(size, data, templates, tokenizer, device, **settings)
+        except Exception as error:  # e.g. torch.compile unavailable: the other rows still count
+            print(f"  {label:<45} failed: {type(error).__name__}: {str(error)[:300]}")
+            continue
+        r = results[label]
         peak = f"peak {r['peak_gib']:.2f} GiB" if device.type == "cuda" else "peak n/a on CPU"
         print(f"  {label:<45} {r['samples_per_s']:>9.1f} samples/s {r['tokens_per_s']:>11,.0f} tokens/s "
-              f"{peak}  ({r['samples_per_s'] / REFERENCE_SAMPLES_PER_S:.2f}x POD's 218/s)")
-    print(f"  ours / reference-style: {ours['samples_per_s'] / ref['samples_per_s']:.2f}x samples/s, "
-          f"{ours['tokens_per_s'] / ref['tokens_per_s']:.2f}x tokens/s")
+              f"{peak}  ({r['samples_per_s'] / REFERENCE_SAMPLES_PER_S:.2f}x POD's 218/s)", flush=True)
+    ref, ours = (results.get(label) for label in list(rows)[:2])
+    if ref and ours:
+        print(f"  ours / reference-style: {ours['samples_per_s'] / ref['samples_per_s']:.2f}x samples/s, "
+              f"{ours['tokens_per_s'] / ref['tokens_per_s']:.2f}x tokens/s")
     with tempfile.TemporaryDirectory() as tmp:
         times = evaluation_times(size, ours["model"], data, templates, tokenizer, device, Path(tmp))
     print(f"evaluation ({size['eval_users']} users, batch 32), seconds per 1,000 users:")
     for method, per_1000 in times.items():
         print(f"  {method:<24} {per_1000:>8.1f} s   (Sports' {SPORTS_USERS:,} users: "
-              f"{per_1000 * SPORTS_USERS / 1000 / 60:.1f} min)")
-    del ours, ref
+              f"{per_1000 * SPORTS_USERS / 1000 / 60:.1f} min)", flush=True)
+    del ours, ref, results
     if device.type == "cuda":
         torch.cuda.empty_cache()
+    if Path(args.data).is_dir():
+        real_prompt_rows(size_name, Path(args.data), device)
+    else:
+        print(f"training on real prompts: skipped, no data-stage tables at {args.data}")
     totals = sharing(size_name)
     print(f"sharing one device ({size['share_seconds']:.0f} s each), total samples/s by concurrent runs:")
     for k, total in totals.items():

@@ -552,7 +552,7 @@ def test_t5_backbone_loads_offline_from_a_local_directory(tmp_path):
     model, tok2 = load_backbone(GeneratorConfig(backbone="t5-small", model_dir=str(tmp_path / "t5-small")))
     assert_same_state_dict(saved.state_dict(), model.state_dict())
     assert tok2("user_3 item_4")["input_ids"] == tok("user_3 item_4")["input_ids"]
-    assert model.config._attn_implementation == "sdpa"
+    assert model.config._attn_implementation == "peapod_sdpa"
 
 
 def test_user_prompt_attention_runs_in_the_models_width(small):

@@ -172,8 +172,12 @@ def use_device(claim: DeviceClaim) -> None:
 
 
 def claim_from_config(config: Mapping) -> DeviceClaim:
-    """Claim per the workflow config's ``devices`` section (jobs_per_device, lock_dir)."""
+    """Claim per the workflow config's ``devices`` section (jobs_per_device, lock_dir), and set the
+    job's precision (``devices.precision``, peapod.generator.runtime.set_precision)."""
+    from peapod.generator.runtime import set_precision
+
     section = config.get("devices") or {}
+    set_precision(section.get("precision", "auto"))
     claim = claim_device(int(section.get("jobs_per_device", 1)), section.get("lock_dir"))
     use_device(claim)
     return claim

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Iterable
 
 from peapod.fetch import HUB_REPOS
+from peapod.generator import attention
 from peapod.generator.config import GeneratorConfig
 from peapod.generator.tokenization import train_tokenizer
 
@@ -52,7 +53,7 @@ def t5_config(vocab_size: int, d_model: int, d_ff: int, num_layers: int, num_hea
         eos_token_id=1,
         decoder_start_token_id=0,
     )
-    config._attn_implementation = "sdpa"  # fused attention (T5's position bias goes in as the mask)
+    config._attn_implementation = attention.register()  # sdpa, the position bias combined once per stack
     return config
 
 
@@ -85,14 +86,14 @@ def load_backbone(cfg: GeneratorConfig, texts: Iterable[str] | None = None, reso
         tried.append(str(directory))
         if (directory / "config.json").exists():
             log.info("loading %s from %s", cfg.backbone, directory)
-            model = T5ForConditionalGeneration.from_pretrained(directory, local_files_only=True, attn_implementation="sdpa")
+            model = T5ForConditionalGeneration.from_pretrained(directory, local_files_only=True, attn_implementation=attention.register())
             tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
             return model, tokenizer
     if not cfg.model_dir:
         for name in HUB_NAMES[cfg.backbone]:
             tried.append(f"Hugging Face cache: {name}")
             try:
-                model = T5ForConditionalGeneration.from_pretrained(name, local_files_only=True, attn_implementation="sdpa")
+                model = T5ForConditionalGeneration.from_pretrained(name, local_files_only=True, attn_implementation=attention.register())
                 tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=True)
             except OSError:
                 continue

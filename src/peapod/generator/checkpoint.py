@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, load_model, save_file, save_model
 
+from peapod.generator import attention
 from peapod.generator.config import GeneratorConfig
 
 FORMAT = "peapod-generator/1"
@@ -88,7 +89,7 @@ def build_from_meta(meta: dict[str, Any], collab: tuple[np.ndarray, np.ndarray] 
     if meta.get("format") != FORMAT:
         raise ValueError(f"not a {FORMAT} checkpoint (format {meta.get('format')!r})")
     t5_config = T5Config.from_dict(dict(meta["t5"]))
-    t5_config._attn_implementation = "sdpa"
+    t5_config._attn_implementation = attention.register()
     t5 = T5ForConditionalGeneration(t5_config)
     cfg = GeneratorConfig.from_dict(meta["generator"])
     emb = nbr = None

@@ -20,7 +20,7 @@ import string
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -287,8 +287,10 @@ class Batches:
         candidates = rng.permutation(np.concatenate([[positive], self._negatives(rng, items)]))
         return user, fill(template, name, user, items=candidates), self.item_target[positive], None
 
-    def build(self, epoch: int, k: int, entry: list[tuple[int, int]]) -> dict[str, torch.Tensor]:
-        """Batch k of epoch ``epoch`` from its plan entry; its randomness is its own."""
+    def build(self, epoch: int, k: int, entry: list[tuple[int, int]], pin: bool | None = None
+              ) -> dict[str, torch.Tensor]:
+        """Batch k of epoch ``epoch`` from its plan entry; its randomness is its own (so any process
+        builds the same batch). ``pin``: pin its memory (default: as the Batches were set up)."""
         rng = np.random.default_rng([self.seed, epoch, k])
         samples = [self.training_sample(t, j, rng) for t, j in entry]
         inputs: list = [None] * len(samples)
@@ -308,24 +310,30 @@ class Batches:
                     self.prompt_cache[key] = (x.astype(np.int32), w.astype(np.int16))
         batch = collate(inputs, words, [s[2] for s in samples], [s[0] for s in samples],
                         [t for t, _ in entry], self.pad_multiple)
-        return {k: v.pin_memory() for k, v in batch.items()} if self.pin_memory else batch
+        pin = self.pin_memory if pin is None else pin
+        return {k: v.pin_memory() for k, v in batch.items()} if pin else batch
 
-    def iterate(self, epoch: int, start: int = 0, prefetch: int = 2) -> Iterator[tuple[int, dict[str, torch.Tensor]]]:
-        """(k, batch) for k = start.., built ``prefetch`` batches ahead in a background thread."""
+    def iterate(self, epoch: int, start: int = 0, prefetch: int = 2, workers: int = 0
+                ) -> Iterator[tuple[int, dict[str, torch.Tensor]]]:
+        """(k, batch) for k = start.., built ``prefetch`` batches ahead in a background thread;
+        with ``workers`` > 0 that thread hands the building to as many forked processes (a GPU
+        step can outrun one core's batch building) and only pins the results. Every batch is
+        the same whoever builds it (``build``)."""
         plan = self.epoch_plan(epoch)
-        if prefetch <= 0:
+        if prefetch <= 0 and workers <= 0:
             for k in range(start, len(plan)):
                 yield k, self.build(epoch, k, plan[k])
             return
-        q: queue.Queue = queue.Queue(maxsize=prefetch)
+        q: queue.Queue = queue.Queue(maxsize=max(1, prefetch))
         stop = threading.Event()
 
         def produce():
             try:
-                for k in range(start, len(plan)):
+                for k, batch in (self._built_by_workers(epoch, start, plan, workers, prefetch, stop) if workers > 0
+                                 else ((k, self.build(epoch, k, plan[k])) for k in range(start, len(plan)))):
                     if stop.is_set():
                         return
-                    q.put((k, self.build(epoch, k, plan[k])))
+                    q.put((k, batch))
                 q.put(None)
             except BaseException as exc:  # surfaced in the consumer
                 q.put(exc)
@@ -347,6 +355,30 @@ class Batches:
                     q.get_nowait()
                 except queue.Empty:
                     worker.join(timeout=0.05)
+
+    def _built_by_workers(self, epoch: int, start: int, plan: list, workers: int, prefetch: int,
+                          stop: threading.Event) -> Iterator[tuple[int, dict[str, torch.Tensor]]]:
+        """(k, batch) in order, built by ``workers`` forked processes at most ``workers + prefetch``
+        batches ahead; pinned here when the Batches pin."""
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        global _FORKED_BATCHES
+        _FORKED_BATCHES = self  # read by the forked workers (fork copies it; nothing is pickled)
+        ahead = workers + max(1, prefetch)
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            pending: dict[int, Any] = {}
+            for k in range(start, len(plan)):
+                for j in range(k, min(len(plan), k + ahead)):
+                    if j not in pending:
+                        pending[j] = pool.submit(_build_in_worker, epoch, j, plan[j])
+                arrays = pending.pop(k).result()
+                if stop.is_set():
+                    for future in pending.values():
+                        future.cancel()
+                    return
+                batch = {name: torch.from_numpy(a) for name, a in arrays.items()}
+                yield k, ({name: t.pin_memory() for name, t in batch.items()} if self.pin_memory else batch)
 
     # ---- validation ------------------------------------------------------------------------
     def validation(self) -> "Validation":
@@ -434,3 +466,12 @@ class Validation:
         cands = np.stack(cand_rows) if cand_rows else np.zeros((0, width), np.int64)
         return cls(batches, cands, np.asarray(target_index, np.int64), item_labels,
                    {task: np.asarray(items, np.int64) for task, items in targets.items()})
+
+
+_FORKED_BATCHES: Batches | None = None  # the Batches a forked loader worker builds from
+
+
+def _build_in_worker(epoch: int, k: int, entry: list[tuple[int, int]]) -> dict[str, np.ndarray]:
+    """Batch k built in a loader worker, as numpy arrays (pickled back; pinned by the parent)."""
+    batch = _FORKED_BATCHES.build(epoch, k, entry, pin=False)
+    return {name: t.numpy() for name, t in batch.items()}

@@ -1,5 +1,12 @@
 """Where and in which precision the generator runs: the device, bf16 autocast where the device
-supports bf16 natively (else float32), and batch transfers. Training and evaluation share these."""
+supports bf16 natively (else float32), and batch transfers. Training and evaluation share these.
+
+The precision is a process-wide choice (``set_precision``, from the config's
+``devices.precision``, set once by each generator job): "auto" is bf16 autocast on a CUDA device
+with native bf16 and float32 elsewhere; "float32" is float32 everywhere; "bf16" adds the CPU where
+it computes bf16 natively (AVX512-BF16 or AMX), about twice the float32 speed of a top-n training
+step there (benchmarks/README.md, "Training step profile"). Logits, losses and log-probabilities
+stay float32 in every mode (model.float32_logits)."""
 
 from __future__ import annotations
 
@@ -15,10 +22,36 @@ def pick_device(device: str | None = None) -> torch.device:
     return torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
 
 
+PRECISIONS = ("auto", "float32", "bf16")
+_precision = "auto"
+
+
+def set_precision(mode: str) -> None:
+    """Choose the process's precision (one of ``PRECISIONS``, see the module's docstring)."""
+    global _precision
+    if mode not in PRECISIONS:
+        raise ValueError(f"precision {mode!r}: expected one of {', '.join(PRECISIONS)}")
+    _precision = mode
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 matrix products natively (AVX512-BF16 or AMX), where oneDNN
+    runs them at about twice the float32 rate; elsewhere bf16 is emulated and slower."""
+    import torch.cpu
+
+    checks = (getattr(torch.cpu, "_is_avx512_bf16_supported", None), getattr(torch.cpu, "_is_amx_tile_supported", None))
+    return torch.backends.mkldnn.is_available() and any(check is not None and check() for check in checks)
+
+
 def compute_dtype(device: torch.device) -> torch.dtype:
-    """bfloat16 on a CUDA device with native bf16 (Ampere and newer); float32 everywhere else
-    (emulated bf16 on older GPUs and bf16 on most CPUs are slower than float32)."""
+    """bfloat16 on a CUDA device with native bf16 (Ampere and newer) unless the precision is
+    "float32"; on a CPU only when the precision is "bf16" and the CPU has native bf16; float32
+    everywhere else (emulated bf16 on older GPUs and CPUs is slower than float32)."""
+    if _precision == "float32":
+        return torch.float32
     if device.type == "cuda" and torch.cuda.is_bf16_supported(including_emulation=False):
+        return torch.bfloat16
+    if device.type == "cpu" and _precision == "bf16" and cpu_has_native_bf16():
         return torch.bfloat16
     return torch.float32
 
@@ -35,6 +68,15 @@ def autocast(device: torch.device):
     if compute_dtype(device) == torch.bfloat16:
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def compile_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """``torch.compile`` the model in place (``nn.Module.compile``: the state dict keeps its names,
+    so checkpoints are unchanged). Shapes are dynamic (batches are padded to their own length), so
+    one graph serves every batch length. The first steps pay the compilation (about a minute)."""
+    model.compile(dynamic=True)
+    log.info("torch.compile on %s: the first steps compile the model", device)
+    return model
 
 
 def to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:

@@ -44,7 +44,7 @@ from peapod.generator.config import CURVE_TOP_K, TASKS, GeneratorConfig, learnin
 from peapod.generator.data import Batches, TaskData, Templates, Validation
 from peapod.generator.decoding import beam_diagnostics, beam_lists, lookup_table
 from peapod.generator.model import PeaPOD, token_losses
-from peapod.generator.runtime import autocast, describe_precision, pick_device, to_device
+from peapod.generator.runtime import autocast, compile_model, describe_precision, pick_device, to_device
 from peapod.io import atomic_path, write_json
 from peapod.metrics import mean_ranking_metrics, random_ranking_metrics, rank_in_list, ranks_from_score_matrix
 from peapod.progress import Progress
@@ -197,6 +197,8 @@ class LoopSettings:
     log_every_batches: int = 200
     log_every_seconds: float = 60.0
     tensorboard_every_steps: int = 0  # 0: no TensorBoard events; n: training scalars every n batches
+    compile: bool = False  # torch.compile the model (runtime.compile_model); same results within rounding
+    loader_workers: int = 0  # processes building training batches (Batches.iterate); 0: one thread
 
 
 class Clock:
@@ -249,6 +251,8 @@ def train_generator(
     log_every_batches: int = 200,
     log_every_seconds: float = 60.0,
     tensorboard_every_steps: int = 0,
+    compile: bool = False,
+    loader_workers: int = 0,
 ) -> dict[str, Any]:
     """Train (or resume) one run in ``run_dir`` and export its best checkpoint; returns run.json.
 
@@ -260,7 +264,9 @@ def train_generator(
     (batches done / total, samples/s, mean training loss so far, ETA of the epoch) is logged every
     ``log_every_batches`` batches or ``log_every_seconds`` seconds, whichever comes first.
     ``tensorboard_every_steps`` > 0 writes TensorBoard events to ``run_dir/tensorboard``
-    (peapod.generator.board); 0, the default, writes none.
+    (peapod.generator.board); 0, the default, writes none. ``compile`` runs the model under
+    ``torch.compile`` (runtime.compile_model); ``loader_workers`` processes build the training
+    batches (the same batches; for GPUs, whose steps outrun one core's batch building).
     """
     offline()
     run_dir = Path(run_dir)
@@ -272,7 +278,9 @@ def train_generator(
         model, tokenizer = fresh_model(cfg, data, templates, seed, collab, cf_source, resources)
     session = open_session(cfg, data, templates, seed, run_dir, dev, model, tokenizer, resume_from)
     loop = LoopSettings(checkpoint_seconds, checkpoint_every_steps, prefetch, log_every_batches,
-                        log_every_seconds, tensorboard_every_steps)
+                        log_every_seconds, tensorboard_every_steps, compile, loader_workers)
+    if loop.compile:
+        compile_model(session.model, dev)
     if loop.tensorboard_every_steps:
         session.board = Board(run_dir, loop.tensorboard_every_steps,
                               session.state.global_step if resume_from is not None else None)
@@ -405,7 +413,8 @@ def train_epoch(s: Session, loop: LoopSettings) -> None:
     progress = Progress(log, f"epoch {state.epoch + 1}/{s.cfg.epochs}", s.batches.epoch_length() - state.step,
                         "batches", loop.log_every_batches, loop.log_every_seconds, rate_unit="samples")
     epoch_loss = torch.zeros((), dtype=torch.float64, device=s.dev)  # this session's loss sum (progress)
-    for k, batch in s.batches.iterate(state.epoch, start=state.step, prefetch=loop.prefetch):
+    for k, batch in s.batches.iterate(state.epoch, start=state.step, prefetch=loop.prefetch,
+                                      workers=loop.loader_workers):
         loss = train_step(s, batch)
         state.step, state.global_step = k + 1, state.global_step + 1
         if s.board is not None:

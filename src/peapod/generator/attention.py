@@ -1,0 +1,105 @@
+"""T5 attention with the position bias and the mask combined once per stack, not once per layer.
+
+Hugging Face's "sdpa" attention (``integrations.sdpa_attention``) turns T5's relative position
+bias and the boolean mask into one additive mask in every layer
+(``torch.where(mask, position_bias, finfo.min)``, a batch x heads x queries x keys tensor), and,
+because that mask needs a gradient, PyTorch's CPU SDPA falls back to its math path with a "safe"
+softmax (``isneginf``, ``all`` and another ``where`` over the same tensor). On the real-Beauty
+CPU recipe (top-n prompts of ~330 tokens) those passes were a third of a step's host time
+(benchmarks/README.md, "Training step profile").
+
+``ATTENTION`` ("peapod_sdpa") is the same computation with three changes, none of which alters
+the arithmetic beyond float rounding order:
+
+1. the combined additive mask is built once per (position bias, mask) pair and reused by every
+   layer of the stack that receives the same two tensors (T5 shares both across layers);
+2. on the CPU, attention is computed as ``softmax(q @ k^T + bias) @ v`` directly (T5 does not
+   scale the scores; its masked entries are ``finfo.min``, never ``-inf``, so the safe softmax's
+   extra passes guard nothing);
+3. elsewhere (CUDA) the combined mask goes to ``scaled_dot_product_attention`` as before, whose
+   fused kernels accept a mask that needs a gradient.
+
+Masks are created exactly as for "sdpa" (the same mask function is registered under this name),
+so boolean 4D decoder masks reach the attention as given (``PeaPOD.score_candidates`` relies on
+it; tests/test_generator.py guards it). Every case this module does not handle (no position bias,
+a paged cache, GQA) goes to Hugging Face's own sdpa function.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import torch
+import torch.nn.functional as F
+
+ATTENTION = "peapod_sdpa"
+
+# id(position bias) -> (weak reference to it, mask, is_causal, combined additive mask). An entry
+# lives as long as the stack's position bias does (one forward pass): the weak reference's callback
+# removes it, and the value never refers to the bias itself (autograd keeps graph nodes, not it).
+_combined: dict[int, tuple] = {}
+
+
+def combined_mask(position_bias: torch.Tensor, mask: torch.Tensor | None, is_causal: bool,
+                  q_length: int, kv_length: int, dtype: torch.dtype) -> torch.Tensor:
+    """The additive mask of ``sdpa_attention.create_position_bias_mask``: the position bias where
+    attending is allowed and the dtype's minimum elsewhere (a float mask is added instead)."""
+    if mask is None and not is_causal:
+        return position_bias.to(dtype)
+    key = id(position_bias)
+    cached = _combined.get(key)
+    if cached is not None and cached[0]() is position_bias and cached[1] is mask and cached[2] == is_causal \
+            and cached[3].dtype == dtype and cached[3].shape[-2:] == (q_length, kv_length):
+        return cached[3]
+    minimum = torch.finfo(dtype).min
+    if mask is None:  # causal without a materialised mask
+        allowed = torch.ones(q_length, kv_length, dtype=torch.bool, device=position_bias.device).tril()
+        combined = torch.where(allowed.view(1, 1, q_length, kv_length), position_bias, minimum)
+    elif mask.dtype == torch.bool:
+        combined = torch.where(mask, position_bias, minimum)
+    else:
+        combined = position_bias + mask
+    combined = combined.to(dtype).contiguous()
+    _combined[key] = (weakref.ref(position_bias, lambda _, key=key: _combined.pop(key, None)), mask, is_causal,
+                      combined)
+    return combined
+
+
+def peapod_sdpa(module, query, key, value, attention_mask, dropout: float = 0.0, scaling: float | None = None,
+                is_causal: bool | None = None, position_bias: torch.Tensor | None = None, **kwargs):
+    """An ``AttentionInterface`` function: (B, q, heads, d) output and no weights, as "sdpa"."""
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    grouped = getattr(module, "num_key_value_groups", 1) > 1
+    if position_bias is None or grouped or kwargs.get("cache") is not None or kwargs.get("softcap") is not None:
+        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
+                                      is_causal=is_causal, position_bias=position_bias, **kwargs)
+    q_length, kv_length = query.shape[2], key.shape[2]
+    is_causal = is_causal if is_causal is not None else getattr(module, "is_causal", True)
+    is_causal = bool(q_length > 1 and attention_mask is None and is_causal)
+    if is_causal and kv_length > q_length:  # as sdpa: the first q_length keys
+        key, value = key[:, :, :q_length], value[:, :, :q_length]
+        position_bias = position_bias[:, :, :, :q_length]
+        kv_length = q_length
+    bias = combined_mask(position_bias, attention_mask, is_causal, q_length, kv_length, query.dtype)
+    scale = 1.0 if scaling is None else scaling  # T5: unscaled scores
+    if query.device.type == "cpu" and not (dropout and module.training):
+        scores = torch.matmul(query, key.transpose(-1, -2))
+        if scale != 1.0:
+            scores = scores * scale
+        weights = torch.softmax(scores.add_(bias), dim=-1)  # in place: matmul's backward needs no output
+        out = torch.matmul(weights, value)
+    else:
+        out = F.scaled_dot_product_attention(query, key, value, attn_mask=bias,
+                                             dropout_p=dropout if module.training else 0.0, scale=scale)
+    return out.transpose(1, 2).contiguous(), None
+
+
+def register() -> str:
+    """Register ``ATTENTION`` with transformers (attention and mask functions); returns its name."""
+    from transformers import AttentionInterface
+    from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, sdpa_mask
+
+    AttentionInterface.register(ATTENTION, peapod_sdpa)
+    ALL_MASK_ATTENTION_FUNCTIONS.register(ATTENTION, sdpa_mask)
+    return ATTENTION
