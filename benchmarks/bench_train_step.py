@@ -206,7 +206,9 @@ def profile(step, n: int, sync, cpu: bool) -> str:
     for cause, secs in sorted(by_cause.items(), key=lambda kv: -kv[1]):
         lines.append(f"  {cause:<52} {secs:7.3f} s  {100 * secs / wall:5.1f}% of wall")
     if not cpu:
-        device_s = sum(getattr(e, "self_device_time_total", 0.0) for e in events) / 1e6
+        # kernels only: an operator's event repeats its kernels' device time
+        device_s = sum(e.self_device_time_total for e in events
+                       if e.device_type == torch.autograd.DeviceType.CUDA) / 1e6
         lines.append(f"GPU busy {device_s:.3f} s of {wall:.3f} s wall ({100 * device_s / wall:.0f}%)")
     return "\n".join(lines)
 

@@ -21,6 +21,7 @@ JOB = textwrap.dedent("""
     from pathlib import Path
     from peapod.devices import claim_device
     devices, per_device, lock_dir, out, hold, go = sys.argv[1:7]
+    Path(out + ".ready").touch()  # imported: ready to start
     while not Path(go).exists():  # start together
         time.sleep(0.005)
     claim = claim_device(int(per_device), lock_dir, devices=devices.split(","), poll_s=0.01)
@@ -39,7 +40,14 @@ def run_jobs(tmp_path: Path, n_jobs: int, devices: list[str], per_device: int, h
     procs = [subprocess.Popen([sys.executable, "-c", JOB, ",".join(devices), str(per_device), str(locks),
                                str(tmp_path / f"job{i}.txt"), str(hold), str(go)], env=job_env())
              for i in range(n_jobs)]
-    time.sleep(1.0)  # let every interpreter start
+    # Start together once every interpreter has said it is ready (an event, not a guess at how long
+    # starting takes on a loaded machine).
+    ready = [tmp_path / f"job{i}.txt.ready" for i in range(n_jobs)]
+    deadline = time.monotonic() + 120
+    while not all(r.exists() for r in ready):
+        assert time.monotonic() < deadline, f"jobs not started after 120 s: {[r.name for r in ready if not r.exists()]}"
+        assert all(p.poll() is None for p in procs), "a job exited before it started"
+        time.sleep(0.01)
     go.touch()
     assert [p.wait(timeout=120) for p in procs] == [0] * n_jobs
     rows = [(tmp_path / f"job{i}.txt").read_text().split() for i in range(n_jobs)]

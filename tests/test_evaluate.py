@@ -13,6 +13,7 @@ from peapod.evaluation.evaluate import EvalData, EvalSettings, RunEvaluator, eva
 from peapod.generator.backbone import load_backbone
 from peapod.generator.checkpoint import save_model_dir
 from peapod.generator.config import GeneratorConfig
+from peapod.generator.decoding import spelled_ids
 from peapod.generator.model import PeaPOD
 from peapod.metrics import BEAM_DIAGNOSTICS
 from tests.generator_helpers import templates
@@ -54,10 +55,25 @@ def test_constrained_beams_only_return_real_distinct_items(setup):
     # Inspect the returned lists themselves (rank alone would hide invalid ids).
     users = sorted(data.sequences)[:8]
     prompts = [f"user_{u} " + " ".join(f"item_{i}" for i in data.sequences[u][:-1]) for u in users]
+    checked = 0
     for _, batch in ev._batches("sequential", users, ev._encode(prompts), "test"):
-        for items in ev._beam_lists(batch, lambda row: ev.catalogue_trie).ranked(ev.in_catalogue):
+        lists = ev._beam_lists(batch, lambda row: ev.catalogue_trie).ranked(ev.in_catalogue)
+        for items in lists:
             assert len(items) == 5 and len(set(items)) == 5
             assert set(items) <= set(int(i) for i in data.catalogue)
+        # The order is the model's: the same beam search's sequence scores, best first.
+        out = ev.model.generate(batch, num_beams=6, num_return_sequences=5, max_new_tokens=ev.max_item_len,
+                                do_sample=False, early_stopping=True, output_scores=True,
+                                return_dict_in_generate=True,
+                                prefix_allowed_tokens_fn=ev._allowed_fn(lambda row: ev.catalogue_trie))
+        scores = out.sequences_scores.view(len(lists), 5)
+        ids = spelled_ids(out.sequences, ev.tokenizer, ev.start, ev.tokenizer.eos_token_id).reshape(len(lists), 5)
+        for items, row_ids, row_scores in zip(lists, ids, scores):
+            order = row_scores.argsort(descending=True, stable=True).numpy()
+            assert items == [int(i) for i in row_ids[order]]
+            assert (row_scores[:-1] - row_scores[1:] >= -1e-6).all()  # returned best first
+            checked += 1
+    assert checked == len(users)
 
 
 def scripted_beams(ev, texts: list[str], calls: list[dict], finished: bool = True):

@@ -96,8 +96,20 @@ def test_whole_word_ids_follow_the_id_words(name):
 def test_whole_word_ids_are_clipped_to_the_table():
     tok = train_tokenizer(_corpus(), 200)
     text = " ".join(f"item_{i}" for i in range(1, 12))
-    _, words = encode_with_whole_words(tok, [text], size=5)
-    assert words[0].max() == 4 and (words[0] == 4).sum() > (words[0] == 3).sum()
+    ids, words = encode_with_whole_words(tok, [text], size=5)
+    # Word k (1-based) of the text gets id k until the table's last row, 4; later words share it.
+    # Derived from the tokens themselves: a token starting with the word marker begins a word.
+    pieces = tok.convert_ids_to_tokens(ids[0].tolist())
+    expected, word = [], 0
+    for piece in pieces:
+        if piece in tok.all_special_tokens:
+            expected.append(0)
+            continue
+        if piece.startswith("\u2581"):
+            word += 1
+        expected.append(min(word, 4))
+    assert words[0].tolist() == expected
+    assert expected.count(1) > 0 and expected.count(4) > expected.count(3)
 
 
 # ---- model: shapes, masks, user prompt -------------------------------------------------------------
@@ -327,16 +339,30 @@ def test_generate_honours_the_decoder_encoder_mask_switch(small):
 
 
 def test_logits_stay_float32_under_bf16_autocast(small):
-    """bf16 logits tie close candidates: the output layer runs in float32 even under autocast."""
+    """bf16 logits tie close candidates: the output layer runs in float32 even under autocast.
+    Checked on the values, not the dtype: a bf16 product cast to float32 afterwards has the right
+    dtype but only bf16's 8 significant bits."""
     data = small[0]
     model, tok, cfg = small_model(small)
     val = Batches(data, tok, templates(), cfg, seed=0).validation()
     batch = {k: v[:2] for k, v in val.batches["topn"][0].items()}
     labels = val.item_labels[torch.from_numpy(val.topn_candidates[:2])]
-    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-        logits = model(batch).logits
-        scores = model.score_candidates(batch, labels)
+    hidden = []
+    hook = model.t5.lm_head.register_forward_pre_hook(lambda module, args: hidden.append(args[0]))
+    try:
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            logits = model(batch).logits
+            scores = model.score_candidates(batch, labels)
+    finally:
+        hook.remove()
     assert logits.dtype == scores.dtype == torch.float32
+    # Not bf16 values in float32 clothing:
+    assert not torch.equal(logits, logits.bfloat16().float())
+    assert not torch.equal(scores, scores.bfloat16().float())
+    # The head's float32 product of the same hidden states, within float32 rounding (a bf16
+    # product is off by ~1e-2 here):
+    reference = hidden[0].float() @ model.t5.lm_head.weight.float().T
+    assert (logits - reference).abs().max() < 1e-5
     # Full float32 precision: far fewer exact ties among 100 candidates than bf16 would leave.
     assert len(torch.unique(scores[0])) > 90
 

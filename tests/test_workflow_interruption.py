@@ -68,17 +68,27 @@ def metrics_tables(work: Path) -> dict[str, pd.DataFrame]:
     return {str(p.relative_to(work)): pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p) for p in paths}
 
 
-def wait_for_resumable_training(work: Path, proc: subprocess.Popen, timeout: float = 600) -> Path:
-    """The directory of the first training run that has saved its epoch state but not finished."""
+def resumable_runs(work: Path) -> list[Path]:
+    """Training runs that have saved their state (last/state.json) and not finished (no run.json)."""
+    states = (work / "results" / "demo" / "runs").glob("*/seed*/last/state.json")
+    return [state.parent.parent for state in states if not (state.parent.parent / "run.json").exists()]
+
+
+def freeze_with_resumable_training(work: Path, proc: subprocess.Popen, timeout: float = 600) -> Path:
+    """Stop the workflow's whole process group (SIGSTOP) at a moment when a training run has saved
+    its state and not finished, and return that run's directory. The check is made again after the
+    stop, with nothing running, so the run cannot finish between the check and the kill."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for state in (work / "results" / "demo" / "runs").glob("*/seed*/last/state.json"):
-            run_dir = state.parent.parent
-            if not (run_dir / "run.json").exists():
-                return run_dir
+        if resumable_runs(work):
+            os.killpg(proc.pid, signal.SIGSTOP)
+            frozen = resumable_runs(work)
+            if frozen:
+                return frozen[0]
+            os.killpg(proc.pid, signal.SIGCONT)  # it finished in between: wait for the next one
         assert proc.poll() is None, "the workflow ended before any training state was saved"
         time.sleep(0.05)
-    raise AssertionError("no training state within the timeout")
+    raise AssertionError(f"no training state within {timeout} s")
 
 
 @pytest.mark.slow
@@ -91,11 +101,11 @@ def test_killed_workflow_resumes_and_two_runs_agree(tmp_path):
     proc = subprocess.Popen(SNAKEMAKE + SMALL_RUN, cwd=work,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        run_dir = wait_for_resumable_training(work, proc)
+        run_dir = freeze_with_resumable_training(work, proc)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
+        os.killpg(proc.pid, signal.SIGKILL)  # also ends stopped processes
         proc.wait()
-    assert not (run_dir / "run.json").exists(), "the job finished before the kill"
+    assert not (run_dir / "run.json").exists()
 
     # Started again: a killed Snakemake leaves its lock, so --unlock first (as a user would); the
     # profile reruns incomplete jobs; everything completes and the killed run resumes.

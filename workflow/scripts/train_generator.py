@@ -29,15 +29,13 @@ def train(smk, log, device):
     # Watching is read from the config at run time, not a rule parameter: switching it reruns nothing.
     monitoring = smk.config.get("monitoring") or {}
     tensorboard_every = int(monitoring.get("tensorboard_every_steps", 50)) if monitoring.get("tensorboard") else 0
-    # Likewise torch.compile and the batch-building processes: speed settings, the same results.
-    devices = smk.config.get("devices") or {}
-    compile_model, loader_workers = bool(devices.get("compile", False)), int(devices.get("loader_workers", 0))
+    # Likewise the batch-building processes: a speed setting, the same batches.
+    loader_workers = int((smk.config.get("devices") or {}).get("loader_workers", 0))
     # The run writes its declared outputs, and its resumable state while it trains, in one directory.
     summary = train_generator(cfg, data, templates, seed=smk.params.seed, run_dir=Path(smk.output.model).parent,
                               collab=collab, cf_source=cf_source, score_validation_topn=cfg.validation_topn_scoring,
                               scoring_memory_mib=smk.params.scoring_memory_mib, device=device,
-                              tensorboard_every_steps=tensorboard_every, compile=compile_model,
-                              loader_workers=loader_workers)
+                              tensorboard_every_steps=tensorboard_every, loader_workers=loader_workers)
     log.info("run %s/%s seed %s done: %s", smk.wildcards.dataset, smk.wildcards.variant, smk.params.seed,
              {k: summary[k] for k in ("best_epoch", "best_valid_loss", "stop_reason", "train_seconds")})
 

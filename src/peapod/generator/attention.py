@@ -13,11 +13,13 @@ the arithmetic beyond float rounding order:
 
 1. the combined additive mask is built once per (position bias, mask) pair and reused by every
    layer of the stack that receives the same two tensors (T5 shares both across layers);
-2. on the CPU, attention is computed as ``softmax(q @ k^T + bias) @ v`` directly (T5 does not
-   scale the scores; its masked entries are ``finfo.min``, never ``-inf``, so the safe softmax's
-   extra passes guard nothing);
-3. elsewhere (CUDA) the combined mask goes to ``scaled_dot_product_attention`` as before, whose
-   fused kernels accept a mask that needs a gradient.
+2. on the CPU, where the bias needs a gradient (the self-attentions' learned position bias),
+   attention is computed as ``softmax(q @ k^T + bias) @ v`` directly (T5 does not scale the
+   scores; its masked entries are ``finfo.min``, never ``-inf``, so the safe softmax's extra
+   passes guard nothing);
+3. elsewhere (CUDA, and the cross-attention's constant bias on the CPU) the combined mask goes to
+   ``scaled_dot_product_attention`` as before: CUDA's fused kernels accept a mask that needs a
+   gradient, and the CPU's flash kernel one that does not.
 
 Masks are created exactly as for "sdpa" (the same mask function is registered under this name),
 so boolean 4D decoder masks reach the attention as given (``PeaPOD.score_candidates`` relies on
@@ -83,7 +85,7 @@ def peapod_sdpa(module, query, key, value, attention_mask, dropout: float = 0.0,
         kv_length = q_length
     bias = combined_mask(position_bias, attention_mask, is_causal, q_length, kv_length, query.dtype)
     scale = 1.0 if scaling is None else scaling  # T5: unscaled scores
-    if query.device.type == "cpu" and not (dropout and module.training):
+    if query.device.type == "cpu" and bias.requires_grad and not (dropout and module.training):
         scores = torch.matmul(query, key.transpose(-1, -2))
         if scale != 1.0:
             scores = scores * scale

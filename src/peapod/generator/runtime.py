@@ -72,8 +72,15 @@ def autocast(device: torch.device):
 
 def compile_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     """``torch.compile`` the model in place (``nn.Module.compile``: the state dict keeps its names,
-    so checkpoints are unchanged). Shapes are dynamic (batches are padded to their own length), so
-    one graph serves every batch length. The first steps pay the compilation (about a minute)."""
+    so checkpoints are unchanged), with dynamic shapes (batches are padded to their own length).
+    Benchmarks only for now (bench_train_step.py --compile, gpu_suite.py): on an H200 it did not
+    beat eager mode (benchmarks/README.md, "Training step profile"), so no workflow setting uses it."""
+    import torch._dynamo
+
+    # Hugging Face's T5 breaks the graph between layers, so each layer is a frame of its own, with
+    # a variant for the first layer (no position bias yet) and the others, per stack and mode:
+    # more than dynamo's default of 8 recompilations.
+    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
     model.compile(dynamic=True)
     log.info("torch.compile on %s: the first steps compile the model", device)
     return model

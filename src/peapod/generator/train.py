@@ -44,7 +44,7 @@ from peapod.generator.config import CURVE_TOP_K, TASKS, GeneratorConfig, learnin
 from peapod.generator.data import Batches, TaskData, Templates, Validation
 from peapod.generator.decoding import beam_diagnostics, beam_lists, lookup_table
 from peapod.generator.model import PeaPOD, token_losses
-from peapod.generator.runtime import autocast, compile_model, describe_precision, pick_device, to_device
+from peapod.generator.runtime import autocast, describe_precision, pick_device, to_device
 from peapod.io import atomic_path, write_json
 from peapod.metrics import mean_ranking_metrics, random_ranking_metrics, rank_in_list, ranks_from_score_matrix
 from peapod.progress import Progress
@@ -197,7 +197,6 @@ class LoopSettings:
     log_every_batches: int = 200
     log_every_seconds: float = 60.0
     tensorboard_every_steps: int = 0  # 0: no TensorBoard events; n: training scalars every n batches
-    compile: bool = False  # torch.compile the model (runtime.compile_model); same results within rounding
     loader_workers: int = 0  # processes building training batches (Batches.iterate); 0: one thread
 
 
@@ -251,7 +250,6 @@ def train_generator(
     log_every_batches: int = 200,
     log_every_seconds: float = 60.0,
     tensorboard_every_steps: int = 0,
-    compile: bool = False,
     loader_workers: int = 0,
 ) -> dict[str, Any]:
     """Train (or resume) one run in ``run_dir`` and export its best checkpoint; returns run.json.
@@ -264,8 +262,7 @@ def train_generator(
     (batches done / total, samples/s, mean training loss so far, ETA of the epoch) is logged every
     ``log_every_batches`` batches or ``log_every_seconds`` seconds, whichever comes first.
     ``tensorboard_every_steps`` > 0 writes TensorBoard events to ``run_dir/tensorboard``
-    (peapod.generator.board); 0, the default, writes none. ``compile`` runs the model under
-    ``torch.compile`` (runtime.compile_model); ``loader_workers`` processes build the training
+    (peapod.generator.board); 0, the default, writes none. ``loader_workers`` processes build the training
     batches (the same batches; for GPUs, whose steps outrun one core's batch building).
     """
     offline()
@@ -278,9 +275,7 @@ def train_generator(
         model, tokenizer = fresh_model(cfg, data, templates, seed, collab, cf_source, resources)
     session = open_session(cfg, data, templates, seed, run_dir, dev, model, tokenizer, resume_from)
     loop = LoopSettings(checkpoint_seconds, checkpoint_every_steps, prefetch, log_every_batches,
-                        log_every_seconds, tensorboard_every_steps, compile, loader_workers)
-    if loop.compile:
-        compile_model(session.model, dev)
+                        log_every_seconds, tensorboard_every_steps, loader_workers)
     if loop.tensorboard_every_steps:
         session.board = Board(run_dir, loop.tensorboard_every_steps,
                               session.state.global_step if resume_from is not None else None)
