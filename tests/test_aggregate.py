@@ -12,7 +12,7 @@ import matplotlib
 import pytest
 from scipy import stats
 
-from peapod.aggregate import compare, tables
+from peapod.aggregate import compare, render, tables
 from peapod.aggregate.collect import METRICS, collect_runs, read_run_metrics
 from peapod.aggregate.methods import compared_method, ordered_methods
 from peapod.aggregate.reported import REPORTED_TABLES, attach_variants, load_reported, reproducing_variant
@@ -269,17 +269,17 @@ def test_bold_underline_and_star_placement():
     assert tables.DAGGER in by["PeaPOD (ours)"][hr].marks
     assert by["P5"][hr].marks == []
 
-    md = tables.to_markdown(table)
+    md = render.to_markdown(table)
     half_hr, half_nd = _half([0.40, 0.41, 0.42]), _half([0.20, 0.205, 0.21])
     assert f"| PeaPOD (ours) | **0.4100***† ±{half_hr} | <u>0.2050</u>† ±{half_nd} |" in md
     assert "| P5 | <u>0.3500</u> | **0.2500** |" in md
-    tex = tables.to_latex(table)
+    tex = render.to_latex(table)
     assert f"\\textbf{{0.4100}}$^{{*\\dagger}}${{\\scriptsize$\\pm${half_hr}}}" in tex and "\\underline{0.3500}" in tex
     assert tex.count("\\midrule") == 2 and "\\toprule" in tex and "\\bottomrule" in tex
     assert "\\multicolumn{2}{c}{Sports}" in tex
-    html = tables.to_html(table)
+    html = render.to_html(table)
     assert "<b>0.4100</b><sup>*†</sup>" in html
-    csv = pd.read_csv(pd.io.common.StringIO(tables.to_csv(table)))
+    csv = pd.read_csv(pd.io.common.StringIO(render.to_csv(table)))
     assert csv.loc[3, "sports:topn:hr@10"] == pytest.approx(0.41)
     assert csv.loc[3, "sports:topn:hr@10:marks"] == "best*†"
     assert csv.loc[3, "sports:topn:hr@10:ci_low"] == pytest.approx(confidence_interval([0.40, 0.41, 0.42])[0])
@@ -552,7 +552,7 @@ def test_every_table_is_built_with_every_reported_cell_formatted(built):
             label = next(k for k in rows if k in (c.model, f"{c.model} (paper)"))
             shown = rows[label][columns.index((c.dataset, c.metric))]
             assert re.sub(r"\*\*|</?u>", "", shown).startswith(f"{c.value:.4f}"), (name, c.model, c.dataset, c.metric, shown)
-            tex_line = next(line for line in tex.splitlines() if line.startswith(tables._tex(label) + " & "))
+            tex_line = next(line for line in tex.splitlines() if line.startswith(render._tex(label) + " & "))
             assert f"{c.value:.4f}" in tex_line, (name, c.model)
         # Toys has no runs: its columns hold reported rows only, and say so
         assert "Toys (reported only)" in md and "Toys (reported only)" in tex and "No runs of ours on Toys" in md

@@ -542,18 +542,29 @@ def test_missing_t5_backbone_says_how_to_provide_it(tmp_path, monkeypatch):
         load_backbone(cfg, resources=tmp_path / "resources")
 
 
-def test_schema_defaults_match_the_dataclass():
-    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+def test_generator_settings_have_one_home_the_schema():
+    """Defaults and bounds come from the schema; the dataclass names the same keys; the keys a
+    variant may override are derived from the schema, not listed by hand."""
+    from peapod.config import ConfigError, load_schema, validate_config
+
+    schema = load_schema()
     props = schema["properties"]["generator"]["properties"]
     defaults = GeneratorConfig().to_dict()
-    assert set(props) == set(defaults)
-    for key, spec in props.items():
-        if key == "tiny":
-            assert {k: v["default"] for k, v in spec["properties"].items()} == defaults["tiny"]
-        else:
-            assert spec["default"] == defaults[key], key
-    overrides = schema["$defs"]["generator_overrides"]["propertyNames"]["enum"]
-    assert set(overrides) == set(defaults)
+    assert list(props) == list(defaults)  # a setting is a schema entry and a field, in the same order
+    assert {k: v["default"] for k, v in props["tiny"]["properties"].items()} == defaults["tiny"]
+    assert all(spec["default"] == defaults[key] for key, spec in props.items() if key != "tiny")
+    # Bounds: the schema's, with its message naming the key.
+    with pytest.raises(ValueError, match=r"heads: 0 is less than the minimum of 1"):
+        GeneratorConfig(heads=0)
+    with pytest.raises(ValueError, match=r"lr_decay: 'cosyne' is not one of"):
+        GeneratorConfig(lr_decay="cosyne")
+    with pytest.raises(ValueError, match=r"tiny.d_model: 4 is less than the minimum of 8"):
+        GeneratorConfig.from_dict({"tiny": {"d_model": 4}})
+    # Overridable keys: every generator key, and nothing else.
+    assert schema["$defs"]["generator_overrides"]["propertyNames"]["enum"] == list(props)
+    config = {"datasets": {"demo": {"source": "demo"}}, "variants": {"v": {"curve_beams": 12, "lr": 0.1}}}
+    with pytest.raises(ConfigError, match=r"variants\.v: 'lr' is not one of"):
+        validate_config(config, REPO / "workflow" / "schemas" / "config.schema.yaml")
 
 
 @pytest.mark.parametrize("name", ["config.yaml", "paper.yaml"])

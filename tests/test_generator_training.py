@@ -19,9 +19,11 @@ from safetensors.torch import load_file
 from peapod.data.demo import DemoConfig
 from peapod.generator.collab import load_collaborative_inputs
 from peapod.generator.config import GeneratorConfig
-from peapod.generator.train import train_generator
+from peapod.generator.train import LoopSettings, train_generator
 from tests.generator_helpers import small_training_inputs, templates, write_group_embeddings
 from tests.helpers import REPO, make_demo
+
+UNSCORED = {"validation_topn_scoring": False}  # no exported-model top-n diagnostic (faster)
 
 SMALL = DemoConfig(n_users=60, n_items=120, n_groups=4, min_length=5, max_length=10, seed=1)
 SETTINGS = {"tiny": {"d_model": 32, "d_ff": 64, "num_layers": 1, "num_heads": 2, "dropout_rate": 0.1},
@@ -57,7 +59,8 @@ def test_training_is_deterministic_for_a_seed(small, one_thread):
     cfg = GeneratorConfig.from_dict(SETTINGS)
     runs = {}
     for name, seed in (("a", 0), ("b", 0), ("c", 1)):
-        runs[name] = train_generator(cfg, data, templates(), seed, tmp / f"det_{name}", collab, score_validation_topn=False)
+        runs[name] = train_generator(cfg.with_overrides(UNSCORED), data, templates(), seed, tmp / f"det_{name}",
+                                     collab)
     assert same_weights(tmp / "det_a", tmp / "det_b")
     assert (tmp / "det_a" / "train_log.csv").read_text().split("\n")[1].split(",")[:8] == \
         (tmp / "det_b" / "train_log.csv").read_text().split("\n")[1].split(",")[:8]
@@ -94,8 +97,8 @@ KILLER = textwrap.dedent("""
         if saves == {kill_after}:
             os.kill(os.getpid(), signal.{signal})  # killed mid-way, right after a checkpoint
     T.save_training_state = save_then_die
-    T.train_generator(GeneratorConfig.from_dict({settings!r}), data, templates(), 0, tmp / {run!r}, collab,
-                      checkpoint_every_steps=5, score_validation_topn=False)
+    T.train_generator(GeneratorConfig.from_dict({{**{settings!r}, "validation_topn_scoring": False}}), data,
+                      templates(), 0, tmp / {run!r}, collab, loop=T.LoopSettings(checkpoint_every_steps=5))
 """)
 
 
@@ -105,7 +108,7 @@ def test_resume_after_kill_ends_like_an_uninterrupted_run(small, one_thread, sig
     cfg = GeneratorConfig.from_dict(SETTINGS)
     reference = tmp / "det_a"
     if not (reference / "model.safetensors").exists():
-        train_generator(cfg, data, templates(), 0, reference, collab, score_validation_topn=False)
+        train_generator(cfg.with_overrides(UNSCORED), data, templates(), 0, reference, collab)
     run = f"killed_{sig}"
     script = KILLER.format(repo=str(REPO), tmp=str(tmp), demo=SMALL.__dict__, kill_after=kill_after, signal=sig,
                            settings=SETTINGS, run=run)
@@ -114,7 +117,7 @@ def test_resume_after_kill_ends_like_an_uninterrupted_run(small, one_thread, sig
     assert proc.returncode == -getattr(signal, sig), proc.stderr[-2000:]
     state = json.loads((tmp / run / "last" / "state.json").read_text())
     assert state["global_step"] > 0 and not state["finished"] and not (tmp / run / "model.safetensors").exists()
-    summary = train_generator(cfg, data, templates(), 0, tmp / run, collab, score_validation_topn=False)
+    summary = train_generator(cfg.with_overrides(UNSCORED), data, templates(), 0, tmp / run, collab)
     assert summary["resumed"] == 1
     assert same_weights(reference, tmp / run)
     drop = lambda text: [line.split(",")[:-3] for line in text.strip().split("\n")]  # noqa: E731 (timings differ)
@@ -258,7 +261,7 @@ def test_learning_curves_are_logged_each_epoch_and_read_as_the_evaluation_reads(
 
     tmp, data, collab = small
     cfg = GeneratorConfig.from_dict({**SETTINGS, "epochs": 2, "patience": 5, "curve_users": 24, "curve_beams": 10})
-    train_generator(cfg, data, templates(), 0, tmp / "curves", collab, score_validation_topn=False)
+    train_generator(cfg.with_overrides(UNSCORED), data, templates(), 0, tmp / "curves", collab)
     log = pd.read_csv(tmp / "curves" / "train_log.csv")
     assert len(log) == 2 and set(CURVE_COLUMNS) <= set(log.columns)
     for column in CURVE_COLUMNS[:-1]:
@@ -301,7 +304,7 @@ def test_the_learning_rate_schedule_reaches_the_optimizer(small, one_thread):
     tmp, data, collab = small
     cfg = GeneratorConfig.from_dict({**SETTINGS, "epochs": 2, "curve_users": 0, "warmup_steps": 3, "lr_decay": "linear",
                                      "patience": 5})
-    train_generator(cfg, data, templates(), 0, tmp / "schedule", collab, score_validation_topn=False)
+    train_generator(cfg.with_overrides(UNSCORED), data, templates(), 0, tmp / "schedule", collab)
     log = pd.read_csv(tmp / "schedule" / "train_log.csv")
     from peapod.generator.data import Batches
     from peapod.generator.checkpoint import load_model_dir

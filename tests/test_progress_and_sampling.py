@@ -20,12 +20,14 @@ from peapod.generator.checkpoint import save_model_dir
 from peapod.generator.config import GeneratorConfig
 from peapod.generator.data import Validation
 from peapod.generator.model import PeaPOD
-from peapod.generator.train import train_generator
+from peapod.generator.train import LoopSettings, train_generator
 from peapod.logs import configure
 from peapod.progress import Progress, format_seconds
 from peapod.sampling import history_bucket_labels, stratified_sample
 from tests.generator_helpers import templates
 from tests.helpers import TEMPLATES, make_demo
+
+UNSCORED = {"validation_topn_scoring": False}  # no exported-model top-n diagnostic (faster)
 
 SMALL = DemoConfig(n_users=60, n_items=160, n_groups=4, min_length=5, max_length=30, seed=3)
 TINY = {"d_model": 32, "d_ff": 64, "num_layers": 1, "num_heads": 2, "dropout_rate": 0.0}
@@ -92,7 +94,8 @@ def test_training_logs_progress_lines_with_numbers(small, tmp_path, caplog):
     cfg = GeneratorConfig.from_dict({"tiny": TINY, "user_prompt": "none", "batch_size": 8, "epochs": 1,
                                      "validation_users": 20})
     with caplog.at_level(logging.INFO, logger="peapod"):
-        train_generator(cfg, data, templates(), 0, tmp_path / "run", score_validation_topn=False, log_every_batches=5)
+        train_generator(cfg.with_overrides(UNSCORED), data, templates(), 0, tmp_path / "run",
+                        loop=LoopSettings(log_every_batches=5))
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("epoch 1/1: ")]
     progress = [line for line in lines if "batches" in line]
     total = int(re.search(r"/(\d+) batches", progress[0]).group(1))

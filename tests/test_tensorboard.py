@@ -11,8 +11,10 @@ import torch
 from peapod.data.demo import DemoConfig
 from peapod.generator.board import DIRECTORY, Board
 from peapod.generator.config import GeneratorConfig
-from peapod.generator.train import train_generator
+from peapod.generator.train import LoopSettings, train_generator
 from tests.generator_helpers import small_training_inputs, templates
+
+UNSCORED = {"validation_topn_scoring": False}  # no exported-model top-n diagnostic (faster)
 
 SMALL = DemoConfig(n_users=60, n_items=120, n_groups=4, min_length=5, max_length=10, seed=1)
 SETTINGS = {"tiny": {"d_model": 32, "d_ff": 64, "num_layers": 1, "num_heads": 2, "dropout_rate": 0.1},
@@ -40,9 +42,9 @@ def test_a_run_writes_its_scalars_when_asked_and_nothing_by_default(small):
     tmp, data, collab = small
     torch.set_num_threads(1)
     cfg = GeneratorConfig.from_dict(SETTINGS)
-    train_generator(cfg, data, templates(), 0, tmp / "watched", collab, score_validation_topn=False,
-                    tensorboard_every_steps=3)
-    train_generator(cfg, data, templates(), 0, tmp / "quiet", collab, score_validation_topn=False)
+    train_generator(cfg.with_overrides(UNSCORED), data, templates(), 0, tmp / "watched", collab,
+                    loop=LoopSettings(tensorboard_every_steps=3))
+    train_generator(cfg.with_overrides(UNSCORED), data, templates(), 0, tmp / "quiet", collab)
     assert not (tmp / "quiet" / DIRECTORY).exists()
 
     scalars = read_scalars(tmp / "watched" / DIRECTORY)

@@ -26,9 +26,35 @@ def _key_path(path) -> str:
     return ".".join(str(p) for p in path) or "(top level)"
 
 
+def load_schema(schema_path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
+    """The config schema, with what it derives from itself: the keys a variant (or a dataset) may
+    override are the keys of ``generator``, so ``$defs.generator_overrides`` gets them here rather
+    than from a list kept by hand."""
+    schema = yaml.safe_load(Path(schema_path).read_text(encoding="utf-8"))
+    overrides = schema.get("$defs", {}).get("generator_overrides")
+    generator = schema.get("properties", {}).get("generator", {}).get("properties")
+    if overrides is not None and generator:
+        overrides["propertyNames"] = {"enum": list(generator)}
+    return schema
+
+
+def generator_schema(schema_path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
+    """The schema of the ``generator`` section alone, its ``$defs`` kept so references resolve:
+    the one home of the generator's defaults and bounds (peapod.generator.config reads both)."""
+    schema = load_schema(schema_path)
+    return {"$defs": schema.get("$defs", {}), **schema["properties"]["generator"]}
+
+
+def schema_problems(instance: Any, schema: dict[str, Any]) -> list[str]:
+    """Every violation of ``schema`` by ``instance`` as ``key: problem``."""
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    return [f"{_key_path(e.absolute_path)}: {e.message}"
+            for e in sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path)))]
+
+
 def validate_config(config: dict[str, Any], schema_path: str | Path) -> None:
     """Raise ConfigError listing every violation as ``key: problem``; the config is not changed."""
-    schema = yaml.safe_load(Path(schema_path).read_text(encoding="utf-8"))
+    schema = load_schema(schema_path)
     validator_class = jsonschema.validators.validator_for(schema)
     validator = validator_class(schema)
     problems = []
@@ -65,7 +91,7 @@ def _default_filling(validator_class):
 def with_defaults(config: dict[str, Any], schema_path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
     """A validated copy of ``config`` with the schema's defaults filled in."""
     validate_config(config, schema_path)
-    schema = yaml.safe_load(Path(schema_path).read_text(encoding="utf-8"))
+    schema = load_schema(schema_path)
     filled = copy.deepcopy(config)
     _default_filling(jsonschema.validators.validator_for(schema))(schema).validate(filled)
     return filled

@@ -171,11 +171,25 @@ def use_device(claim: DeviceClaim) -> None:
         torch.cuda.set_device(claim.device)
 
 
+PRECISIONS = ("auto", "float32", "bf16")
+_precision = "auto"
+
+
+def set_precision(mode: str) -> None:
+    """Choose the process's precision (``devices.precision``; peapod.generator.runtime applies it)."""
+    global _precision
+    if mode not in PRECISIONS:
+        raise ValueError(f"precision {mode!r}: expected one of {', '.join(PRECISIONS)}")
+    _precision = mode
+
+
+def precision() -> str:
+    return _precision
+
+
 def claim_from_config(config: Mapping) -> DeviceClaim:
     """Claim per the workflow config's ``devices`` section (jobs_per_device, lock_dir), and set the
-    job's precision (``devices.precision``, peapod.generator.runtime.set_precision)."""
-    from peapod.generator.runtime import set_precision
-
+    job's precision (``devices.precision``, set_precision; peapod.generator.runtime applies it)."""
     section = config.get("devices") or {}
     set_precision(section.get("precision", "auto"))
     claim = claim_device(int(section.get("jobs_per_device", 1)), section.get("lock_dir"))

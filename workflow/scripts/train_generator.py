@@ -6,7 +6,7 @@ import torch
 
 from peapod.devices import claim_from_config
 from peapod.generator.config import GeneratorConfig
-from peapod.generator.train import load_run_inputs, train_generator
+from peapod.generator.train import LoopSettings, load_run_inputs, train_generator
 from peapod.data.tables import declared_tables
 from peapod.logs import run_logged
 
@@ -30,12 +30,11 @@ def train(smk, log, device):
     monitoring = smk.config.get("monitoring") or {}
     tensorboard_every = int(monitoring.get("tensorboard_every_steps", 50)) if monitoring.get("tensorboard") else 0
     # Likewise the batch-building processes: a speed setting, the same batches.
-    loader_workers = int((smk.config.get("devices") or {}).get("loader_workers", 0))
+    loop = LoopSettings(loader_workers=int((smk.config.get("devices") or {}).get("loader_workers", 0)),
+                        tensorboard_every_steps=tensorboard_every, scoring_memory_mib=smk.params.scoring_memory_mib)
     # The run writes its declared outputs, and its resumable state while it trains, in one directory.
     summary = train_generator(cfg, data, templates, seed=smk.params.seed, run_dir=Path(smk.output.model).parent,
-                              collab=collab, cf_source=cf_source, score_validation_topn=cfg.validation_topn_scoring,
-                              scoring_memory_mib=smk.params.scoring_memory_mib, device=device,
-                              tensorboard_every_steps=tensorboard_every, loader_workers=loader_workers)
+                              collab=collab, cf_source=cf_source, device=device, loop=loop)
     log.info("run %s/%s seed %s done: %s", smk.wildcards.dataset, smk.wildcards.variant, smk.params.seed,
              {k: summary[k] for k in ("best_epoch", "best_valid_loss", "stop_reason", "train_seconds")})
 

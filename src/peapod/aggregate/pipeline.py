@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from peapod.aggregate import baselines, claims, compare, figures, tables
+from peapod.aggregate import baselines, claims, compare, figures, render, tables
 from peapod.aggregate.collect import attach_settings, collect_runs
 from peapod.aggregate.reported import PAPERS, attach_variants, load_reported
 from peapod.aggregate.settings import make_plan, settings_table
@@ -178,7 +178,7 @@ def tabulate_results(
         alpha=agg["alpha"], star_uses_holm=agg["star_uses_holm"],
     )
     table = tables.make_paper_table(name, inputs)
-    tables.write_table(table, outputs)
+    render.write_table(table, outputs)
     log.info("table %s: %d row(s) x %d column(s)", name, len(table.rows), len(table.columns))
 
 

@@ -1,63 +1,90 @@
-"""The generator's settings: one dataclass, a comment per field, built from the workflow config.
+"""The generator's settings: one dataclass, built from the workflow config.
 
-Defaults here equal the defaults of workflow/schemas/config.schema.yaml (a test checks it).
+The schema (workflow/schemas/config.schema.yaml, section ``generator``) is the one home of each
+setting's default, bounds and description: the fields below take their defaults from it and
+``check`` validates against it, adding only the rules that relate two settings. A new setting is
+a schema entry and a typed field here; the keys a variant may override derive from the schema
+(peapod.config.load_schema).
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass, field, fields
+from functools import lru_cache
 from typing import Any
 
+from peapod.config import generator_schema, schema_problems
+
 TASKS = ("explanation", "sequential", "topn")  # task order = task-prompt rows = batch rotation
-BACKBONES = ("tiny", "t5-small", "t5-base")
-USER_PROMPTS = ("mha", "mlp", "none")
-LR_DECAYS = ("constant", "linear", "cosine")
 CURVE_TOP_K = 10  # the learning curves' HR@k
+
+
+@lru_cache(maxsize=1)
+def _schema() -> dict[str, Any]:
+    return generator_schema()
+
+
+def _default(key: str, section: str | None = None) -> Any:
+    """The schema's default of ``generator.<key>`` (or ``generator.<section>.<key>``)."""
+    props = _schema()["properties"]
+    if section is not None:
+        props = props[section]["properties"]
+    return copy.deepcopy(props[key]["default"])
+
+
+def _from_schema(key: str, section: str | None = None):
+    """A dataclass field whose default is the schema's (a fresh copy for lists)."""
+    return field(default_factory=lambda: _default(key, section))
 
 
 @dataclass
 class TinyBackbone:
-    d_model: int = 64  # hidden size
-    d_ff: int = 128  # feed-forward inner size
-    num_layers: int = 2  # encoder layers (the decoder gets as many)
-    num_heads: int = 4  # attention heads (d_kv = d_model / num_heads)
-    vocab_size: int = 600  # upper bound for the locally trained tokenizer's vocabulary
-    dropout_rate: float = 0.1  # T5 dropout
+    """Shape of the tiny backbone (schema: ``generator.tiny``)."""
+
+    d_model: int = _from_schema("d_model", "tiny")
+    d_ff: int = _from_schema("d_ff", "tiny")
+    num_layers: int = _from_schema("num_layers", "tiny")
+    num_heads: int = _from_schema("num_heads", "tiny")
+    vocab_size: int = _from_schema("vocab_size", "tiny")
+    dropout_rate: float = _from_schema("dropout_rate", "tiny")
 
 
 @dataclass
 class GeneratorConfig:
-    backbone: str = "tiny"  # tiny (built locally) | t5-small | t5-base (loaded offline)
-    model_dir: str | None = None  # directory of a save_pretrained T5 checkpoint; default resources/models/<backbone>
-    tiny: TinyBackbone = field(default_factory=TinyBackbone)  # shape of the tiny backbone
-    user_prompt: str = "mha"  # mha (PeaPOD) | mlp (ablation) | none (POD)
-    heads: int = 4  # attention heads of the mha user prompt
-    prompt_length: int = 3  # user prompt vectors
-    task_prompt_length: int = 3  # task prompt vectors per task; 0 switches task prompts off
-    neighbors: int = 20  # neighbours used as keys/values (first n of the stored k)
-    cf_model: str = "pmf"  # which CF model's user embeddings and neighbours to use
-    learning_rate: float = 5e-4  # AdamW learning rate (the peak, after any warm-up)
-    warmup_steps: int = 0  # linear warm-up from 0 over this many batches; 0: none (the paper)
-    lr_decay: str = "constant"  # after warm-up: constant (the paper) | linear | cosine, to 0 at the last planned batch
-    weight_decay: float = 0.01  # AdamW weight decay (torch's default, as in the reference)
-    clip_norm: float = 0.0  # gradient norm clipping; 0 disables (the paper and its code do not clip)
-    batch_size: int = 64  # training batch size (one task per batch)
-    eval_batch_size: int = 64  # validation batch size
-    epochs: int = 30  # maximum epochs
-    patience: int = 5  # stop after this many epochs without a better validation loss
-    max_history: int = 20  # most recent items in a sequential prompt
-    explanation_length: int = 20  # explanation targets: their first N tokens (EOS only if shorter; released code)
-    negatives: int = 99  # negatives per top-n training prompt
-    whole_word_size: int = 512  # whole-word embedding table size (ids beyond are clipped)
-    tasks: list[str] = field(default_factory=lambda: list(TASKS))  # tasks to train
-    batching: str = "task"  # task (one task per batch, rotating) | mixed (benchmark baseline)
-    mask_pad_in_loss: bool = True  # False reproduces released-code defect 1 (pad ids in the loss)
-    decoder_encoder_mask: bool = True  # False reproduces defect 2 (decoder attends to encoder pads)
-    validation_seed: int = 2022  # seed of the fixed validation prompts (same for every run)
-    validation_users: int | None = None  # per-epoch validation loss on a fixed stratified sample of this many users; None: all
-    validation_topn_scoring: bool = True  # after training, log the best model's top-n HR/NDCG on validation
-    curve_users: int = 200  # per-epoch validation HR@10 (beams, exact scoring) on a fixed sample of this many users; 0: off
-    curve_beams: int = 20  # beam width of that check (10 sequences returned)
+    """Every setting of one generator run; what each means is in the schema's description."""
+
+    backbone: str = _from_schema("backbone")
+    model_dir: str | None = _from_schema("model_dir")
+    tiny: TinyBackbone = field(default_factory=TinyBackbone)
+    user_prompt: str = _from_schema("user_prompt")
+    heads: int = _from_schema("heads")
+    prompt_length: int = _from_schema("prompt_length")
+    task_prompt_length: int = _from_schema("task_prompt_length")
+    neighbors: int = _from_schema("neighbors")
+    cf_model: str = _from_schema("cf_model")
+    learning_rate: float = _from_schema("learning_rate")
+    warmup_steps: int = _from_schema("warmup_steps")
+    lr_decay: str = _from_schema("lr_decay")
+    weight_decay: float = _from_schema("weight_decay")
+    clip_norm: float = _from_schema("clip_norm")
+    batch_size: int = _from_schema("batch_size")
+    eval_batch_size: int = _from_schema("eval_batch_size")
+    epochs: int = _from_schema("epochs")
+    patience: int = _from_schema("patience")
+    max_history: int = _from_schema("max_history")
+    explanation_length: int = _from_schema("explanation_length")
+    negatives: int = _from_schema("negatives")
+    whole_word_size: int = _from_schema("whole_word_size")
+    tasks: list[str] = _from_schema("tasks")
+    batching: str = _from_schema("batching")
+    mask_pad_in_loss: bool = _from_schema("mask_pad_in_loss")
+    decoder_encoder_mask: bool = _from_schema("decoder_encoder_mask")
+    validation_seed: int = _from_schema("validation_seed")
+    validation_users: int | None = _from_schema("validation_users")
+    validation_topn_scoring: bool = _from_schema("validation_topn_scoring")
+    curve_users: int = _from_schema("curve_users")
+    curve_beams: int = _from_schema("curve_beams")
 
     def __post_init__(self) -> None:
         if isinstance(self.tiny, dict):
@@ -66,30 +93,12 @@ class GeneratorConfig:
         self.check()
 
     def check(self) -> None:
-        problems = []
-        if self.backbone not in BACKBONES:
-            problems.append(f"backbone {self.backbone!r} not in {BACKBONES}")
-        if self.user_prompt not in USER_PROMPTS:
-            problems.append(f"user_prompt {self.user_prompt!r} not in {USER_PROMPTS}")
-        if self.batching not in ("task", "mixed"):
-            problems.append(f"batching {self.batching!r} not in ('task', 'mixed')")
-        unknown = [t for t in self.tasks if t not in TASKS]
-        if unknown or not self.tasks:
-            problems.append(f"tasks {self.tasks} must be a non-empty subset of {TASKS}")
-        for name in ("heads", "prompt_length", "neighbors", "batch_size", "eval_batch_size", "epochs",
-                     "patience", "max_history", "explanation_length", "negatives", "whole_word_size"):
-            if getattr(self, name) < 1:
-                problems.append(f"{name} must be >= 1")
-        if self.curve_users < 0 or self.curve_beams < CURVE_TOP_K:
-            problems.append(f"curve_users must be >= 0 and curve_beams >= {CURVE_TOP_K}")
-        if self.validation_users is not None and self.validation_users < 1:
-            problems.append("validation_users must be >= 1 or null")
-        if self.task_prompt_length < 0:
-            problems.append("task_prompt_length must be >= 0")
-        if self.learning_rate <= 0:
-            problems.append("learning_rate must be > 0")
-        if self.lr_decay not in LR_DECAYS or self.warmup_steps < 0:
-            problems.append(f"lr_decay must be one of {LR_DECAYS} and warmup_steps >= 0")
+        """The schema's types, enums and bounds, then the rules that relate two settings."""
+        problems = schema_problems(self.to_dict(), _schema())
+        if self.curve_beams < CURVE_TOP_K:
+            problems.append(f"curve_beams must be >= {CURVE_TOP_K} (the learning curves' HR@{CURVE_TOP_K})")
+        if problems:  # the rules below read settings these problems may make meaningless
+            raise ValueError("generator config: " + "; ".join(problems))
         if self.tiny.d_model % self.tiny.num_heads:
             problems.append("tiny.d_model must be divisible by tiny.num_heads")
         if self.backbone == "tiny" and self.user_prompt == "mha" and self.tiny.d_model % self.heads:

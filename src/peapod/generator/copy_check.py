@@ -7,7 +7,8 @@ each prompt is ``candidates`` random token ids, the target is one of them drawn 
 best loss of the target token is log(candidates) (copying, not knowing which) against
 log(vocabulary) for a model that ignores its prompt. The model is the workflow's own (PeaPOD
 without a user prompt, i.e. POD, with its task prompts and whole-word embeddings), trained with the
-settings' optimiser, learning rate, warm-up and clipping.
+settings' optimiser, learning rate, schedule (warm-up and ``lr_decay`` over the check's steps, by
+``config.learning_rate_factor``) and clipping.
 
 ``copy_curve`` returns the mean target-token loss per window of steps; ``benchmarks/probe_copy.py``
 prints it for several learning rates, and the tests hold the shipped recipes to it.
@@ -22,7 +23,7 @@ import numpy as np
 import torch
 
 from peapod.generator.backbone import t5_config
-from peapod.generator.config import TASKS, GeneratorConfig
+from peapod.generator.config import TASKS, GeneratorConfig, learning_rate_factor
 from peapod.generator.model import PeaPOD
 
 SPECIALS = 3  # pad, </s>, <unk>: never drawn as a candidate
@@ -68,7 +69,7 @@ def copy_curve(cfg: GeneratorConfig, vocab_size: int = 600, candidates: int = 5,
                  "whole_word_ids": torch.zeros_like(inputs), "task_ids": torch.full((B,), task),
                  "user_ids": torch.ones(B, dtype=torch.long),
                  "labels": torch.from_numpy(np.stack([target, np.full(B, eos)], axis=1))}
-        factor = (step + 1) / cfg.warmup_steps if step < cfg.warmup_steps else 1.0
+        factor = learning_rate_factor(cfg, step, steps)  # the settings' schedule over this check's steps
         for group in optimizer.param_groups:
             group["lr"] = cfg.learning_rate * factor
         out = model(batch)  # the workflow's loss: both target tokens (the id and EOS)

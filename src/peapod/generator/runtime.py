@@ -1,8 +1,8 @@
 """Where and in which precision the generator runs: the device, bf16 autocast where the device
 supports bf16 natively (else float32), and batch transfers. Training and evaluation share these.
 
-The precision is a process-wide choice (``set_precision``, from the config's
-``devices.precision``, set once by each generator job): "auto" is bf16 autocast on a CUDA device
+The precision is a process-wide choice (``peapod.devices.set_precision``, from the config's
+``devices.precision``, set once by each generator job when it claims its device): "auto" is bf16 autocast on a CUDA device
 with native bf16 and float32 elsewhere; "float32" is float32 everywhere; "bf16" adds the CPU where
 it computes bf16 natively (AVX512-BF16 or AMX), about twice the float32 speed of a top-n training
 step there (benchmarks/README.md, "Training step profile"). Logits, losses and log-probabilities
@@ -15,23 +15,13 @@ import logging
 
 import torch
 
+from peapod.devices import PRECISIONS, precision, set_precision  # noqa: F401 (set here, read below)
+
 log = logging.getLogger(__name__)
 
 
 def pick_device(device: str | None = None) -> torch.device:
     return torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-
-
-PRECISIONS = ("auto", "float32", "bf16")
-_precision = "auto"
-
-
-def set_precision(mode: str) -> None:
-    """Choose the process's precision (one of ``PRECISIONS``, see the module's docstring)."""
-    global _precision
-    if mode not in PRECISIONS:
-        raise ValueError(f"precision {mode!r}: expected one of {', '.join(PRECISIONS)}")
-    _precision = mode
 
 
 def cpu_has_native_bf16() -> bool:
@@ -47,11 +37,12 @@ def compute_dtype(device: torch.device) -> torch.dtype:
     """bfloat16 on a CUDA device with native bf16 (Ampere and newer) unless the precision is
     "float32"; on a CPU only when the precision is "bf16" and the CPU has native bf16; float32
     everywhere else (emulated bf16 on older GPUs and CPUs is slower than float32)."""
-    if _precision == "float32":
+    mode = precision()
+    if mode == "float32":
         return torch.float32
     if device.type == "cuda" and torch.cuda.is_bf16_supported(including_emulation=False):
         return torch.bfloat16
-    if device.type == "cpu" and _precision == "bf16" and cpu_has_native_bf16():
+    if device.type == "cpu" and mode == "bf16" and cpu_has_native_bf16():
         return torch.bfloat16
     return torch.float32
 

@@ -189,15 +189,18 @@ class TrainingState:
 
 @dataclass(frozen=True)
 class LoopSettings:
-    """How often a session checkpoints and logs, and how far the batch loader reads ahead."""
+    """How a session runs, as opposed to what it trains (the ``GeneratorConfig``): how often it
+    checkpoints and logs, how its batches are built, and the scoring memory of its diagnostics.
+    None of these changes a result."""
 
-    checkpoint_seconds: float = 600.0
-    checkpoint_every_steps: int = 0
-    prefetch: int = 2
-    log_every_batches: int = 200
-    log_every_seconds: float = 60.0
+    checkpoint_seconds: float = 600.0  # mid-epoch state at least this often (and every epoch's end)
+    checkpoint_every_steps: int = 0  # ... and every n steps (0: by time only)
+    prefetch: int = 2  # batches built ahead in a background thread
+    loader_workers: int = 0  # processes building training batches (Batches.iterate); 0: the thread alone
+    log_every_batches: int = 200  # a progress line every n batches ...
+    log_every_seconds: float = 60.0  # ... or every n seconds, whichever comes first
     tensorboard_every_steps: int = 0  # 0: no TensorBoard events; n: training scalars every n batches
-    loader_workers: int = 0  # processes building training batches (Batches.iterate); 0: one thread
+    scoring_memory_mib: float = 4096  # working memory of exact top-n scoring (validation diagnostic)
 
 
 class Clock:
@@ -239,31 +242,23 @@ def train_generator(
     seed: int,
     run_dir: str | Path,
     collab: tuple[np.ndarray, np.ndarray] | None = None,
+    cf_source: CollabSource | None = None,
     resources: str | Path = "resources",
     device: str | None = None,
-    checkpoint_seconds: float = 600.0,
-    checkpoint_every_steps: int = 0,
-    score_validation_topn: bool = True,
-    prefetch: int = 2,
-    cf_source: CollabSource | None = None,
-    scoring_memory_mib: float = 4096,
-    log_every_batches: int = 200,
-    log_every_seconds: float = 60.0,
-    tensorboard_every_steps: int = 0,
-    loader_workers: int = 0,
+    loop: LoopSettings = LoopSettings(),
 ) -> dict[str, Any]:
     """Train (or resume) one run in ``run_dir`` and export its best checkpoint; returns run.json.
 
     ``collab`` = (user embeddings (U+1, d), neighbour ids (U+1, n)) for the mha/mlp user prompt;
     ``cf_source`` says which files they came from (the checkpoints then refer to those files by
-    path and hash instead of storing the tables). Mid-epoch state is saved every
-    ``checkpoint_every_steps`` steps and/or ``checkpoint_seconds`` seconds, and always at the end
-    of an epoch. Once the run is exported, ``last/`` and ``best/`` are deleted. A progress line
-    (batches done / total, samples/s, mean training loss so far, ETA of the epoch) is logged every
-    ``log_every_batches`` batches or ``log_every_seconds`` seconds, whichever comes first.
+    path and hash instead of storing the tables). ``loop`` says how the session runs (see
+    LoopSettings): mid-epoch state is saved every ``checkpoint_every_steps`` steps and/or
+    ``checkpoint_seconds`` seconds, and always at the end of an epoch; a progress line (batches
+    done / total, samples/s, mean training loss so far, ETA of the epoch) is logged every
+    ``log_every_batches`` batches or ``log_every_seconds`` seconds, whichever comes first;
     ``tensorboard_every_steps`` > 0 writes TensorBoard events to ``run_dir/tensorboard``
-    (peapod.generator.board); 0, the default, writes none. ``loader_workers`` processes build the training
-    batches (the same batches; for GPUs, whose steps outrun one core's batch building).
+    (peapod.generator.board). Once the run is exported, ``last/`` and ``best/`` are deleted, and
+    ``cfg.validation_topn_scoring`` adds the exported model's top-n validation scores to run.json.
     """
     offline()
     run_dir = Path(run_dir)
@@ -274,8 +269,6 @@ def train_generator(
     else:
         model, tokenizer = fresh_model(cfg, data, templates, seed, collab, cf_source, resources)
     session = open_session(cfg, data, templates, seed, run_dir, dev, model, tokenizer, resume_from)
-    loop = LoopSettings(checkpoint_seconds, checkpoint_every_steps, prefetch, log_every_batches,
-                        log_every_seconds, tensorboard_every_steps, loader_workers)
     if loop.tensorboard_every_steps:
         session.board = Board(run_dir, loop.tensorboard_every_steps,
                               session.state.global_step if resume_from is not None else None)
@@ -292,8 +285,8 @@ def train_generator(
     summary = export_run(cfg, run_dir, seed, session.state, dev)
     summary["parameters"] = parameter_counts(session.model)
     write_json(summary, run_dir / "run.json")
-    if score_validation_topn and len(session.validation.topn_candidates):
-        summary.update(validation_topn_diagnostic(run_dir, session.validation, dev, scoring_memory_mib))
+    if cfg.validation_topn_scoring and len(session.validation.topn_candidates):
+        summary.update(validation_topn_diagnostic(run_dir, session.validation, dev, loop.scoring_memory_mib))
         write_json(summary, run_dir / "run.json")
     return summary
 
