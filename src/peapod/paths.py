@@ -29,6 +29,29 @@ BASELINES = DATASET + "/baselines/metrics.csv"
 BASELINE_RUN_DIR = DATASET + "/baselines/{baseline}/seed{seed}"  # a RecBole baseline's run (peapod.baselines.stage)
 
 
+AGGREGATE_DIR = RESULTS + "/aggregate"  # collected metrics, tests, verdicts, claims
+TABLES_DIR = RESULTS + "/tables"  # the papers' tables and the dataset statistics
+FIGURES_DIR = RESULTS + "/figures"
+ABLATION_DIR = RESULTS + "/ablations/{ablation}"
+
+
+def aggregate_file(name: str) -> str:
+    return f"{AGGREGATE_DIR}/{name}"
+
+
+def table_file(name: str) -> str:
+    """A file of results/tables ("{table}.md" is one rendering of every table)."""
+    return f"{TABLES_DIR}/{name}"
+
+
+def figure_file(name: str) -> str:
+    return f"{FIGURES_DIR}/{name}"
+
+
+def ablation_file(name: str) -> str:
+    return f"{ABLATION_DIR}/{name}"
+
+
 def baseline_file(name: str) -> str:
     """The pattern of a file of a baseline run (metrics.parquet, per_user.parquet, run.json)."""
     return f"{BASELINE_RUN_DIR}/{name}"
