@@ -640,6 +640,25 @@ def test_atomic_path_leaves_no_temporary_file_and_keeps_the_old_output(tmp_path)
     assert list(tmp_path.iterdir()) == [target] and target.read_bytes() == b"old"
 
 
+@pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o027, 0o640), (0o077, 0o600)])
+def test_outputs_follow_the_umask(tmp_path, umask, mode):
+    """Written atomically, yet readable as any file the user writes (mkstemp alone makes 0600)."""
+    import pyarrow as pa
+
+    from peapod.io import write_json, write_parquet, write_text
+
+    previous = os.umask(umask)
+    try:
+        write_json({"a": 1}, tmp_path / "run.json")
+        write_text("x\n", tmp_path / "table.md")
+        write_parquet(pa.table({"a": [1]}), tmp_path / "nested" / "metrics.parquet")
+        write_text("y\n", tmp_path / "table.md")  # replacing an output keeps the mode
+    finally:
+        os.umask(previous)
+    for path in (tmp_path / "run.json", tmp_path / "table.md", tmp_path / "nested" / "metrics.parquet"):
+        assert path.stat().st_mode & 0o777 == mode, (path.name, oct(path.stat().st_mode & 0o777))
+
+
 def test_catalogue_too_small_for_the_negatives_names_the_sequence_file(tmp_path):
     """Without a negatives file they are sampled; a catalogue too small for them is the input's
     fault, reported against the sequence file and the first user that cannot get them."""
