@@ -139,6 +139,9 @@ def test_trained_model_beats_random_on_topn_validation(tmp_path, one_thread):
     cfg = GeneratorConfig.from_dict({**demo["generator"], "tasks": ["sequential", "topn"], "epochs": 15, "patience": 15})
     collab = load_collaborative_inputs(emb, nbr, cfg.neighbors, data.n_users)
     summary = train_generator(cfg, data, templates(), 0, tmp_path / "run", collab)
+    # run.json and the checkpoint say which tasks the run learned
+    assert summary["tasks_trained"] == json.loads((tmp_path / "run" / "run.json").read_text())["tasks_trained"] \
+        == json.loads((tmp_path / "run" / "config.json").read_text())["tasks_trained"] == ["sequential", "topn"]
     metrics, chance = summary["valid_topn_exact_scoring"], summary["valid_topn_random_expectation"]
     print("top-n validation (exact scoring):", metrics, "random:", chance)
     assert chance["hr@10"] == pytest.approx(0.1)

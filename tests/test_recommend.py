@@ -4,6 +4,8 @@ explanations of given pairs, and clear errors for ids a file names but the datas
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -216,3 +218,28 @@ def test_pairs_are_explained_in_the_files_order_and_a_bad_pair_is_named(run, tmp
     (tmp_path / "pairs.json").write_text("{}")
     with pytest.raises(InputError, match=r"must be a \.csv, \.tsv or \.parquet file"):
         read_pairs(tmp_path / "pairs.json", users, items)
+
+
+def test_a_run_that_never_learned_explanations_refuses_to_explain(run, tmp_path):
+    """On data without explanation text the explanation task is skipped in training; the checkpoint
+    says so (tasks_trained), and asking it for explanations stops with that reason instead of
+    returning what an untrained head spells."""
+    import json
+    import shutil
+
+    root, model, tables = run
+    users, items = id_maps(tables)
+    untaught = tmp_path / "run"
+    shutil.copytree(Path(model["model"]).parent, untaught)
+    meta = json.loads((untaught / "config.json").read_text())
+    (untaught / "config.json").write_text(json.dumps({**meta, "tasks_trained": ["sequential", "topn"]}))
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text(f"user\titem\n{users.raw_of[1]}\t{items.raw_of[2]}\n")
+    settings = EvalSettings(explanation_beams=2, explanation_min_length=2, explanation_max_length=8)
+    with pytest.raises(ValueError, match=r"did not learn the explanation task \(it trained sequential, topn"):
+        write_explanations(model_files(untaught), tables, TEMPLATES, settings, pairs, outputs(tmp_path, "exp"))
+    assert not (tmp_path / "exp.parquet").exists()
+    # next items need the sequential task, which it did learn
+    frame = write_recommendations(model_files(untaught), tables, TEMPLATES, RecommendSettings(top_k=2, beams=4),
+                                  outputs(tmp_path, "next"))
+    assert len(frame) == 2 * len(users.raw_of)

@@ -166,17 +166,29 @@ def explain_pairs(evaluator: RunEvaluator, user_list: list[int], item_list: list
                          "explanation": generated}).astype({"user_id": "int32", "item_id": "int32"})
 
 
+def require_task(meta: dict, task: str, where: str | Path) -> None:
+    """Stop when the run at ``where`` did not learn ``task`` (its checkpoint's ``tasks_trained``;
+    a checkpoint from before that record counts its configured tasks)."""
+    trained = meta.get("tasks_trained", meta["generator"]["tasks"])
+    if task not in trained:
+        raise ValueError(f"{where}: this run did not learn the {task} task (it trained {', '.join(trained)}; "
+                         f"its data had no {task} samples or its config left the task out), so it cannot "
+                         f"generate {'explanations' if task == 'explanation' else task + ' recommendations'}")
+
+
 def _load(run: dict[str, str | Path], tables: dict[str, str | Path], templates_path: str | Path,
-          settings: EvalSettings, device, cf_files, with_sequences: bool = True):
+          settings: EvalSettings, device, cf_files, with_sequences: bool = True, task: str = "sequential"):
     """(evaluator, sequences or None, user IdMap, item IdMap) of a trained run and its dataset's
-    tables (users, items and, ``with_sequences``, sequences)."""
+    tables (users, items and, ``with_sequences``, sequences); stops if the run did not learn
+    ``task``."""
     from peapod.data.tables import item_catalogue, read_tables, user_sequences
     from peapod.generator.checkpoint import load_model_files
     from peapod.generator.data import Templates
     from peapod.generator.runtime import describe_precision, pick_device
 
     dev = pick_device(str(device) if device else None)
-    model, tokenizer, _ = load_model_files(run, dev, cf_files)
+    model, tokenizer, meta = load_model_files(run, dev, cf_files)
+    require_task(meta, task, Path(run["model"]).parent)
     log.info("loaded %s: %s", Path(run["model"]).parent, describe_precision(dev))
     names = ("users", "items", "sequences") if with_sequences else ("users", "items")
     data = read_tables({name: tables[name] for name in names})
@@ -208,7 +220,8 @@ def write_explanations(run: dict[str, str | Path], tables: dict[str, str | Path]
                        device=None, cf_files: tuple[str | Path, str | Path] | None = None) -> pd.DataFrame:
     """The generated explanation of every (user, item) pair of ``pairs_path`` (see read_pairs),
     by the evaluation's explanation beam search (``settings``), written atomically to ``outputs``."""
-    evaluator, _, users, items = _load(run, tables, templates_path, settings, device, cf_files, with_sequences=False)
+    evaluator, _, users, items = _load(run, tables, templates_path, settings, device, cf_files, with_sequences=False,
+                                       task="explanation")
     user_list, item_list = read_pairs(pairs_path, users, items)
     log.info("explaining %d (user, item) pairs", len(user_list))
     frame = explain_pairs(evaluator, user_list, item_list, items, users)

@@ -283,6 +283,8 @@ def train_generator(
             session.board.close()
 
     summary = export_run(cfg, run_dir, seed, session.state, dev)
+    # What the run learned: config.tasks less the tasks without training data (skipped, logged).
+    summary["tasks_trained"] = list(session.batches.units)
     summary["parameters"] = parameter_counts(session.model)
     write_json(summary, run_dir / "run.json")
     if cfg.validation_topn_scoring and len(session.validation.topn_candidates):
@@ -486,7 +488,8 @@ def end_epoch(s: Session, valid: dict[str, float], curve: dict[str, float], epoc
     if improved:
         state.best_valid, state.best_epoch, state.bad_epochs = mean, epoch + 1, 0
         save_model_dir(s.run_dir / "best", s.model, s.tokenizer, {"epoch": epoch + 1, "valid_loss": valid,
-                                                                   "seed": s.seed})
+                                                                   "seed": s.seed,
+                                                                   "tasks_trained": list(s.batches.units)})
     else:
         state.bad_epochs += 1
         if state.bad_epochs >= cfg.patience:
