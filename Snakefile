@@ -4,6 +4,7 @@
 from snakemake.utils import min_version, validate
 
 from peapod.config import validate_config
+from peapod import paths
 
 min_version("9.0")
 
@@ -37,6 +38,45 @@ rule all:
     input:
         all_outputs,
     default_target: True
+
+
+# One target per stage, each with everything before it (README.md, "Stage targets").
+rule data:
+    input:
+        lambda wildcards: expand(list(rules.preprocess.output), dataset=DATASETS)
+        + [rules.tabulate_dataset_statistics.output.csv],
+
+
+rule embeddings:
+    input:
+        lambda wildcards: expand(list(rules.train_embeddings.output), dataset=DATASETS, cf_model=CF_MODELS),
+
+
+rule neighbors:
+    input:
+        lambda wildcards: expand(list(rules.build_neighbors.output), dataset=DATASETS, cf_model=CF_MODELS),
+
+
+rule train:
+    input:
+        lambda wildcards: [paths.located(paths.run_file("model.safetensors"), dataset=d, variant=v, seed=s)
+                           for d, v, s in PLAN.runs()],
+
+
+rule evaluate:
+    input:
+        evaluated_runs,
+
+
+rule tables:
+    input:
+        lambda wildcards: expand(list(rules.tabulate_results.output), table=RESULT_TABLES)
+        + [rules.tabulate_dataset_statistics.output.csv],
+
+
+rule report:
+    input:
+        lambda wildcards: aggregation_outputs(),
 
 
 # The papers' baseline rows of every dataset (RecBole runs and the model-free rows).

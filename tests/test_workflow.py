@@ -140,6 +140,32 @@ def test_unconfigured_ablation_has_no_target(tmp_path):
     assert jobs["ablation_heads"] == [""] and jobs["plot_ablation"] == ["results/figures/ablation_heads.png"]
 
 
+# Each stage target, the rules it runs (besides those of the stages before it), and later stages'
+# rules that it must not run.
+STAGE_TARGETS = {
+    "data": ({"make_demo_dataset", "preprocess", "tabulate_dataset_statistics"}, {"train_embeddings"}),
+    "embeddings": ({"train_embeddings"}, {"build_neighbors", "train_generator"}),
+    "neighbors": ({"build_neighbors"}, {"train_generator"}),
+    "train": ({"train_generator"}, {"evaluate_generator", "train_baseline"}),
+    "evaluate": ({"evaluate_generator"}, {"collect_metrics", "train_baseline"}),
+    "tables": ({"tabulate_results", "collect_metrics", "test_significance"}, {"plot_reproduction", "check_claims"}),
+    "report": ({"plot_reproduction", "check_claims", "plot_learning_curves", "tabulate_results"}, set()),
+}
+
+
+@pytest.mark.parametrize("target", list(STAGE_TARGETS))
+def test_every_stage_has_a_named_target(tmp_path, target):
+    """`snakemake <stage>` builds that stage and what it needs, nothing after it."""
+    jobs = dry_run_outputs(workflow_copy(tmp_path), [target], cores=2)
+    runs, never = STAGE_TARGETS[target]
+    assert runs <= set(jobs), f"{target}: {sorted(runs - set(jobs))} not planned"
+    assert not never & set(jobs), f"{target}: plans {sorted(never & set(jobs))}"
+    if target == "train":
+        planned = {(d, v, s) for d, v, s in [(p.split("/")[1], p.split("/")[3], p.split("/")[4]) for p in
+                                              jobs["train_generator"]]}
+        assert len(planned) == len(jobs["train_generator"]) == 9  # the demo: 3 variants x 3 seeds
+
+
 def test_recommendations_target_builds_only_the_runs_it_recommends_from(tmp_path):
     """`snakemake recommendations` trains a run it needs (nothing else), next items per configured
     (variant, seed), explanations only with a pairs file; an undefined variant stops the run."""
