@@ -1,10 +1,13 @@
 # PeaPOD / POD reproduction workflow. Stages, in order:
 #   data (P5 files -> Parquet tables)  ->  [embeddings -> neighbours -> generator -> evaluation -> report]
 # Default config: the embedded demo. The paper: --configfile config/paper.yaml
+import sys
+
 from snakemake.utils import min_version, validate
 
-from peapod.config import validate_config
 from peapod import paths
+from peapod.config import validate_config
+from peapod.logs import failure_summary
 
 min_version("9.0")
 
@@ -32,6 +35,11 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/baselines.smk"
 include: "workflow/rules/recommend.smk"
 include: "workflow/rules/report.smk"
+
+
+# A failed run ends by naming each failed job, its log and the first error in it.
+onerror:
+    print(failure_summary(log), file=sys.stderr)
 
 
 rule all:

@@ -486,3 +486,40 @@ def test_every_shipped_config_dry_runs(tmp_path, configs):
     assert runs_of(jobs["train_generator"]) == runs_of(jobs["evaluate_generator"]) == planned
     assert len(jobs["train_generator"]) == len(make_plan(with_defaults(merged)).runs())
     assert "all" in jobs and jobs["plot_learning_curves"]
+
+
+def test_a_failed_run_ends_by_naming_each_failed_job_its_log_and_its_error(tmp_path):
+    """The cause of a failure is in the last lines, not 25 lines above the final WorkflowError."""
+    work = workflow_copy(tmp_path)
+    bad = tmp_path / "p5"
+    bad.mkdir()
+    (bad / "sequential_data.txt").write_text("1 2 3\n")  # one user with two items: too short to split
+    (bad / "datamaps.json").write_text('{"user2id": {"a": "1"}, "item2id": {"b": "1", "c": "2"}}')
+    (work / "bad.yaml").write_text(f"datasets:\n  bad:\n    source: p5\n    path: {bad}\n")
+    proc = run(["data", "--cores", "1", "--configfile", "bad.yaml"], work, check=False)
+    assert proc.returncode != 0
+    tail = (proc.stdout + proc.stderr).strip().splitlines()[-12:]
+    text = "\n".join(tail)
+    assert "1 job(s) failed:" in text and "preprocess (results/bad/data/" in text, text
+    assert "log:   results/bad/logs/preprocess.log" in text, text
+    assert "error:" in text and "sequential_data.txt, line 1: user 1 has 2 item(s)" in text, text
+
+
+def test_failure_summary_reads_snakemakes_error_blocks(tmp_path):
+    from peapod.logs import failed_jobs, failure_summary
+
+    (tmp_path / "job.log").write_text("INFO starting\nTraceback (most recent call last):\nValueError: boom\n")
+    snakemake_log = tmp_path / "run.log"
+    snakemake_log.write_text(
+        "[Fri Dec  4 18:50:16 2026]\nError in rule train_generator:\n    message: None\n    jobid: 7\n"
+        "    output: results/demo/runs/pod/seed1/model.safetensors, results/demo/runs/pod/seed1/run.json\n"
+        f"    log: {tmp_path / 'job.log'} (check log file(s) for error details)\n"
+        "Error in rule plot_ablation:\n    jobid: 9\n    output: results/figures/ablation_heads.png\n"
+        "Shutting down, this might take some time.\n")
+    jobs = failed_jobs(snakemake_log)
+    assert [(j["rule"], j["output"], j["error"]) for j in jobs] == [
+        ("train_generator", "results/demo/runs/pod/seed1/model.safetensors", "ValueError: boom"),
+        ("plot_ablation", "results/figures/ablation_heads.png", None)]
+    summary = failure_summary([snakemake_log])
+    assert summary.startswith("2 job(s) failed:") and f"log:   {tmp_path / 'job.log'}" in summary
+    assert "none (the rule declares no log)" in summary

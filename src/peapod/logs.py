@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -45,3 +46,69 @@ def run_logged(smk: Any, main: Callable[[Any, logging.Logger], None]) -> None:
     except Exception:
         logger.exception("job failed")
         raise
+
+
+# ---- the end of a failed workflow run -------------------------------------------------------------
+# Our adapters' logged errors (" ERROR "), and a Python exception's own line ("ValueError: ...").
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b.*")
+
+
+def first_error_line(log_path: str | Path) -> str | None:
+    """The first line of a job's log that says what went wrong (an ``ERROR`` line of our
+    adapters, or a Python exception's message line), or None when the log has none or is missing."""
+    try:
+        lines = Path(log_path).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        if " ERROR " in line or _EXCEPTION_LINE.match(line.strip()):
+            return line.strip()
+    return None
+
+
+def failed_jobs(snakemake_log: str | Path) -> list[dict[str, str | None]]:
+    """Each failed job of a Snakemake run, from its log: the rule, the job's first output (which
+    names its wildcards), its log file and that log's first error line."""
+    try:
+        lines = Path(snakemake_log).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+    jobs: list[dict[str, str | None]] = []
+    for k, line in enumerate(lines):
+        if not line.startswith("Error in rule ") or not line.rstrip().endswith(":"):
+            continue
+        job: dict[str, str | None] = {"rule": line[len("Error in rule "):].rstrip(":").strip(), "output": None,
+                                      "log": None}
+        for detail in lines[k + 1:]:
+            if not detail.startswith((" ", "\t")):
+                break
+            key, _, value = detail.strip().partition(": ")
+            if key == "output":
+                job["output"] = value.split(",")[0].strip()
+            elif key == "log":
+                job["log"] = value.split(" (")[0].split(",")[0].strip()
+        job["error"] = first_error_line(job["log"]) if job["log"] else None
+        if job not in jobs:
+            jobs.append(job)
+    return jobs
+
+
+def failure_summary(snakemake_log: str | Path | list) -> str:
+    """What a failed run prints last: each failed job, its log file and the first error in it.
+    ``snakemake_log``: the run's log file (Snakemake 9 hands ``onerror`` a list of them)."""
+    if isinstance(snakemake_log, (list, tuple)):
+        logs = [str(p) for p in snakemake_log]
+        jobs = [job for p in logs for job in failed_jobs(p)]
+        snakemake_log = ", ".join(logs) or "the Snakemake log"
+    else:
+        jobs = failed_jobs(snakemake_log)
+    if not jobs:
+        return f"The workflow failed; see {snakemake_log}."
+    lines = [f"{len(jobs)} job(s) failed:"]
+    for job in jobs:
+        lines.append(f"  {job['rule']}" + (f" ({job['output']})" if job["output"] else ""))
+        lines.append(f"    log:   {job['log'] or 'none (the rule declares no log)'}")
+        if job["error"]:
+            lines.append(f"    error: {job['error']}")
+    lines.append(f"The full log: {snakemake_log}")
+    return "\n".join(lines)
