@@ -9,8 +9,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from peapod.data.demo import DemoConfig
 from peapod.generator.data import Templates
-from tests.helpers import TEMPLATES
+from tests.helpers import TEMPLATES, make_demo
 
 
 def templates() -> Templates:
@@ -49,11 +50,40 @@ def small_training_inputs(tmp: Path, demo_config, write_parquet: bool = False):
     (5 neighbours), for tests that train the generator; ``write_parquet`` also writes the tables
     the evaluation stage reads."""
     from peapod.generator.collab import load_collaborative_inputs
-    from tests.helpers import make_demo
-
     demo = make_demo(tmp, demo_config)
     data = demo.task_data()
     emb, nbr = write_group_embeddings(demo.truth, tmp / "cf", dim=8, k=6)
     if write_parquet:
         demo.write_parquet()
     return data, load_collaborative_inputs(emb, nbr, 5, data.n_users)
+
+
+# The generator tests' small demo and tiny model (tests/test_generator.py, test_training_speed.py).
+SMALL = DemoConfig(n_users=60, n_items=120, n_groups=4, min_length=5, max_length=10, seed=1)
+TINY = dict(d_model=32, d_ff=64, num_layers=1, num_heads=2, dropout_rate=0.0)
+
+
+def small_generator_inputs(tmp: Path):
+    """(TaskData, planted truth, embeddings file, neighbours file) of the SMALL demo."""
+    demo = make_demo(tmp, SMALL)
+    data, truth = demo.task_data(), demo.truth
+    emb, nbr = write_group_embeddings(truth, tmp / "cf", dim=8, k=6)
+    return data, truth, emb, nbr
+
+
+def small_model(small, **overrides):
+    """(PeaPOD in eval mode, tokenizer, settings): TINY, seeded, over ``small_generator_inputs``."""
+    import torch
+
+    from peapod.generator.backbone import load_backbone
+    from peapod.generator.collab import load_collaborative_inputs
+    from peapod.generator.config import GeneratorConfig
+    from peapod.generator.model import PeaPOD
+
+    data, _, emb, nbr = small
+    cfg = GeneratorConfig.from_dict({"tiny": TINY, "neighbors": 5, "heads": 2, "batch_size": 8, **overrides})
+    torch.manual_seed(0)
+    t5, tok = load_backbone(cfg, data.tokenizer_corpus(templates()))
+    collab = load_collaborative_inputs(emb, nbr, cfg.neighbors, data.n_users) if cfg.user_prompt != "none" \
+        else (None, None)
+    return PeaPOD(t5, cfg, *collab).eval(), tok, cfg

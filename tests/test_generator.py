@@ -19,30 +19,15 @@ from peapod.generator.config import TASKS, GeneratorConfig, variant_config
 from peapod.generator.data import Batches, Templates
 from peapod.generator.model import PeaPOD
 from peapod.generator.tokenization import ID_WORD, encode_with_whole_words, train_tokenizer
-from tests.generator_helpers import templates, write_group_embeddings
-from tests.helpers import REPO, assert_same_state_dict, make_demo
+from tests.generator_helpers import TINY, small_generator_inputs, small_model, templates
+from tests.helpers import REPO, assert_same_state_dict
 
-SMALL = DemoConfig(n_users=60, n_items=120, n_groups=4, min_length=5, max_length=10, seed=1)
-TINY = dict(d_model=32, d_ff=64, num_layers=1, num_heads=2, dropout_rate=0.0)
 TEXT = "generate for user_12 about item_345: then item_6, item_78? user_9 item_1000 and user_23item"
 
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("small")
-    demo = make_demo(tmp, SMALL)
-    data, truth = demo.task_data(), demo.truth
-    emb, nbr = write_group_embeddings(truth, tmp / "cf", dim=8, k=6)
-    return data, truth, emb, nbr
-
-
-def small_model(small, **overrides):
-    data, _, emb, nbr = small
-    cfg = GeneratorConfig.from_dict({"tiny": TINY, "neighbors": 5, "heads": 2, "batch_size": 8, **overrides})
-    torch.manual_seed(0)
-    t5, tok = load_backbone(cfg, data.tokenizer_corpus(templates()))
-    collab = load_collaborative_inputs(emb, nbr, cfg.neighbors, data.n_users) if cfg.user_prompt != "none" else (None, None)
-    return PeaPOD(t5, cfg, *collab).eval(), tok, cfg
+    return small_generator_inputs(tmp_path_factory.mktemp("small"))
 
 
 # ---- whole-word ids ------------------------------------------------------------------------------

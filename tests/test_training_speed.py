@@ -11,8 +11,12 @@ from peapod.generator import attention
 from peapod.generator.data import Batches
 from peapod.generator.runtime import autocast, compute_dtype, cpu_has_native_bf16, set_precision
 
-from tests.generator_helpers import templates
-from tests.test_generator import small, small_model  # noqa: F401 (small is a fixture)
+from tests.generator_helpers import small_generator_inputs, small_model, templates
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    return small_generator_inputs(tmp_path_factory.mktemp("small"))
 
 # float32 sums in another order: the observed differences are ~1e-7 on the loss and ~1e-8 on
 # gradients; these bounds are two orders above that and far below any real change.
