@@ -10,7 +10,6 @@ import pytest
 import torch
 import yaml
 
-from peapod.data.demo import DemoConfig
 from peapod.errors import InputError
 from peapod.generator.backbone import BackboneMissing, load_backbone
 from peapod.generator.checkpoint import load_model_dir, save_model_dir
