@@ -6,7 +6,7 @@ import sys
 from snakemake.utils import min_version, validate
 
 from peapod import paths
-from peapod.config import validate_config
+from peapod.config import ConfigError, validate_config
 from peapod.logs import failure_summary
 
 min_version("9.0")
@@ -18,7 +18,10 @@ if not config:
     configfile: "config/config.yaml"
 
 
-validate_config(config, "workflow/schemas/config.schema.yaml")  # messages that name the key
+try:
+    validate_config(config, "workflow/schemas/config.schema.yaml")  # messages that name the key
+except ConfigError as error:  # the message alone: a traceback into the validator helps nobody
+    sys.exit(str(error))
 validate(config, "workflow/schemas/config.schema.yaml")  # fills in the schema's defaults
 
 

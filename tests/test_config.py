@@ -68,7 +68,8 @@ def test_interactions_source_validates_and_bad_combinations_are_refused():
     validate_config({"datasets": {"books": {"source": "amazon_reviews", "path": "Books.jsonl.gz", "k_core": 10,
                                             "explanations_from_text": True}}}, SCHEMA)
     refused = [
-        ({"source": "interactions", "path": "mine.xlsx"}, r"datasets\.mine\.path: 'mine\.xlsx' does not match"),
+        ({"source": "interactions", "path": "mine.xlsx"},
+         r"datasets\.mine\.path: 'mine\.xlsx': an interactions file is read as \.csv, \.tsv \(either optionally \.gz\) or \.parquet$"),
         ({"source": "interactions"}, r"datasets\.mine: 'path' is a required property"),
         ({"source": "interactions", "path": "m.csv", "sha256": "0" * 64}, r"datasets\.mine: .* should not be valid"),
         ({"source": "interactions", "path": "m.csv", "columns": {"usr": "u"}}, r"datasets\.mine\.columns: unknown key"),

@@ -67,6 +67,8 @@ def validate_config(config: dict[str, Any], schema_path: str | Path) -> None:
             if allowed:
                 detail += f"; allowed here: {', '.join(allowed)}"
             problems.append(f"{key}: {detail}")
+        elif isinstance(error.schema, dict) and "x-message" in error.schema:  # the schema's own words
+            problems.append(f"{key}: {error.instance!r}: {error.schema['x-message']}")
         else:
             problems.append(f"{key}: {error.message}")
     if problems:
