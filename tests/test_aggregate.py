@@ -740,3 +740,31 @@ def test_every_configured_variant_runs_or_the_config_says_why_not():
         make_plan(cfg)
     cfg["ablations"] = {"heads": {"variants": ["mlp"]}}  # an ablation runs it: fine
     assert {v for _, v, _ in make_plan(cfg).runs()} == {"peapod", "pod", "mlp"}
+
+
+def test_tables_follow_the_papers_dataset_order_and_baselines_count_as_ours(tmp_path):
+    """Columns in the paper's order (Sports, Beauty, Toys) whatever the config's order; a dataset
+    with only our own-split baseline rows is not "(reported only)"."""
+    from peapod.aggregate import pipeline
+
+    cfg = make_config(datasets=("toys", "beauty"), seeds=range(1, 4))
+    plan = make_plan(cfg)
+    paths = write_runs(tmp_path / "results", cfg, skip={k for k in plan.runs() if k[0] == "toys"})
+    out = {k: str(tmp_path / f"{k}.{e}") for k, e in (("metrics", "parquet"), ("summary", "parquet"),
+                                                       ("summary_csv", "csv"), ("missing", "csv"))}
+    pipeline.collect_metrics(cfg, paths, out)
+    sig = {k: str(tmp_path / f"{k}.{e}") for k, e in (("vs_reported", "csv"), ("paired", "csv"), ("reproduced_csv", "csv"),
+                                                       ("reproduced_md", "md"), ("reproduced_html", "html"))}
+    pipeline.test_significance(cfg, out["metrics"], str(SHIPPED_CSV), sig)
+    baselines = tmp_path / "baselines_toys.csv"
+    pd.DataFrame([("toys", "most_popular", "topn", "test", "hr@10", 0.2)],
+                 columns=["dataset", "model", "task", "split", "metric", "value"]).to_csv(baselines, index=False)
+    files = {"markdown": str(tmp_path / "topn.md")}
+    pipeline.tabulate_results(cfg, "topn", out["summary"], str(SHIPPED_CSV), sig["vs_reported"], sig["paired"],
+                              [str(baselines)], files)
+    header = next(line for line in Path(files["markdown"]).read_text().splitlines() if line.startswith("| Model"))
+    datasets = [cell.split()[0] for cell in header.strip("|").split("|")[1:]]
+    assert list(dict.fromkeys(datasets)) == ["Sports", "Beauty", "Toys"]
+    assert "Sports (reported only)" in header  # no run and no baseline of ours
+    assert "Toys (reported only)" not in header and "Toys HR@10" in header  # its baseline row is ours
+    assert "Beauty (reported only)" not in header

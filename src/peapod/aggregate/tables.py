@@ -311,7 +311,10 @@ def make_paper_table(name: str, inputs: TableInputs) -> PaperTable:
     rep = inputs.reported[(inputs.reported["paper"] == inputs.reference) & (inputs.reported["table"] == number)]
     variants = shown_variants(plan, spec.group)
     run_datasets = plan.datasets if spec.group == "main" else plan.ablations[spec.group]["datasets"]
-    datasets = list(dict.fromkeys([*run_datasets, *rep["dataset"]]))
+    # Our datasets the paper does not have first, then the paper's in its own order (Sports,
+    # Beauty, Toys), whether we run them or only show their reported rows.
+    paper_order = list(dict.fromkeys(rep["dataset"]))
+    datasets = [d for d in run_datasets if d not in paper_order] + paper_order
     columns = [Column(d, spec.task, m) for d in datasets for m in TASK_METRICS[spec.task]]
     # The reported model each shown variant reproduces (its row name), from the settings, not names.
     mapped: dict[str, str] = {}
@@ -334,8 +337,10 @@ def make_paper_table(name: str, inputs: TableInputs) -> PaperTable:
         against = {v: plan.default_variant for v in variants if v != plan.default_variant}
     add_significance(table, inputs.vs_reported, inputs.paired, inputs.alpha, inputs.star_uses_holm, against,
                      (inputs.reference, number) if number else None)
+    # "(reported only)": no row of ours (a reproduced run or a baseline on our split) has a value.
     table.reported_only = {d for d in datasets if not any(
-        not math.isnan(r.cells[c].value) for r in rows if r.kind == "reproduced" for c in columns if c.dataset == d)}
+        not math.isnan(r.cells[c].value) for r in rows if r.kind in ("reproduced", "baseline")
+        for c in columns if c.dataset == d)}
     table.notes += _notes(spec, inputs.reference, number, table)
     table.notes += baseline_notes(spec.task, table, inputs.config)
     table.notes += sample_note(inputs.config.get("evaluation") or {})
