@@ -154,3 +154,16 @@ def test_every_schema_key_is_documented():
     top_level = yaml.safe_load(SCHEMA.read_text())["properties"]
     for name in top_level:
         assert f"\n## {name}\n" in page, f"no section for {name} in docs/configuration.md"
+
+
+def test_cluster_env_table_is_generated_from_the_rules():
+    """docs/cluster.md's conda-environment table lists every rule with a conda: directive."""
+    import runpy
+
+    script = runpy.run_path(str(ROOT / "docs" / "cluster_envs_table.py"))
+    page = (ROOT / "docs" / "cluster.md").read_text(encoding="utf-8")
+    assert page == script["page_with_table"](page), "docs/cluster.md's env table is out of date: run " \
+        "python docs/cluster_envs_table.py"
+    listed = {rule for rules in script["rule_envs"]().values() for rule in rules}
+    assert {"train_baseline", "compute_baselines", "check_claims", "plot_reproduction", "plot_learning_curves",
+            "train_generator", "preprocess"} <= listed
