@@ -523,3 +523,15 @@ def test_failure_summary_reads_snakemakes_error_blocks(tmp_path):
     summary = failure_summary([snakemake_log])
     assert summary.startswith("2 job(s) failed:") and f"log:   {tmp_path / 'job.log'}" in summary
     assert "none (the rule declares no log)" in summary
+
+
+def test_paper_config_without_the_data_names_the_missing_files_and_where_to_get_them(tmp_path):
+    work = workflow_copy(tmp_path)
+    proc = run(["-n", "--configfile", "config/paper.yaml"], work, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "The P5 files of 3 dataset(s) are missing:" in out, out[-2000:]
+    for name in ("sports", "beauty", "toys"):
+        assert f"  {name}: resources/p5/{name}/sequential_data.txt (or sequential.txt)" in out
+    assert 'docs/paper-study.md says (section "Data: the P5 files")' in out
+    assert "MissingInputException" not in out and "Traceback" not in out

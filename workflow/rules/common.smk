@@ -1,4 +1,5 @@
 # Shared helpers: which outputs exist for the configured datasets, and where inputs come from.
+import sys
 from pathlib import Path
 
 from peapod import paths
@@ -6,7 +7,7 @@ from peapod.aggregate.settings import ABLATION_NAMES, FIGURE_ABLATIONS, make_pla
 from peapod.aggregate.tables import TABLE_NAMES, table_names
 from peapod.baselines.registry import BASELINES, NAMES as BASELINE_NAMES
 from peapod.baselines.settings import run_settings as baseline_run_config
-from peapod.data.p5 import discover_p5_files
+from peapod.data.p5 import discover_p5_files, missing_p5_data
 from peapod.data.tables import GENERATOR_TABLES, TABLE_NAMES as DATA_TABLES
 from peapod.embeddings import dataset_settings as dataset_embedding_settings
 from peapod.embeddings.registry import SOURCES as EMBEDDING_SOURCES
@@ -14,6 +15,10 @@ from peapod.fetch import HUB_REPOS, reviews_input
 from peapod.generator.config import all_run_settings, neighbors_to_store
 
 DATASETS = list(config["datasets"])
+# A P5 dataset without its files stops here, naming them, rather than as a missing input of a job.
+_missing_p5 = missing_p5_data(config["datasets"])
+if _missing_p5:
+    sys.exit(_missing_p5)
 VARIANTS = dict(config["variants"])
 SEEDS = [int(seed) for seed in config["seeds"]]
 # Every (dataset, variant)'s settings: generator defaults, the dataset's overrides, the variant's,

@@ -408,6 +408,21 @@ def discover_p5_files(directory: str | Path) -> dict[str, str]:
     return {role: str(path) for role, path in found.items()}
 
 
+def missing_p5_data(datasets: dict[str, dict]) -> str | None:
+    """A message naming every ``source: p5`` dataset whose sequence file is missing (and where the
+    docs say how to get the files), or None when each has one."""
+    missing = []
+    for name, spec in datasets.items():
+        if spec.get("source") == "p5" and find_first(Path(spec["path"]), SEQUENCE_FILES) is None:
+            missing.append(f"  {name}: {Path(spec['path']) / SEQUENCE_FILES[0]} (or {SEQUENCE_FILES[1]}), "
+                           f"with {DATAMAPS_FILE} beside it")
+    if not missing:
+        return None
+    return ("The P5 files of {} dataset(s) are missing:\n{}\nGet them as docs/paper-study.md says (section "
+            "\"Data: the P5 files\"), or point datasets.<name>.path at a directory that has them.").format(
+        len(missing), "\n".join(missing))
+
+
 def read_p5_files(
     sequences: str | Path,
     datamaps: str | Path | None = None,
