@@ -136,7 +136,8 @@ def test_trained_model_beats_random_on_topn_validation(tmp_path, one_thread):
     data = planted.task_data()
     emb, nbr = write_group_embeddings(planted.truth, tmp_path / "cf", dim=16, k=20)
     # The demo's settings; explanation batches left out to keep the test under a minute.
-    cfg = GeneratorConfig.from_dict({**demo["generator"], "tasks": ["sequential", "topn"], "epochs": 15, "patience": 15})
+    cfg = GeneratorConfig.from_dict({**demo["generator"], "tasks": ["sequential", "topn"], "epochs": 15, "patience": 15,
+                                     "validation_topn_scoring": True})
     collab = load_collaborative_inputs(emb, nbr, cfg.neighbors, data.n_users)
     summary = train_generator(cfg, data, templates(), 0, tmp_path / "run", collab)
     # run.json and the checkpoint say which tasks the run learned
@@ -186,7 +187,7 @@ def test_real_pmf_embeddings_carry_what_peapod_learns(tmp_path, one_thread):
     measured = {}
     for variant, overrides in (("peapod", {}), ("pod", {"user_prompt": "none"})):
         cfg = GeneratorConfig.from_dict({**demo["generator"], **overrides, "tasks": ["sequential", "topn"],
-                                         "epochs": 15, "patience": 15})
+                                         "epochs": 15, "patience": 15, "validation_topn_scoring": True})
         collab = load_collaborative_inputs(emb, nbr, cfg.neighbors, data.n_users) if variant == "peapod" else None
         summary = train_generator(cfg, data, templates(), 0, tmp_path / variant, collab)
         assert summary["valid_topn_random_expectation"]["hr@10"] == pytest.approx(0.1)

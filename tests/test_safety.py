@@ -251,7 +251,7 @@ def test_checkpoints_are_saved_without_pickle(tmp_path):
     from peapod.generator.config import GeneratorConfig
     from peapod.generator.model import PeaPOD
 
-    tiny = {"d_model": 16, "d_ff": 32, "num_layers": 1, "num_heads": 2, "dropout_rate": 0.0, "vocab_size": 60}
+    tiny = {"d_model": 16, "d_ff": 32, "num_layers": 1, "num_heads": 2, "dropout_rate": 0.0, "vocab_size": 100}
     cfg = GeneratorConfig.from_dict({"tiny": tiny, "neighbors": 2, "heads": 2})
     torch.manual_seed(0)
     t5, tokenizer = load_backbone(cfg, ["user_1 item_2 item_3", "the scent is great"] * 5)

@@ -1,10 +1,6 @@
 # Neighbour stage: exact cosine top-k of every user, in blocks (never an N x N matrix).
 
-# Input functions of this stage (the workflow's shared helpers are in common.smk).
-def neighbors_k(wildcards):
-    """Neighbours to store for (dataset, cf_model): neighbors.k, or more when a run reads more
-    (e.g. the neighbors_30 ablation), so no training job finds too few."""
-    return neighbors_to_store(GENERATOR_SETTINGS, wildcards.dataset, wildcards.cf_model, config["neighbors"]["k"])
+include: "inputs/neighbors.smk"  # this stage's input functions
 
 
 rule build_neighbors:

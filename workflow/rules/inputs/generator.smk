@@ -1,0 +1,25 @@
+# Input functions and settings of the generator stage's rules (generator.smk includes this file; Snakemake's
+# linter wants functions apart from rules). The workflow's shared helpers are in common.smk.
+
+def generator_settings(wildcards):
+    """The variant's generator settings as a plain mapping (config defaults + overrides)."""
+    return GENERATOR_SETTINGS[wildcards.dataset, wildcards.variant].to_dict()
+
+
+def run_seed(wildcards):
+    return int(wildcards.seed)
+
+
+def generator_inputs(wildcards):
+    """Tables and templates of a run; CF user embeddings and neighbours only when the variant has
+    a user prompt (POD, user_prompt none, needs no CF stage); with download: true, the T5 checkpoint."""
+    inputs = data_tables(wildcards, GENERATOR_TABLES)
+    inputs["templates"] = "config/templates.yaml"
+    settings = GENERATOR_SETTINGS[wildcards.dataset, wildcards.variant]
+    if config["download"] and settings.backbone in HUB_REPOS and not settings.model_dir:
+        inputs["backbone"] = f"resources/models/{settings.backbone}"  # fetched by fetch_backbone
+    if settings.user_prompt != "none":
+        where = {"dataset": wildcards.dataset, "cf_model": settings.cf_model}
+        inputs["embeddings"] = paths.USER_EMBEDDINGS.format(**where)
+        inputs["neighbors"] = paths.NEIGHBORS.format(**where)
+    return inputs

@@ -1,0 +1,102 @@
+# Input functions and settings of the report stage's rules (report.smk includes this file; Snakemake's
+# linter wants functions apart from rules). The workflow's shared helpers are in common.smk.
+
+def run_metrics_paths(runs):
+    """The evaluation metrics file of each (dataset, variant, seed)."""
+    return [paths.located(paths.RUN_METRICS, dataset=d, variant=v, seed=s) for d, v, s in runs]
+
+
+def evaluated_runs(wildcards=None):
+    """The evaluation metrics of every planned run (each implies its training run)."""
+    return run_metrics_paths(PLAN.runs())
+
+
+RESULT_TABLES = table_names(PLAN)  # the main tables, and an appendix group's when its ablation is configured
+ABLATION_FIGURES = [a for a in FIGURE_ABLATIONS if a in PLAN.ablations]
+
+
+def existing_or_all(paths):
+    """All of ``paths`` (missing runs are built); with aggregate.require_all_runs false, only those
+    that exist now (the others are listed in missing_runs.csv)."""
+    if config["aggregate"]["require_all_runs"]:
+        return paths
+    return [p for p in paths if Path(p).exists()]
+
+
+def run_metrics_inputs(wildcards):
+    """The metrics file of every planned run."""
+    return existing_or_all(evaluated_runs())
+
+
+def baseline_inputs(wildcards):
+    """The data stage's tables (most popular, the id-order probes), every configured CF model's own
+    metrics and every trained baseline run of the dataset (run_<model>_seed<seed>)."""
+    cf = {f"cf_{m}": paths.CF_METRICS.format(dataset=wildcards.dataset, cf_model=m) for m in CF_MODELS}
+    cf.update({f"run_{m}_seed{s}": paths.baseline_file("metrics.parquet").format(dataset=wildcards.dataset, baseline=m, seed=s)
+               for m in BASELINE_MODELS for s in BASELINE_SEEDS})
+    kept = set(existing_or_all(list(cf.values())))
+    return {
+        **data_tables(wildcards, ("sequences", "candidates")),
+        **{name: path for name, path in cf.items() if path in kept},
+    }
+
+
+def baseline_tables(wildcards):
+    """Every dataset's baselines on our own data (results/<dataset>/baselines/metrics.csv)."""
+    return existing_or_all(expand(paths.BASELINES, dataset=DATASETS))
+
+
+def train_log_of_runs(wildcards):
+    """{(variant, seed): its train_log.csv} of every planned run on one dataset (those that exist
+    now, with aggregate.require_all_runs false)."""
+    logs = {(v, s): paths.located(paths.run_file("train_log.csv"), dataset=d, variant=v, seed=s)
+            for d, v, s in PLAN.runs() if d == wildcards.dataset}
+    kept = set(existing_or_all(list(logs.values())))
+    return {run: path for run, path in logs.items() if path in kept}
+
+
+def learning_curve_runs(wildcards):
+    """The (variant, seed) of each file of learning_curve_inputs, in its order."""
+    return list(train_log_of_runs(wildcards))
+
+
+def learning_curve_inputs(wildcards):
+    return list(train_log_of_runs(wildcards).values())
+
+
+def ablation_run_inputs(wildcards):
+    """The metrics files of one ablation's runs (its variants on its datasets)."""
+    return existing_or_all(run_metrics_paths(PLAN.for_ablation(wildcards.ablation).runs()))
+
+
+def ablation_outputs(ablation):
+    """What the ablation_<name> target builds: the ablation's own summary, paired tests and figure."""
+    return expand(list(rules.summarize_ablation.output) + list(rules.plot_ablation.output), ablation=ablation)
+
+
+def aggregation_params(wildcards):
+    """The config sections the aggregation reads (so a change to them reruns it)."""
+    keys = ("datasets", "seeds", "generator", "variants", "ablations", "aggregate", "evaluation")
+    return {key: config[key] for key in keys if key in config}
+
+
+def aggregation_outputs():
+    """Every table, figure and test table of the aggregation (the report rules' outputs)."""
+    return (
+        [*rules.collect_metrics.output, *rules.test_significance.output, *rules.plot_reproduction.output,
+         *rules.check_claims.output]
+        + expand(rules.compute_baselines.output.metrics, dataset=DATASETS)
+        + expand(list(rules.tabulate_results.output), table=RESULT_TABLES)
+        + expand(list(rules.plot_ablation.output), ablation=ABLATION_FIGURES)
+        + expand(list(rules.plot_learning_curves.output), dataset=DATASETS)
+        + [path for ablation in PLAN.ablations for path in ablation_outputs(ablation)]
+    )
+
+
+def all_outputs(wildcards):
+    outputs = expand(rules.preprocess.output.stats, dataset=DATASETS)
+    outputs.append(rules.tabulate_dataset_statistics.output.csv)
+    cf_outputs = [rules.train_embeddings.output.metrics, rules.build_neighbors.output.neighbors]
+    outputs += expand(cf_outputs, dataset=DATASETS, cf_model=CF_MODELS)
+    outputs += baseline_runs()
+    return outputs + evaluated_runs() + aggregation_outputs()
