@@ -50,6 +50,18 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=order)  # stable: otherwise the collection order
 
 
+@pytest.fixture(autouse=True)
+def _test_limit(request):
+    """Tell the helpers that wait on subprocesses (tests/workflow_helpers.py) this test's limit: its
+    @pytest.mark.timeout, else the run's --timeout."""
+    from tests import workflow_helpers
+
+    marker = request.node.get_closest_marker("timeout")
+    limit = marker.args[0] if marker and marker.args else marker.kwargs.get("timeout") if marker else None
+    workflow_helpers.TEST_LIMIT_S = float(limit or request.config.getoption("timeout", None) or 600)
+    yield
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _xdist_grouping_works(request):
     """Fail loudly, before any cluster starts, where pytest-xdist's grouping silently does nothing (it

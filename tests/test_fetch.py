@@ -150,7 +150,7 @@ def snakemake(work: Path, *args: str, hub: str | None = None) -> subprocess.Comp
 
     env = {**os.environ, **({"HF_ENDPOINT": hub} if hub else {})}
     return subprocess.run([sys.executable, "-m", "snakemake", "--configfile", "fetch.yaml", *args], cwd=work,
-                          capture_output=True, text=True, timeout=600, env=env)
+                          capture_output=True, text=True, timeout=300, env=env)
 
 
 def test_offline_default_says_what_to_fetch(tmp_path):

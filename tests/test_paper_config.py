@@ -46,6 +46,7 @@ def shrink(paper: dict) -> dict:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)  # measured 12 min on 2 cores beside the demo test, 15 under CI
 def test_shrunk_paper_config_runs_every_job(tmp_path):
     paper = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
     work = workflow_copy(tmp_path)

@@ -147,7 +147,7 @@ def slurm_run(slurm_env, tmp_path_factory):
     """The shrunk demo, every rule, run to completion through the SLURM profile."""
     work, command = slurm_workflow(tmp_path_factory.mktemp("slurm") / "full")
     start = time.monotonic()
-    proc = subprocess.run(command, cwd=work, env=slurm_env, capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run(command, cwd=work, env=slurm_env, capture_output=True, text=True, timeout=1500)
     assert proc.returncode == 0, f"SLURM run failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}"
     print(f"SLURM run of the shrunk demo: {time.monotonic() - start:.0f} s")
     # Then `snakemake recommendations` from the finished run, with a pairs file of the demo's own ids
@@ -159,11 +159,12 @@ def slurm_run(slurm_env, tmp_path_factory):
     (work / "ask.yaml").write_text("recommend: {pairs: pairs.csv, top_k: 3, beams: 5}\n")
     at = len(SNAKEMAKE)
     asked = subprocess.run([*command[:at], "recommendations", *command[at:], "ask.yaml"], cwd=work, env=slurm_env,
-                           capture_output=True, text=True, timeout=900)
+                           capture_output=True, text=True, timeout=600)
     assert asked.returncode == 0, f"SLURM recommendations failed:\n{asked.stdout[-4000:]}\n{asked.stderr[-6000:]}"
     return work, proc.stdout + proc.stderr + asked.stdout + asked.stderr
 
 
+@pytest.mark.timeout(2400)  # includes the module's cluster run (slurm_run: at most 1500 + 600 s)
 def test_every_rule_runs_through_the_slurm_profile(slurm_run, slurm_env):
     work, log = slurm_run
     results = work / "results"
@@ -211,6 +212,7 @@ def training_job_ids(env: dict) -> list[str]:
     return [line.split("|")[0] for line in out.split() if "train_generator" in line]
 
 
+@pytest.mark.timeout(2400)  # the module took 8 min under CI, mostly waiting on the cluster
 def test_cancelled_training_job_is_resubmitted_and_resumes(slurm_run, slurm_env, tmp_path):
     reference, _ = slurm_run
     target = "results/demo/runs/pod/seed0/metrics.parquet"

@@ -92,6 +92,7 @@ def freeze_with_resumable_training(work: Path, proc: subprocess.Popen, timeout: 
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # measured 3.7 min on 2 cores, 3 under CI
 def test_killed_workflow_resumes_and_two_runs_agree(tmp_path):
     reference = small_workflow(tmp_path, "reference")
     run(SMALL_RUN, reference)

@@ -28,10 +28,24 @@ def workflow_copy(tmp_path: Path) -> Path:
     return work
 
 
-def run(args, cwd, check=True, timeout=3600):
-    """Snakemake in ``cwd``; the generous timeout keeps a loaded 2-core machine (the demo took 30
-    minutes once, beside other jobs) from failing a run that only goes slowly."""
-    proc = subprocess.run(SNAKEMAKE + args, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+# The running test's time limit (pytest-timeout's, set by tests/conftest.py for each test): a helper
+# waits at most a minute less, so that its own message, naming the command, is what a hang shows.
+TEST_LIMIT_S = 600.0
+
+
+def helper_wait_s() -> float:
+    return max(30.0, TEST_LIMIT_S - 60.0)
+
+
+def run(args, cwd, check=True, timeout: float | None = None):
+    """Snakemake in ``cwd``, waited for until a minute before the test's own limit (``timeout``:
+    less)."""
+    wait = min(timeout or helper_wait_s(), helper_wait_s())
+    try:
+        proc = subprocess.run(SNAKEMAKE + args, cwd=cwd, capture_output=True, text=True, timeout=wait)
+    except subprocess.TimeoutExpired as error:
+        raise AssertionError(f"snakemake {' '.join(args)} did not finish in {wait:.0f} s (the test's limit is "
+                             f"{TEST_LIMIT_S:.0f} s):\n{(error.stdout or b'')[-3000:]!r}") from None
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc
