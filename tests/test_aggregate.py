@@ -483,6 +483,22 @@ def test_figures_are_written(tmp_path):
 # The whole aggregation on per-run metrics written here: 10 seeds, three datasets, Toys without runs
 
 
+def collected_and_tested(root: Path, cfg: dict, skip_dataset: str) -> tuple[dict, dict]:
+    """Runs of ``cfg`` written under ``root`` (none for ``skip_dataset``), collected and tested
+    against the papers: (collect_metrics' outputs, test_significance's outputs) by name."""
+    from peapod.aggregate import pipeline
+
+    plan = make_plan(cfg)
+    paths = write_runs(root / "results", cfg, skip={k for k in plan.runs() if k[0] == skip_dataset})
+    out = {k: str(root / f"{k}.{e}") for k, e in (("metrics", "parquet"), ("summary", "parquet"),
+                                                   ("summary_csv", "csv"), ("missing", "csv"))}
+    pipeline.collect_metrics(cfg, paths, out)
+    sig = {k: str(root / f"{k}.{e}") for k, e in (("vs_reported", "csv"), ("paired", "csv"), ("reproduced_csv", "csv"),
+                                                   ("reproduced_md", "md"), ("reproduced_html", "html"))}
+    pipeline.test_significance(cfg, out["metrics"], str(SHIPPED_CSV), sig)
+    return out, sig
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """Every table, the verdicts and their figure, and the claims, from runs on Sports and Beauty
@@ -493,13 +509,7 @@ def built(tmp_path_factory):
     cfg = make_config(datasets=("sports", "beauty", "toys"), seeds=range(1, 11))
     cfg["datasets"]["toys"]["generator"] = {"neighbors": 10}
     plan = make_plan(cfg)
-    paths = write_runs(root / "results", cfg, skip={k for k in plan.runs() if k[0] == "toys"})
-    out = {k: str(root / f"{k}.{e}") for k, e in (("metrics", "parquet"), ("summary", "parquet"),
-                                                   ("summary_csv", "csv"), ("missing", "csv"))}
-    pipeline.collect_metrics(cfg, paths, out)
-    sig = {k: str(root / f"{k}.{e}") for k, e in (("vs_reported", "csv"), ("paired", "csv"), ("reproduced_csv", "csv"),
-                                                   ("reproduced_md", "md"), ("reproduced_html", "html"))}
-    pipeline.test_significance(cfg, out["metrics"], str(SHIPPED_CSV), sig)
+    out, sig = collected_and_tested(root, cfg, "toys")
     baseline_paths = []
     for dataset in ("sports", "beauty"):
         path = root / f"baselines_{dataset}.csv"
@@ -748,14 +758,7 @@ def test_tables_follow_the_papers_dataset_order_and_baselines_count_as_ours(tmp_
     from peapod.aggregate import pipeline
 
     cfg = make_config(datasets=("toys", "beauty"), seeds=range(1, 4))
-    plan = make_plan(cfg)
-    paths = write_runs(tmp_path / "results", cfg, skip={k for k in plan.runs() if k[0] == "toys"})
-    out = {k: str(tmp_path / f"{k}.{e}") for k, e in (("metrics", "parquet"), ("summary", "parquet"),
-                                                       ("summary_csv", "csv"), ("missing", "csv"))}
-    pipeline.collect_metrics(cfg, paths, out)
-    sig = {k: str(tmp_path / f"{k}.{e}") for k, e in (("vs_reported", "csv"), ("paired", "csv"), ("reproduced_csv", "csv"),
-                                                       ("reproduced_md", "md"), ("reproduced_html", "html"))}
-    pipeline.test_significance(cfg, out["metrics"], str(SHIPPED_CSV), sig)
+    out, sig = collected_and_tested(tmp_path, cfg, "toys")
     baselines = tmp_path / "baselines_toys.csv"
     pd.DataFrame([("toys", "most_popular", "topn", "test", "hr@10", 0.2)],
                  columns=["dataset", "model", "task", "split", "metric", "value"]).to_csv(baselines, index=False)
