@@ -12,8 +12,8 @@ step's cost does not depend on their values, and the benchmark then needs no emb
 
 Before and after a change, in one sitting (the script uses only API both sides have):
 
-    git worktree add /tmp/before <commit>
-    PYTHONPATH=/tmp/before/src python benchmarks/bench_train_step.py --tag before
+    git worktree add ../before <commit>
+    PYTHONPATH=../before/src python benchmarks/bench_train_step.py --tag before
     PYTHONPATH=src python benchmarks/bench_train_step.py --tag after
 
 Each run prints one JSON line: samples/s and steps/s per task and overall, and the mean training

@@ -46,19 +46,11 @@ def generator_schema(schema_path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
 
 
 def schema_problems(instance: Any, schema: dict[str, Any]) -> list[str]:
-    """Every violation of ``schema`` by ``instance`` as ``key: problem``."""
+    """Every violation of ``schema`` by ``instance`` as ``key: problem``: unknown keys with the
+    ones allowed there, a schema's own ``x-message`` where it has one, else jsonschema's message."""
     validator = jsonschema.validators.validator_for(schema)(schema)
-    return [f"{_key_path(e.absolute_path)}: {e.message}"
-            for e in sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path)))]
-
-
-def validate_config(config: dict[str, Any], schema_path: str | Path) -> None:
-    """Raise ConfigError listing every violation as ``key: problem``; the config is not changed."""
-    schema = load_schema(schema_path)
-    validator_class = jsonschema.validators.validator_for(schema)
-    validator = validator_class(schema)
     problems = []
-    for error in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path))):
+    for error in sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path))):
         key = _key_path(error.absolute_path)
         if error.validator == "additionalProperties":
             allowed = sorted(error.schema.get("properties", {}))
@@ -71,6 +63,12 @@ def validate_config(config: dict[str, Any], schema_path: str | Path) -> None:
             problems.append(f"{key}: {error.instance!r}: {error.schema['x-message']}")
         else:
             problems.append(f"{key}: {error.message}")
+    return problems
+
+
+def validate_config(config: dict[str, Any], schema_path: str | Path) -> None:
+    """Raise ConfigError listing every violation as ``key: problem``; the config is not changed."""
+    problems = schema_problems(config, load_schema(schema_path))
     if problems:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
 

@@ -310,8 +310,11 @@ class Batches:
                     self.prompt_cache[key] = (x.astype(np.int32), w.astype(np.int16))
         batch = collate(inputs, words, [s[2] for s in samples], [s[0] for s in samples],
                         [t for t, _ in entry], self.pad_multiple)
-        pin = self.pin_memory if pin is None else pin
-        return {k: v.pin_memory() for k, v in batch.items()} if pin else batch
+        return self._pinned(batch) if (self.pin_memory if pin is None else pin) else batch
+
+    @staticmethod
+    def _pinned(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {name: t.pin_memory() for name, t in batch.items()}
 
     def iterate(self, epoch: int, start: int = 0, prefetch: int = 2, workers: int = 0
                 ) -> Iterator[tuple[int, dict[str, torch.Tensor]]]:
@@ -378,7 +381,7 @@ class Batches:
                         future.cancel()
                     return
                 batch = {name: torch.from_numpy(a) for name, a in arrays.items()}
-                yield k, ({name: t.pin_memory() for name, t in batch.items()} if self.pin_memory else batch)
+                yield k, self._pinned(batch) if self.pin_memory else batch
 
     # ---- validation ------------------------------------------------------------------------
     def validation(self) -> "Validation":
