@@ -83,7 +83,7 @@ def small_model(small, **overrides):
     data, _, emb, nbr = small
     cfg = GeneratorConfig.from_dict({"tiny": TINY, "neighbors": 5, "heads": 2, "batch_size": 8, **overrides})
     torch.manual_seed(0)
-    t5, tok = load_backbone(cfg, data.tokenizer_corpus(templates()))
+    t5, tok = load_backbone(cfg, data.tokenizer_corpus(templates()), items=data.catalogue)
     collab = load_collaborative_inputs(emb, nbr, cfg.neighbors, data.n_users) if cfg.user_prompt != "none" \
         else (None, None)
     return PeaPOD(t5, cfg, *collab).eval(), tok, cfg

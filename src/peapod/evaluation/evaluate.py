@@ -48,7 +48,7 @@ from peapod.evaluation.trie import ItemTrie
 from peapod.generator.config import TASKS
 from peapod.generator.data import collate, fill
 from peapod.generator.decoding import UNFINISHED, BeamLists, beam_diagnostics, beam_lists, lookup_table
-from peapod.generator.tokenization import encode_with_whole_words, explanation_targets
+from peapod.generator.tokenization import encode_with_whole_words, explanation_targets, item_target_texts
 from peapod.generator.runtime import autocast, describe_precision, pick_device, to_device
 from peapod.metrics import rank_from_scores, rank_in_list, task_ranking_metrics
 from peapod.progress import Progress
@@ -167,7 +167,7 @@ class RunEvaluator:
         self.cfg = model.cfg
         self.eos = tokenizer.eos_token_id
         self.start = model.t5.config.decoder_start_token_id
-        ids = tokenizer([str(int(i)) for i in catalogue])["input_ids"]
+        ids = tokenizer(item_target_texts(catalogue, self.cfg.item_tokens))["input_ids"]
         self.item_tokens = {int(i): [t for t in toks if t != self.eos] for i, toks in zip(catalogue, ids)}
         self.catalogue_trie = ItemTrie(self.item_tokens, self.eos)
         self.in_catalogue = lookup_table(catalogue)  # id -> is a catalogue item
@@ -208,7 +208,7 @@ class RunEvaluator:
         allowed = self._allowed_fn(trie_of_row) if trie_of_row is not None else None
         with autocast(self.device):
             return beam_lists(self.model, batch, self.tokenizer, self.s.beams, self.s.top_k, self.max_item_len,
-                              allowed)
+                              allowed, self.cfg.item_tokens)
 
     def _allowed_fn(self, trie_of_row):
         start = self.start

@@ -11,7 +11,7 @@ from typing import Iterable
 from peapod.fetch import HUB_REPOS
 from peapod.generator import attention
 from peapod.generator.config import GeneratorConfig
-from peapod.generator.tokenization import train_tokenizer
+from peapod.generator.tokenization import add_item_tokens, train_tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -63,26 +63,58 @@ def _model_dir_candidates(cfg: GeneratorConfig, resources: Path) -> list[Path]:
     return [resources / "models" / cfg.backbone]
 
 
-def load_backbone(cfg: GeneratorConfig, texts: Iterable[str] | None = None, resources: str | Path = "resources"):
+def load_backbone(cfg: GeneratorConfig, texts: Iterable[str] | None = None, resources: str | Path = "resources",
+                  items: Iterable[int] | None = None):
     """(T5ForConditionalGeneration, fast tokenizer) for ``cfg.backbone``.
 
     tiny: a tokenizer trained on ``texts`` and a randomly initialised T5 (seed torch first).
     t5-small/t5-base: ``cfg.model_dir`` or resources/models/<name>, else the local Hugging Face
-    cache; never downloads.
+    cache; never downloads. With ``item_tokens: independent`` every item of ``items`` (the
+    catalogue) becomes a token of its own, with a fresh embedding row.
     """
+    if cfg.item_tokens == "independent" and items is None:
+        raise ValueError("independent item tokens need the catalogue's items")
+    independent = list(items) if cfg.item_tokens == "independent" else None
+    if cfg.backbone == "tiny":
+        return _tiny_backbone(cfg, texts, independent)
+    model, tokenizer = _published_backbone(cfg, Path(resources))
+    if independent is not None:
+        _add_item_rows(model, tokenizer, independent)
+    return model, tokenizer
+
+
+def _tiny_backbone(cfg: GeneratorConfig, texts: Iterable[str] | None, items: list[int] | None):
+    from transformers import T5ForConditionalGeneration
+
+    if texts is None:
+        raise ValueError("the tiny backbone needs the dataset's texts to train its tokenizer")
+    tokenizer = train_tokenizer(texts, cfg.tiny.vocab_size)
+    if items is not None:
+        add_item_tokens(tokenizer, items)  # before the model: its table is drawn at its full size
+    t = cfg.tiny
+    config = t5_config(len(tokenizer), t.d_model, t.d_ff, t.num_layers, t.num_heads, t.dropout_rate)
+    return T5ForConditionalGeneration(config), tokenizer
+
+
+def _add_item_rows(model, tokenizer, items: list[int]) -> None:
+    """Item tokens for a published checkpoint: new rows drawn like its own (normal, its rows' std),
+    not transformers' mean resizing, which would start every item at the same point."""
+    import torch
+
+    before = model.get_input_embeddings().weight.shape[0]
+    add_item_tokens(tokenizer, items)
+    model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+    weight = model.get_input_embeddings().weight
+    with torch.no_grad():
+        weight[before:].normal_(0.0, float(weight[:before].std()))
+
+
+def _published_backbone(cfg: GeneratorConfig, resources: Path):
     offline()
     from transformers import AutoTokenizer, T5ForConditionalGeneration
 
-    if cfg.backbone == "tiny":
-        if texts is None:
-            raise ValueError("the tiny backbone needs the dataset's texts to train its tokenizer")
-        tokenizer = train_tokenizer(texts, cfg.tiny.vocab_size)
-        t = cfg.tiny
-        config = t5_config(len(tokenizer), t.d_model, t.d_ff, t.num_layers, t.num_heads, t.dropout_rate)
-        return T5ForConditionalGeneration(config), tokenizer
-
     tried = []
-    for directory in _model_dir_candidates(cfg, Path(resources)):
+    for directory in _model_dir_candidates(cfg, resources):
         tried.append(str(directory))
         if (directory / "config.json").exists():
             log.info("loading %s from %s", cfg.backbone, directory)

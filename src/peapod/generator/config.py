@@ -78,6 +78,8 @@ class GeneratorConfig:
     whole_word_size: int = _from_schema("whole_word_size")
     tasks: list[str] = _from_schema("tasks")
     batching: str = _from_schema("batching")
+    item_tokens: str = _from_schema("item_tokens")
+    copy_head: bool = _from_schema("copy_head")
     mask_pad_in_loss: bool = _from_schema("mask_pad_in_loss")
     decoder_encoder_mask: bool = _from_schema("decoder_encoder_mask")
     validation_seed: int = _from_schema("validation_seed")

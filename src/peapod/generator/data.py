@@ -30,7 +30,7 @@ import yaml
 from peapod.errors import InputError
 from peapod.data.tables import GENERATOR_TABLES, item_catalogue, read_tables, table_paths, user_sequences
 from peapod.generator.config import TASKS, GeneratorConfig
-from peapod.generator.tokenization import encode_with_whole_words, explanation_targets
+from peapod.generator.tokenization import encode_with_whole_words, explanation_targets, item_target_texts, item_word
 from peapod.splits import history_before, held_out_target, training_items
 
 SLOTS = {"explanation": {"user", "item"}, "sequential": {"user", "history"}, "topn": {"user", "candidates"}}
@@ -67,7 +67,7 @@ class Templates:
 
 
 def item_words(items) -> str:
-    return " ".join(f"item_{int(i)}" for i in items)
+    return " ".join(item_word(i) for i in items)
 
 
 def fill(template: str, task: str, user: int, item: int | None = None, items=None) -> str:
@@ -169,9 +169,10 @@ class Batches:
         self.pad_multiple = pad_multiple  # pad lengths to a multiple of this (8 suits GPU tensor cores)
         self.pin_memory = pin_memory  # pin batches in the background thread, for asynchronous copies
         self.ww = cfg.whole_word_size
-        # Targets, tokenized once: each item id's digits, each explanation (its first explanation_length tokens).
+        # Targets, tokenized once: each item id (its digits, or its own token), each explanation (its
+        # first explanation_length tokens).
         max_item = int(data.catalogue.max())
-        ids = self.tokenizer([str(int(i)) for i in data.catalogue])["input_ids"]
+        ids = self.tokenizer(item_target_texts(data.catalogue, cfg.item_tokens))["input_ids"]
         self.item_target: list[np.ndarray | None] = [None] * (max_item + 1)
         for item, t in zip(data.catalogue, ids):
             self.item_target[int(item)] = np.asarray(t, np.int64)

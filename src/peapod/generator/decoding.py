@@ -20,10 +20,11 @@ UNFINISHED = -1  # the beam was cut off by max_new_tokens before EOS
 NOT_AN_ID = -2  # the beam finished, but its text is not an id (words, empty, ...)
 
 
-def spelled_ids(sequences: torch.Tensor, tokenizer, decoder_start: int, eos: int) -> np.ndarray:
+def spelled_ids(sequences: torch.Tensor, tokenizer, decoder_start: int, eos: int, item_tokens: str = "digits"
+                ) -> np.ndarray:
     """(N,) the id each generated sequence (N, T) spells, or UNFINISHED / NOT_AN_ID: the tokens
-    before EOS, decoded, read as ASCII digits. (A beam constrained by a trie of ids spells its
-    item's digits, so constrained and free beams are read alike.)"""
+    before EOS, decoded, read as an id (``read_item_id``). (A beam constrained by a trie of ids
+    spells its item's tokens, so constrained and free beams are read alike.)"""
     out = np.empty(sequences.shape[0], np.int64)
     for n, seq in enumerate(sequences.tolist()):
         if seq and seq[0] == decoder_start:
@@ -32,8 +33,19 @@ def spelled_ids(sequences: torch.Tensor, tokenizer, decoder_start: int, eos: int
             out[n] = UNFINISHED
             continue
         text = tokenizer.decode(seq[: seq.index(eos)], skip_special_tokens=True).strip()
-        out[n] = int(text) if is_canonical_id(text) else NOT_AN_ID
+        item = read_item_id(text, item_tokens)
+        out[n] = NOT_AN_ID if item is None else item
     return out
+
+
+def read_item_id(text: str, item_tokens: str = "digits") -> int | None:
+    """The item id a generated text names, or None: its digits (``digits``, the paper's), or
+    ``item_N`` (``independent`` item tokens); written as the data writes ids (no leading zero)."""
+    if item_tokens == "independent":
+        if not text.startswith("item_"):
+            return None
+        text = text[len("item_"):]
+    return int(text) if is_canonical_id(text) else None
 
 
 def is_canonical_id(text: str) -> bool:
@@ -61,7 +73,7 @@ class BeamLists:
 
 
 def beam_lists(model, batch: dict[str, torch.Tensor], tokenizer, beams: int, top_k: int, max_new_tokens: int,
-               prefix_allowed_tokens_fn=None) -> BeamLists:
+               prefix_allowed_tokens_fn=None, item_tokens: str = "digits") -> BeamLists:
     """Beam search with ``beams`` beams on ``batch``; the ``top_k`` best returned sequences of each
     prompt read as ids (``spelled_ids``). ``prefix_allowed_tokens_fn`` constrains the beams."""
     if top_k > beams:
@@ -72,7 +84,7 @@ def beam_lists(model, batch: dict[str, torch.Tensor], tokenizer, beams: int, top
         kwargs["prefix_allowed_tokens_fn"] = prefix_allowed_tokens_fn
     out = model.generate(batch, **kwargs).cpu()
     rows = batch["input_ids"].shape[0]
-    ids = spelled_ids(out, tokenizer, model.t5.config.decoder_start_token_id, tokenizer.eos_token_id)
+    ids = spelled_ids(out, tokenizer, model.t5.config.decoder_start_token_id, tokenizer.eos_token_id, item_tokens)
     return BeamLists(ids.reshape(rows, top_k))
 
 

@@ -9,6 +9,7 @@ with the task prompts is POD.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -59,6 +60,61 @@ class MLPUserPrompt(nn.Module):
         return self.out(user).view(user.shape[0], self.prompt_length, self.d_model)
 
 
+class CopyHead(nn.Module):
+    """A pointer-generator output (See et al., 2017), a switch for backbones trained from scratch
+    (``generator.copy_head``). A pretrained T5 already copies tokens from its input; a T5 trained
+    from scratch on these tasks learns item priors and never starts to (docs/results/beauty-cpu.md).
+    This head gives copying a direct path: an attention of the decoder's output over the encoder's
+    token positions puts probability on the tokens found there, and a learned gate mixes it with
+    the vocabulary's softmax:
+
+        p(w) = g * softmax(lm_logits)(w) + (1 - g) * sum of attention over positions holding w
+
+    The head returns log p(w) in place of the logits (a normalised distribution, so the loss,
+    beam search and candidate scoring read it unchanged).
+    """
+
+    def __init__(self, d_model: int):
+        super().__init__()
+        self.query = nn.Linear(d_model, d_model, bias=False)
+        self.key = nn.Linear(d_model, d_model, bias=False)
+        self.gate = nn.Linear(d_model, 1)
+        self.scale = d_model ** -0.5
+
+    def forward(self, vocab_logits: torch.Tensor, hidden: torch.Tensor, source: "CopySource") -> torch.Tensor:
+        """log p (B', T, V) from the vocabulary logits and decoder outputs (B', T, d); B' is a
+        multiple of the source's batch (beams are repeated per prompt, as generate repeats them)."""
+        encoded, token_ids, copyable = source.encoded, source.token_ids, source.copyable
+        repeat = hidden.shape[0] // encoded.shape[0]
+        if repeat > 1:
+            encoded, token_ids, copyable = (t.repeat_interleave(repeat, 0) for t in (encoded, token_ids, copyable))
+        with torch.autocast(hidden.device.type, enabled=False):
+            hidden, encoded = hidden.float(), encoded.float()
+            scores = (self.query(hidden) @ self.key(encoded).transpose(-1, -2)) * self.scale  # (B', T, S)
+            scores = scores.masked_fill(~copyable[:, None, :], torch.finfo(scores.dtype).min)
+            attention = torch.softmax(scores, dim=-1)
+            copied = torch.zeros_like(vocab_logits).scatter_add_(
+                -1, token_ids[:, None, :].expand(-1, hidden.shape[1], -1), attention)
+            gate = torch.sigmoid(self.gate(hidden))  # (B', T, 1)
+            probs = gate * torch.softmax(vocab_logits, dim=-1) + (1.0 - gate) * copied
+            return torch.log(probs.clamp_min(torch.finfo(probs.dtype).tiny))
+
+
+class CopySource:
+    """What the copy head may copy for the prompts of one decoder call: the encoder's outputs
+    (B, S, d), the token id at each position (B, S) and where copying is allowed (B, S): real
+    tokens, not padding or the prompt vectors."""
+
+    def __init__(self, encoded: torch.Tensor, token_ids: torch.Tensor, copyable: torch.Tensor):
+        self.encoded, self.token_ids, self.copyable = encoded, token_ids, copyable
+
+    def rows(self, index) -> "CopySource":
+        return CopySource(self.encoded[index], self.token_ids[index], self.copyable[index])
+
+    def repeated(self, times: int) -> "CopySource":
+        return CopySource(*(t.repeat_interleave(times, 0) for t in (self.encoded, self.token_ids, self.copyable)))
+
+
 class PeaPOD(nn.Module):
     """Wraps (does not fork) ``T5ForConditionalGeneration``.
 
@@ -93,6 +149,18 @@ class PeaPOD(nn.Module):
                 self.user_prompt = MHAUserPrompt(cf_dim, d, cfg.heads, cfg.prompt_length)
             else:
                 self.user_prompt = MLPUserPrompt(cf_dim, d, cfg.prompt_length)
+        self.copy_head = None
+        self._copy_source: CopySource | None = None  # set around each decoder call (copying_from)
+        if cfg.copy_head:
+            self.copy_head = CopyHead(d)
+            vocabulary = t5.lm_head.forward  # float32 logits (float32_logits)
+
+            def with_copying(hidden: torch.Tensor) -> torch.Tensor:
+                if self._copy_source is None:
+                    raise RuntimeError("the copy head needs its source: call the decoder inside copying_from()")
+                return self.copy_head(vocabulary(hidden), hidden, self._copy_source)
+
+            t5.lm_head.forward = with_copying
 
     @property
     def n_prompt_positions(self) -> int:
@@ -126,6 +194,25 @@ class PeaPOD(nn.Module):
         embeds, mask = self.encoder_inputs(batch)
         return self.t5.get_encoder()(inputs_embeds=embeds, attention_mask=mask), mask
 
+    def copy_source(self, batch: dict[str, torch.Tensor], encoded: torch.Tensor) -> CopySource | None:
+        """The copy head's source for ``batch`` (None without the head): the token positions,
+        after the P prompt vectors, that hold a real token."""
+        if self.copy_head is None:
+            return None
+        ids, real = batch["input_ids"], batch["attention_mask"].bool()
+        P = encoded.shape[1] - ids.shape[1]
+        pad = ids.new_zeros(ids.shape[0], P)
+        return CopySource(encoded, torch.cat([pad, ids], dim=1), torch.cat([pad.bool(), real], dim=1))
+
+    @contextmanager
+    def copying_from(self, source: CopySource | None):
+        """Decoder calls inside this block copy from ``source`` (no-op without the copy head)."""
+        before, self._copy_source = self._copy_source, source
+        try:
+            yield
+        finally:
+            self._copy_source = before
+
     def forward(self, batch: dict[str, torch.Tensor], labels: torch.Tensor | None = None):
         """Hugging Face seq2seq output; ``.loss`` is the mean token cross-entropy over labels != -100."""
         labels = batch["labels"] if labels is None else labels
@@ -133,11 +220,12 @@ class PeaPOD(nn.Module):
             labels = labels.masked_fill(labels == -100, self.t5.config.pad_token_id)
         encoder_outputs, mask = self.encode(batch)
         # The decoder's cross-attention sees the encoder mask, unless reproducing defect 2.
-        return self.t5(
-            encoder_outputs=encoder_outputs,
-            attention_mask=mask if self.cfg.decoder_encoder_mask else None,
-            labels=labels,
-        )
+        with self.copying_from(self.copy_source(batch, encoder_outputs.last_hidden_state)):
+            return self.t5(
+                encoder_outputs=encoder_outputs,
+                attention_mask=mask if self.cfg.decoder_encoder_mask else None,
+                labels=labels,
+            )
 
     @torch.no_grad()
     def generate(self, batch: dict[str, torch.Tensor], **kwargs):
@@ -145,8 +233,9 @@ class PeaPOD(nn.Module):
         sees its mask; the decoder's cross-attention sees it unless reproducing defect 2, as in
         ``forward`` and the scoring."""
         encoder_outputs, mask = self.encode(batch)
-        return self.t5.generate(encoder_outputs=encoder_outputs,
-                                attention_mask=mask if self.cfg.decoder_encoder_mask else None, **kwargs)
+        with self.copying_from(self.copy_source(batch, encoder_outputs.last_hidden_state)):
+            return self.t5.generate(encoder_outputs=encoder_outputs,
+                                    attention_mask=mask if self.cfg.decoder_encoder_mask else None, **kwargs)
 
     @torch.no_grad()
     def score_candidates(self, batch: dict[str, torch.Tensor], candidate_labels: torch.Tensor,
@@ -196,16 +285,18 @@ class PeaPOD(nn.Module):
         allowed = (block[:, None] == block[None, :]) & (position[None, :] <= position[:, None])  # (CL, CL)
         per_prompt = scoring_bytes_per_prompt(self.t5.config, C, L, hidden.shape[1])
         group = max(1, min(B, int(memory_mib * 2**20 // per_prompt)))
+        source = self.copy_source(batch, hidden)
         scores = []
         for b0 in range(0, B, group):
             b1 = min(B, b0 + group)
-            out = self.t5(
-                encoder_outputs=(hidden[b0:b1],),
-                attention_mask=mask[b0:b1] if self.cfg.decoder_encoder_mask else None,
-                decoder_input_ids=decoder_inputs[b0:b1].reshape(b1 - b0, C * L),
-                decoder_attention_mask=allowed.expand(b1 - b0, 1, C * L, C * L),
-                use_cache=False,
-            )
+            with self.copying_from(source.rows(slice(b0, b1)) if source is not None else None):
+                out = self.t5(
+                    encoder_outputs=(hidden[b0:b1],),
+                    attention_mask=mask[b0:b1] if self.cfg.decoder_encoder_mask else None,
+                    decoder_input_ids=decoder_inputs[b0:b1].reshape(b1 - b0, C * L),
+                    decoder_attention_mask=allowed.expand(b1 - b0, 1, C * L, C * L),
+                    use_cache=False,
+                )
             logits = out.logits.float()  # (b, C*L, V)
             target = tokens[b0:b1].reshape(b1 - b0, C * L, 1)
             token_logp = logits.gather(-1, target).squeeze(-1) - torch.logsumexp(logits, dim=-1)
@@ -219,9 +310,11 @@ class PeaPOD(nn.Module):
         encoder_outputs, mask = self.encode(batch)
         hidden = encoder_outputs.last_hidden_state
         flat = candidate_labels.reshape(B * C, L)
-        out = self.t5(encoder_outputs=(hidden.repeat_interleave(C, 0),),
-                      attention_mask=mask.repeat_interleave(C, 0) if self.cfg.decoder_encoder_mask else None,
-                      labels=flat)
+        source = self.copy_source(batch, hidden)
+        with self.copying_from(source.repeated(C) if source is not None else None):
+            out = self.t5(encoder_outputs=(hidden.repeat_interleave(C, 0),),
+                          attention_mask=mask.repeat_interleave(C, 0) if self.cfg.decoder_encoder_mask else None,
+                          labels=flat)
         logp = F.log_softmax(out.logits.float(), dim=-1)
         token = logp.gather(-1, flat.clamp_min(0)[..., None]).squeeze(-1) * (flat != -100)
         return token.sum(-1).view(B, C)

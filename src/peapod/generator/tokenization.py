@@ -113,3 +113,26 @@ def explanation_targets(tokenizer, texts: Sequence[str], length: int) -> list[li
     if len(texts) == 0:
         return []
     return [ids[:length] for ids in tokenizer(list(texts))["input_ids"]]
+
+
+def item_word(item: int) -> str:
+    """How prompts write an item id (and, with independent item tokens, its target)."""
+    return f"item_{int(item)}"
+
+
+def item_target_texts(items: Iterable[int], item_tokens: str) -> list[str]:
+    """The target text of each item: its digits (the paper's) or its own token (``independent``)."""
+    if item_tokens == "independent":
+        return [item_word(i) for i in items]
+    return [str(int(i)) for i in items]
+
+
+def add_item_tokens(tokenizer, items: Iterable[int]) -> int:
+    """Make every ``item_N`` of ``items`` one token of ``tokenizer`` (independent indexing); the
+    number of tokens added. ``single_word`` keeps ``item_12`` from matching inside ``item_123``
+    (an item outside the catalogue stays spelled by the base vocabulary)."""
+    from tokenizers import AddedToken
+
+    words = [AddedToken(item_word(i), single_word=True, lstrip=True, normalized=False) for i in items]
+    return tokenizer.add_tokens(words)
+

@@ -141,7 +141,8 @@ def learning_check(model: PeaPOD, probe: Validation, tokenizer, catalogue: np.nd
         offset = 0
         for batch in probe.batches[task]:
             with autocast(device):
-                lists = beam_lists(model, to_device(batch, device), tokenizer, beams, CURVE_TOP_K, max_new)
+                lists = beam_lists(model, to_device(batch, device), tokenizer, beams, CURVE_TOP_K, max_new,
+                                   item_tokens=model.cfg.item_tokens)
             n = len(lists.ids)
             targets = probe.targets[task][offset : offset + n]
             ranks += [rank_in_list(r, int(t)) for r, t in zip(lists.ranked(in_catalogue), targets)]
@@ -331,7 +332,7 @@ def fresh_model(cfg: GeneratorConfig, data: TaskData, templates: Templates, seed
     """(model, tokenizer) initialised for ``seed``: the seed is set before any weight is drawn."""
     torch.manual_seed(seed)
     t5, tokenizer = load_backbone(cfg, data.tokenizer_corpus(templates) if cfg.backbone == "tiny" else None,
-                                  resources)
+                                  resources, items=data.catalogue)
     emb, nbr = collab if collab is not None and cfg.user_prompt != "none" else (None, None)
     model = PeaPOD(t5, cfg, emb, nbr)
     if emb is not None and cf_source is not None:
