@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from tests.helpers import REPO
-from tests.workflow_helpers import SNAKEMAKE, workflow_copy
+from tests.workflow_helpers import SNAKEMAKE, request_dirs, workflow_copy
 
 # One cluster per module: under pytest-xdist, the module's tests share one worker (xdist_group).
 pytestmark = [pytest.mark.slow, pytest.mark.slurm, pytest.mark.xdist_group("slurm")]
@@ -190,7 +190,8 @@ def test_every_rule_runs_through_the_slurm_profile(slurm_run, slurm_env):
             shown = subprocess.run(["scontrol", "show", "job", "-o", job], env=slurm_env, capture_output=True,
                                    text=True, check=True).stdout
             assert "gpu:1" in shown, shown
-    asked = results / "demo" / "recommendations" / "peapod" / "seed0"
+    [request] = request_dirs(work)  # the one request made, under its own name
+    asked = request / "peapod" / "seed0"
     assert len(pd.read_parquet(asked / "next_items.parquet")) == 3 * 40
     assert len(pd.read_parquet(asked / "explanations.parquet")) == 1
     # The stand-in GPU is no CUDA device: the device claim falls back to the CPU.

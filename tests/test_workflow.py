@@ -13,7 +13,8 @@ import yaml
 
 from tests.helpers import REPO
 from tests.workflow_helpers import (
-    ONE_THREAD_PER_JOB, dry_run_outputs, dry_run_resources, paper_workflow, run, runs_of, workflow_copy,
+    ONE_THREAD_PER_JOB, dry_run_outputs, dry_run_resources, paper_workflow, request_dirs, run, runs_of,
+    workflow_copy,
 )
 
 
@@ -166,19 +167,34 @@ def test_every_stage_has_a_named_target(tmp_path, target):
         assert len(planned) == len(jobs["train_generator"]) == 9  # the demo: 3 variants x 3 seeds
 
 
+def demo_request() -> str:
+    """The name of the demo config's own recommendation request (every user, default settings)."""
+    from peapod.config import with_defaults
+    from peapod.evaluation.recommend_request import asked, request_name
+
+    demo = with_defaults(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
+    return request_name(None, asked(demo["recommend"], demo["evaluation"], "demo"))
+
+
 def test_recommendations_target_builds_only_the_runs_it_recommends_from(tmp_path):
     """`snakemake recommendations` trains a run it needs (nothing else), next items per configured
-    (variant, seed), explanations only with a pairs file; an undefined variant stops the run."""
+    (variant, seed), explanations only with a pairs file, all under the request's name beside its
+    request.json; an undefined variant stops the run."""
     work = workflow_copy(tmp_path)
     jobs = dry_run_outputs(work, ["recommendations"], cores=2)
-    assert jobs["recommend_next_items"] == ["results/demo/recommendations/peapod/seed0/next_items.parquet"]
+    default = f"results/demo/recommendations/{demo_request()}"
+    assert jobs["record_recommend_request"] == [f"{default}/request.json"]
+    assert jobs["recommend_next_items"] == [f"{default}/peapod/seed0/next_items.parquet"]
     assert jobs["train_generator"] == ["results/demo/runs/peapod/seed0/model.safetensors"]
     assert "explain_pairs" not in jobs and "evaluate_generator" not in jobs and "train_baseline" not in jobs
     (work / "pairs").mkdir()
     (work / "pairs" / "demo.csv").write_text("user,item\n")
     (work / "more.yaml").write_text("recommend: {variants: [pod, mlp], seeds: [1, 2], pairs: 'pairs/{dataset}.csv'}\n")
     jobs = dry_run_outputs(work, ["recommendations", "--configfile", "config/config.yaml", "more.yaml"], cores=2)
-    expected = {f"results/demo/recommendations/{v}/seed{s}" for v in ("pod", "mlp") for s in (1, 2)}
+    [record] = jobs["record_recommend_request"]
+    asked = str(Path(record).parent)  # another request (a pairs file): another name
+    assert asked != default
+    expected = {f"{asked}/{v}/seed{s}" for v in ("pod", "mlp") for s in (1, 2)}
     assert {str(Path(p).parent) for p in jobs["recommend_next_items"]} == expected
     assert {str(Path(p).parent) for p in jobs["explain_pairs"]} == expected
     assert len(jobs["train_generator"]) == 4
@@ -192,7 +208,7 @@ def test_recommendations_target_builds_only_the_runs_it_recommends_from(tmp_path
     only_pod["aggregate"] = {"default_variant": "pod", "baseline_variant": "pod"}
     (work / "pod.yaml").write_text(yaml.safe_dump(only_pod))
     jobs = dry_run_outputs(work, ["recommendations", "--configfile", "pod.yaml"], cores=2)
-    assert jobs["recommend_next_items"] == ["results/demo/recommendations/pod/seed0/next_items.parquet"]
+    assert jobs["recommend_next_items"] == [f"{default}/pod/seed0/next_items.parquet"]
 
 
 def test_profiles_dry_run(tmp_path):
@@ -417,7 +433,10 @@ def assert_recommendations_from_the_finished_demo(work: Path, config: list[str])
     finished = proc.stdout + proc.stderr
     assert "(Rule: recommend_next_items)" in finished and "(Rule: explain_pairs)" in finished
     assert "(Rule: train_generator)" not in finished  # the trained run is reused
-    out = work / "results" / "demo" / "recommendations" / "peapod" / "seed0"
+    [request] = request_dirs(work)  # the one request made, under its own name
+    record = json.loads((request / "request.json").read_text())
+    assert record["settings"]["top_k"] == 5 and record["users"]["path"] == "wanted.txt"
+    out = request / "peapod" / "seed0"
     recommended = pd.read_csv(out / "next_items.csv", dtype={"user": str, "item": str})
     assert recommended["user"].unique().tolist() == [users[7], users[3]]
     assert recommended.groupby("user")["rank"].apply(list).tolist() == [[1, 2, 3, 4, 5]] * 2
@@ -425,7 +444,8 @@ def assert_recommendations_from_the_finished_demo(work: Path, config: list[str])
     explained = pd.read_parquet(out / "explanations.parquet")
     assert explained[["user", "item"]].values.tolist() == [[users[7], items[11]], [users[3], items[2]]]
     assert explained["explanation"].str.split().str.len().ge(3).all()
-    log = (work / "results" / "demo" / "logs" / "recommend_next_items" / "peapod" / "seed0.log").read_text()
+    logs = work / "results" / "demo" / "logs" / "recommend_next_items"
+    log = (logs / request.name / "peapod" / "seed0.log").read_text()
     assert "recommend next items (recommend): 2/2 users (100%)" in log
 
 

@@ -94,6 +94,11 @@ def dry_run_resources(work: Path, args: list[str]) -> dict[str, list[dict[str, s
     return jobs
 
 
+def request_dirs(work: Path, dataset: str = "demo") -> list[Path]:
+    """The recommendation requests written in ``work`` (each directory with its request.json)."""
+    return sorted(p.parent for p in (work / "results" / dataset / "recommendations").glob("*/request.json"))
+
+
 def runs_of(outputs: list[str]) -> set[tuple[str, str]]:
     """(dataset, variant) of results/<dataset>/runs/<variant>/seed<k>/... paths."""
     return {(Path(o).parts[1], Path(o).parts[3]) for o in outputs}

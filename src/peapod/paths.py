@@ -1,10 +1,11 @@
 """The layout of ``results/``: one home for the path of every output another stage reads.
 
 Each constant is a Snakemake pattern with wildcards (``{dataset}``, ``{cf_model}``, ``{variant}``,
-``{baseline}``, ``{seed}``); the rules declare their outputs with them, and code that finds outputs on its own (the
-aggregation, which reads every planned run) fills them with :func:`located`. Files that only the
-next rule of the same stage reads (the aggregation's tables, a rule's log and benchmark) are
-declared once, in the rule that writes them, and read through ``rules.<name>.output``.
+``{baseline}``, ``{seed}``, ``{request}``); the rules declare their outputs with them, and code that
+finds outputs on its own (the aggregation, which reads every planned run) fills them with
+:func:`located`. Files that only the next rule of the same stage reads (the aggregation's tables,
+a rule's log and benchmark) are declared once, in the rule that writes them, and read through
+``rules.<name>.output``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ NEIGHBORS = DATASET + "/neighbors/{cf_model}/neighbors.parquet"
 
 RUN_DIR = DATASET + "/runs/{variant}/seed{seed}"
 RUN_METRICS = RUN_DIR + "/metrics.parquet"
-RECOMMENDATIONS_DIR = DATASET + "/recommendations/{variant}/seed{seed}"  # snakemake recommendations
+# snakemake recommendations: each request under its own name (peapod.evaluation.recommend_request)
+RECOMMEND_REQUEST_DIR = DATASET + "/recommendations/{request}"
+RECOMMEND_REQUEST = RECOMMEND_REQUEST_DIR + "/request.json"  # what the request asked
+RECOMMENDATIONS_DIR = RECOMMEND_REQUEST_DIR + "/{variant}/seed{seed}"
 BASELINES = DATASET + "/baselines/metrics.csv"
 BASELINE_RUN_DIR = DATASET + "/baselines/{baseline}/seed{seed}"  # a RecBole baseline's run (peapod.baselines.stage)
 

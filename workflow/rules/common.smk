@@ -11,6 +11,7 @@ from peapod.data.p5 import discover_p5_files, missing_p5_data
 from peapod.data.tables import GENERATOR_TABLES, TABLE_NAMES as DATA_TABLES
 from peapod.embeddings import dataset_settings as dataset_embedding_settings
 from peapod.embeddings.registry import SOURCES as EMBEDDING_SOURCES
+from peapod.evaluation import recommend_request
 from peapod.fetch import HUB_REPOS, reviews_input
 from peapod.generator.config import all_run_settings, neighbors_to_store
 

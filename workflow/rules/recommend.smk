@@ -1,8 +1,29 @@
 # Recommendations out of finished runs (target: snakemake recommendations; config recommend:):
 # the top-k next items of every user, and explanations of given (user, item) pairs, in the
 # dataset's original ids (peapod.evaluation.recommend). A run not trained yet is trained first.
+# Each request writes under its own name, with a request.json saying what it asked
+# (peapod.evaluation.recommend_request), so no request overwrites or, failing, removes another's files.
 
 include: "inputs/recommend.smk"  # this stage's input functions
+
+
+wildcard_constraints:
+    request=recommend_request.NAME,
+
+
+rule record_recommend_request:
+    input:
+        unpack(recommend_request_inputs),
+    output:
+        record=paths.RECOMMEND_REQUEST,
+    params:
+        record=recommend_request_record,
+    log:
+        "results/{dataset}/logs/record_recommend_request/{request}.log",
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/record_recommend_request.py"
 
 
 rule recommend_next_items:
@@ -17,7 +38,7 @@ rule recommend_next_items:
     resources:
         gpu=GENERATOR_GPUS,
     log:
-        "results/{dataset}/logs/recommend_next_items/{variant}/seed{seed}.log",
+        "results/{dataset}/logs/recommend_next_items/{request}/{variant}/seed{seed}.log",
     conda:
         "../../envs/generator.yaml"
     script:
@@ -37,7 +58,7 @@ rule explain_pairs:
     resources:
         gpu=GENERATOR_GPUS,
     log:
-        "results/{dataset}/logs/explain_pairs/{variant}/seed{seed}.log",
+        "results/{dataset}/logs/explain_pairs/{request}/{variant}/seed{seed}.log",
     conda:
         "../../envs/generator.yaml"
     script:

@@ -7,6 +7,29 @@ RECOMMEND_SEEDS = [int(s) for s in RECOMMEND["seeds"] or SEEDS[:1]]
 _unknown = [v for v in RECOMMEND_VARIANTS if v not in VARIANTS]
 if _unknown:
     raise ValueError(f"recommend.variants names {_unknown}, not defined under variants: ({list(VARIANTS)})")
+# Each dataset's request (peapod.evaluation.recommend_request): what it asks, read now (the users and
+# pairs files hashed), and the name its outputs go under, so that no request overwrites another.
+RECOMMEND_ASKED = {d: recommend_request.asked(RECOMMEND, config["evaluation"], d) for d in DATASETS}
+RECOMMEND_NAMES = {d: recommend_request.request_name(RECOMMEND["label"], RECOMMEND_ASKED[d])
+                   for d in DATASETS}
+
+
+def recommend_request_name(wildcards):
+    """The configured request's name on a dataset; stops on a path with another name (an earlier
+    request's, or a label the config no longer sets) or on a label already used for another request."""
+    name = RECOMMEND_NAMES[wildcards.dataset]
+    if wildcards.request != name:
+        raise ValueError(
+            f"results/{wildcards.dataset}/recommendations/{wildcards.request}/ is not the configured request, "
+            f"which recommend: names {name!r} on {wildcards.dataset} (recommend.label, else a hash of what "
+            "is asked): ask for that name (snakemake recommendations does), or configure the request made "
+            f"as {wildcards.request!r} (its request.json says what it asked)")
+    if RECOMMEND["label"] is not None:
+        record = paths.RECOMMEND_REQUEST.format(dataset=wildcards.dataset, request=name)
+        why = recommend_request.conflict(record, RECOMMEND_ASKED[wildcards.dataset])
+        if why:
+            raise ValueError(why)
+    return name
 
 
 def recommend_file(key, wildcards):
@@ -25,6 +48,7 @@ def recommend_pairs(wildcards):
 def recommend_inputs(wildcards):
     """A finished run's exported model, the tables that name users and items, the templates, the
     run's CF files (checked against the hashes it recorded) and the users file when there is one."""
+    recommend_request_name(wildcards)
     run = {"dataset": wildcards.dataset, "variant": wildcards.variant, "seed": wildcards.seed}
     inputs = {role: getattr(rules.train_generator.output, role).format(**run)
               for role in ("model", "config", "tokenizer", "tokenizer_config")}
@@ -40,14 +64,30 @@ def recommend_inputs(wildcards):
     return inputs
 
 
+def recommend_request_inputs(wildcards):
+    """The users and pairs files a request names (request.json records their hashes)."""
+    recommend_request_name(wildcards)
+    files = {key: recommend_file(key, wildcards) for key in ("users", "pairs")}
+    return {key: path for key, path in files.items() if path is not None}
+
+
+def recommend_request_record(wildcards):
+    name = recommend_request_name(wildcards)
+    asked = RECOMMEND_ASKED[wildcards.dataset]
+    return recommend_request.request_record(name, RECOMMEND["label"], wildcards.dataset, asked,
+                                            RECOMMEND_VARIANTS, RECOMMEND_SEEDS)
+
+
 def recommend_settings(wildcards):
     keys = ("top_k", "beams", "history", "exclude_history", "batch_size")
     return {key: RECOMMEND[key] for key in keys}
 
 
 def recommendation_targets(wildcards):
-    """What `snakemake recommendations` builds: next items of every (dataset, variant, seed) of
-    recommend:, and explanations where a pairs file is set."""
+    """What `snakemake recommendations` builds: each dataset's request.json, next items of every
+    (dataset, variant, seed) of recommend:, and explanations where a pairs file is set."""
     names = ["next_items.parquet"] + (["explanations.parquet"] if RECOMMEND["pairs"] else [])
-    return [f"{paths.RECOMMENDATIONS_DIR}/{name}".format(dataset=d, variant=v, seed=s)
-            for d in DATASETS for v in RECOMMEND_VARIANTS for s in RECOMMEND_SEEDS for name in names]
+    targets = [paths.RECOMMEND_REQUEST.format(dataset=d, request=RECOMMEND_NAMES[d]) for d in DATASETS]
+    return targets + [f"{paths.RECOMMENDATIONS_DIR}/{name}".format(dataset=d, request=RECOMMEND_NAMES[d],
+                                                                   variant=v, seed=s)
+                      for d in DATASETS for v in RECOMMEND_VARIANTS for s in RECOMMEND_SEEDS for name in names]
