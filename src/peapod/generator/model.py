@@ -83,21 +83,31 @@ class CopyHead(nn.Module):
 
     def forward(self, vocab_logits: torch.Tensor, hidden: torch.Tensor, source: "CopySource") -> torch.Tensor:
         """log p (B', T, V) from the vocabulary logits and decoder outputs (B', T, d); B' is a
-        multiple of the source's batch (beams are repeated per prompt, as generate repeats them)."""
-        encoded, token_ids, copyable = source.encoded, source.token_ids, source.copyable
-        repeat = hidden.shape[0] // encoded.shape[0]
-        if repeat > 1:
-            encoded, token_ids, copyable = (t.repeat_interleave(repeat, 0) for t in (encoded, token_ids, copyable))
+        multiple r of the source's batch B (beams are repeated per prompt, as generate repeats
+        them), so the r rows of a prompt are scored as one (B, r T) block against its keys, never
+        copying the encoder's outputs per beam."""
+        B, S = source.token_ids.shape
+        rows, T, V = vocab_logits.shape
+        repeat = rows // B
         with torch.autocast(hidden.device.type, enabled=False):
-            hidden, encoded = hidden.float(), encoded.float()
-            scores = (self.query(hidden) @ self.key(encoded).transpose(-1, -2)) * self.scale  # (B', T, S)
-            scores = scores.masked_fill(~copyable[:, None, :], torch.finfo(scores.dtype).min)
+            hidden = hidden.float().reshape(B, repeat * T, -1)
+            scores = (self.query(hidden) @ self.keys(source).transpose(-1, -2)) * self.scale  # (B, rT, S)
+            scores = scores.masked_fill(~source.copyable[:, None, :], torch.finfo(scores.dtype).min)
             attention = torch.softmax(scores, dim=-1)
-            copied = torch.zeros_like(vocab_logits).scatter_add_(
-                -1, token_ids[:, None, :].expand(-1, hidden.shape[1], -1), attention)
-            gate = torch.sigmoid(self.gate(hidden))  # (B', T, 1)
-            probs = gate * torch.softmax(vocab_logits, dim=-1) + (1.0 - gate) * copied
-            return torch.log(probs.clamp_min(torch.finfo(probs.dtype).tiny))
+            copied = vocab_logits.new_zeros(B, repeat * T, V).scatter_add_(
+                -1, source.token_ids[:, None, :].expand(-1, repeat * T, -1), attention)
+            gate = torch.sigmoid(self.gate(hidden))  # (B, rT, 1)
+            probs = gate * torch.softmax(vocab_logits.reshape(B, repeat * T, V), dim=-1) + (1.0 - gate) * copied
+            return torch.log(probs.clamp_min(torch.finfo(probs.dtype).tiny)).reshape(rows, T, V)
+
+    def keys(self, source: "CopySource") -> torch.Tensor:
+        """The key of every source position (B, S, d); computed once per source when no gradient is
+        taken (beam search calls the head once per step)."""
+        if torch.is_grad_enabled():
+            return self.key(source.encoded.float())
+        if source.cached_keys is None:
+            source.cached_keys = self.key(source.encoded.float())
+        return source.cached_keys
 
 
 class CopySource:
@@ -107,6 +117,7 @@ class CopySource:
 
     def __init__(self, encoded: torch.Tensor, token_ids: torch.Tensor, copyable: torch.Tensor):
         self.encoded, self.token_ids, self.copyable = encoded, token_ids, copyable
+        self.cached_keys: torch.Tensor | None = None  # the head's keys, kept during beam search
 
     def rows(self, index) -> "CopySource":
         return CopySource(self.encoded[index], self.token_ids[index], self.copyable[index])
