@@ -3,23 +3,32 @@
 # Default config: the embedded demo. The paper: --configfile config/paper.yaml
 import sys
 
+from snakemake.common.configfile import load_configfile
 from snakemake.utils import min_version, validate
 
 from peapod import paths
-from peapod.config import ConfigError, validate_config
+from peapod.config import ConfigError, merge_configs, validate_config, with_twins
 from peapod.logs import failure_summary
+from peapod.study import LONG_RULES, study_summary
 
 min_version("9.0")
 
 
-# The demo is the default; a --configfile replaces it rather than being merged into it.
-if not config:
+# The demo is the default, used when no --configfile is given (--config then changes it). Several
+# --configfile files merge in order, except datasets:, which a later file replaces whole, so one's
+# own config given after the demo's does not run the demo dataset too (peapod.config.merge_configs).
+if not workflow.overwrite_configfiles:
 
     configfile: "config/config.yaml"
+
+else:
+    given = [load_configfile(path) for path in workflow.overwrite_configfiles]
+    config.update(merge_configs(*given, dict(workflow.config_settings.config)))
 
 
 try:
     validate_config(config, "workflow/schemas/config.schema.yaml")  # messages that name the key
+    config.update(with_twins(config))  # id_order_twins: each P5 dataset's twin, <name>_random
 except ConfigError as error:  # the message alone: a traceback into the validator helps nobody
     sys.exit(str(error))
 validate(config, "workflow/schemas/config.schema.yaml")  # fills in the schema's defaults
@@ -38,6 +47,12 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/baselines.smk"
 include: "workflow/rules/recommend.smk"
 include: "workflow/rules/report.smk"
+
+
+# What the default target will run and roughly how long, once per run (dry runs too; not in jobs).
+if workflow.is_main_process:
+    print(study_summary(config, PLAN, GENERATOR_SETTINGS, all_outputs(None),
+                        {rule: str(getattr(rules, rule).benchmark) for rule in LONG_RULES}), file=sys.stderr)
 
 
 # A failed run ends by naming each failed job, its log and the first error in it.
@@ -60,12 +75,12 @@ rule data:
 
 rule embeddings:
     input:
-        lambda wildcards: expand(list(rules.train_embeddings.output), dataset=DATASETS, cf_model=CF_MODELS),
+        lambda wildcards: cf_model_outputs(list(rules.train_embeddings.output)),
 
 
 rule neighbors:
     input:
-        lambda wildcards: expand(list(rules.build_neighbors.output), dataset=DATASETS, cf_model=CF_MODELS),
+        lambda wildcards: cf_model_outputs(list(rules.build_neighbors.output)),
 
 
 rule train:

@@ -41,9 +41,16 @@ page is out of date).
 
 ## How the config works
 
-- `config/config.yaml` is the embedded demo and the default. `snakemake --configfile FILE` replaces
-  it rather than adding to it; several files after one `--configfile` are merged in order, which is
-  how an overlay such as `config/demo_ablations.yaml` adds to the demo. The shipped configs:
+- `config/config.yaml` is the embedded demo and the default (`--config KEY=VALUE` alone changes
+  it). `snakemake --configfile FILE` replaces it rather than adding to it; several files after one
+  `--configfile` are merged in order, key by key, the later file winning, which is how an overlay
+  such as `config/demo_ablations.yaml` adds to the demo; except `datasets:`, which a later file
+  replaces whole, so your own config given after the demo's (to borrow its settings) runs your
+  datasets alone (`peapod.config.merge_configs`). A config of `datasets:` alone runs PeaPOD and POD
+  at seeds 0, 1, 2 and no RecBole baseline (the defaults of `variants`, `seeds` and
+  `baselines.models`; [own-data.md](own-data.md#a-complete-config)), and every run starts by
+  printing what the default target plans and a time estimate from recorded job times
+  (`peapod.study`). The shipped configs:
   `config/paper.yaml` (the paper's study, [paper-study.md](paper-study.md)),
   `config/demo_ablations.yaml` (every ablation figure on the demo data), `config/beauty_cpu.yaml`,
   `config/beauty_cpu_study.yaml`, `config/beauty_cpu_longer.yaml` and `config/beauty_gpu.yaml` (the

@@ -159,10 +159,10 @@ def test_schema_lists_exactly_the_registered_embedding_sources():
 def test_defaults_filled_from_the_schema_equal_snakemakes():
     from snakemake.utils import validate
 
-    from peapod.config import with_defaults
+    from peapod.config import with_defaults, with_twins
 
     for name in ("config.yaml", "paper.yaml"):
-        ours, theirs = with_defaults(load(name)), load(name)
+        ours, theirs = with_defaults(load(name)), with_twins(load(name))  # the Snakefile adds the twins first
         validate(theirs, str(SCHEMA))
         assert ours == theirs, name
 
@@ -196,3 +196,23 @@ def test_every_shipped_config_trains_top_n_on_prompts_like_its_evaluation(name):
         assert short, f"{base} is listed as training on shorter prompts, but does not: remove it from the list"
     else:
         assert not short, f"{name}: runs train top-n with fewer negatives than evaluation's {evaluated}: {short}"
+
+
+def test_config_files_merge_key_by_key_but_datasets_are_replaced_whole():
+    """peapod.config.merge_configs (the Snakefile's rule for several --configfile files): Snakemake's
+    merge everywhere but datasets:, so one's own config after the demo's drops the demo dataset."""
+    from snakemake.utils import update_config
+
+    from peapod.config import merge_configs
+
+    demo, own = load("config.yaml"), {"datasets": {"mine": {"source": "interactions", "path": "mine.csv"}},
+                                      "generator": {"epochs": 3}, "variants": {"pod": {"heads": 2}}}
+    merged = merge_configs(demo, own)
+    assert merged["datasets"] == own["datasets"]
+    snakemakes = copy.deepcopy(demo)
+    update_config(snakemakes, own)
+    assert {**snakemakes, "datasets": own["datasets"]} == merged
+    assert merged["variants"]["pod"] == {"user_prompt": "none", "heads": 2} and merged["generator"]["epochs"] == 3
+    overlay = load("demo_ablations.yaml")  # no datasets: the demo's stay
+    assert merge_configs(demo, overlay)["datasets"] == demo["datasets"]
+    assert demo == load("config.yaml")  # the inputs are not changed

@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import json
 import random
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -19,7 +20,7 @@ from peapod.data.p5_sequences import first_sentence
 from peapod.data.preprocess import preprocess_dataset
 from peapod.data.tables import TABLE_NAMES
 from tests.helpers import dense_reviews
-from tests.workflow_helpers import dry_run_outputs, workflow_copy
+from tests.workflow_helpers import dry_run, dry_run_outputs, planned_outputs, runs_of, workflow_copy
 
 HEADER = ["user", "item", "timestamp", "rating", "text"]
 # Planted rows (the header is line 1; bob's two-line review makes the later rows a line further).
@@ -276,6 +277,31 @@ def test_dry_run_with_an_interactions_dataset_plans_its_preprocess_job(tmp_path)
     jobs = dry_run_outputs(work, ["--configfile", "own.yaml"], cores=2)
     assert [p.split("/")[1] for p in jobs["preprocess"]] == ["mine"]
     assert "make_demo_dataset" not in jobs
+
+
+def test_a_config_of_datasets_alone_plans_peapod_against_pod_at_three_seeds(tmp_path):
+    """docs/own-data.md's own-data path: a config holding only datasets: runs PeaPOD and POD at
+    seeds 0, 1, 2 (the tables' paired tests), no RecBole baseline, and never the demo dataset, also
+    when given after the demo's config; the run starts by saying so."""
+    work = workflow_copy(tmp_path)
+    write_csv(work / "mine.csv")
+    (work / "own.yaml").write_text("datasets:\n  mine: {source: interactions, path: mine.csv}\n")
+    proc = dry_run(work, ["--configfile", "own.yaml"], cores=2)
+    jobs = planned_outputs(proc.stdout)
+    for rule in ("train_generator", "evaluate_generator"):
+        assert runs_of(jobs[rule]) == {("mine", "peapod"), ("mine", "pod")}, rule
+        assert sorted(Path(p).parts[4] for p in jobs[rule]) == ["seed0", "seed0", "seed1", "seed1", "seed2", "seed2"]
+    assert "make_demo_dataset" not in jobs and "train_baseline" not in jobs
+    assert [p.split("/")[1] for p in jobs["preprocess"]] == ["mine"]
+    assert not [p for outputs in jobs.values() for p in outputs if "demo" in p]
+    plan = proc.stderr
+    assert "variants: peapod, pod at seeds 0, 1, 2" in plan and "tables: PeaPOD against POD, paired t-tests over 3 seeds" in plan
+    assert "RecBole baselines: none" in plan and "6 generator trainings, 6 evaluations" in plan
+    # After the demo's config (to borrow its settings): its variants and seeds, only our dataset.
+    jobs = dry_run_outputs(work, ["--configfile", "config/config.yaml", "own.yaml"], cores=2)
+    assert [p.split("/")[1] for p in jobs["preprocess"]] == ["mine"]
+    assert not [p for outputs in jobs.values() for p in outputs if "demo" in p]
+    assert runs_of(jobs["train_generator"]) == {("mine", v) for v in ("peapod", "mlp", "pod")}
 
 
 def test_the_documented_example_file_and_config_entries_work(tmp_path):

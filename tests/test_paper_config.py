@@ -2,7 +2,8 @@
 runs to completion (tiny backbone, one seed, one epoch, small synthetic P5 datasets with
 explanations in place of the real ones). It exercises what only the paper's config says: Toys'
 own neighbour count, POD's own learning rate on Sports, the neighbors_30 ablation (the neighbour
-index must keep 30), no gradient clipping, all four top-n methods and both explanation scorings."""
+index must keep 30), no gradient clipping, all four top-n methods and both explanation scorings, and
+the id-order twins."""
 
 from __future__ import annotations
 
@@ -62,7 +63,8 @@ def test_shrunk_paper_config_runs_every_job(tmp_path):
 
     results = work / "results"
     metrics = sorted(results.glob("*/runs/*/seed1/metrics.parquet"))
-    assert len(metrics) == 3 * 17  # 17 variants per dataset (docs/paper-study.md, "Running the study")
+    # 17 variants per dataset, PeaPOD and POD on each id-order twin (docs/paper-study.md, "Running the study")
+    assert len(metrics) == 3 * 17 + 3 * 2
     # The neighbour index keeps what neighbors_30 reads; BiVAE's keeps neighbors.k.
     for dataset in ("sports", "beauty", "toys"):
         width = pq.read_table(results / dataset / "neighbors" / "pmf" / "neighbors.parquet").schema.field(
@@ -73,6 +75,9 @@ def test_shrunk_paper_config_runs_every_job(tmp_path):
     assert run_json["pod/sports"]["config"]["learning_rate"] == 0.001
     assert run_json["pod/beauty"]["config"]["learning_rate"] == 0.0005
     assert run_json["peapod/toys"]["config"]["neighbors"] == 10
+    # A twin trains with its dataset's own settings.
+    assert run_json["pod/sports_random"]["config"]["learning_rate"] == 0.001
+    assert run_json["peapod/toys_random"]["config"]["neighbors"] == 10
     assert all(r["config"]["clip_norm"] == 0 for r in run_json.values())
     tidy = pd.concat([pd.read_parquet(p) for p in metrics])
     assert set(zip(tidy.task, tidy.method)) == {
@@ -83,3 +88,6 @@ def test_shrunk_paper_config_runs_every_job(tmp_path):
     for ablation in paper["ablations"]:
         assert (results / "ablations" / ablation / "summary.csv").exists(), ablation
     assert len(list(results.glob("*/baselines/*/seed1/metrics.parquet"))) == 3 * 2  # SASRec and MF per dataset
+    # The sequential table has each twin's columns beside its dataset's.
+    header = (results / "tables" / "sequential.md").read_text().split("| Model | ")[1].split("\n")[0]
+    assert "Beauty NDCG@10 | Beauty, random ids HR@5" in header

@@ -59,23 +59,65 @@ def test_paper_config_replaces_the_demo(tmp_path):
 PAPER_RUNS_PER_DATASET = 170
 
 
+PAPER_DATASETS = ("sports", "beauty", "toys")
+TWINS = tuple(f"{d}_random" for d in PAPER_DATASETS)  # id_order_twins: each dataset's items renumbered
+
+
 def test_paper_dry_run_lists_the_expected_jobs_per_dataset(tmp_path):
     jobs = dry_run_outputs(paper_workflow(tmp_path), ["--configfile", "config/paper.yaml"])
     for rule in ("train_generator", "evaluate_generator"):
-        per_dataset = {d: sum(Path(o).parts[1] == d for o in jobs[rule]) for d in ("sports", "beauty", "toys")}
-        assert per_dataset == {"sports": 170, "beauty": 170, "toys": 170}, (rule, per_dataset)
-    assert len(jobs["train_embeddings"]) == len(jobs["build_neighbors"]) == 9  # 3 CF models x 3 datasets
-    assert len(jobs["preprocess"]) == 3
+        per_dataset = {d: sum(Path(o).parts[1] == d for o in jobs[rule]) for d in PAPER_DATASETS + TWINS}
+        assert per_dataset == {**dict.fromkeys(PAPER_DATASETS, 170), **dict.fromkeys(TWINS, 20)}, (rule, per_dataset)
+    # Each twin: PeaPOD and POD (the main tables' variants), every seed; PMF, the one CF model they
+    # read; no RecBole baseline; its own model-free rows (the id-order probe on random ids).
+    assert {(d, v) for d, v in runs_of(jobs["train_generator"]) if d in TWINS} == {
+        (d, v) for d in TWINS for v in ("peapod", "pod")}
+    cf = {tuple(Path(o).parts[1:4:2]) for o in jobs["train_embeddings"]}
+    assert cf == {(d, m) for d in PAPER_DATASETS for m in ("pmf", "bivae", "lightgcn")} | {(d, "pmf") for d in TWINS}
+    assert {tuple(Path(o).parts[1:4:2]) for o in jobs["build_neighbors"]} == cf
+    assert {Path(o).parts[1] for o in jobs["train_baseline"]} == set(PAPER_DATASETS)
+    assert {Path(o).parts[1] for o in jobs["preprocess"]} == set(PAPER_DATASETS + TWINS)
     assert len(jobs["summarize_ablation"]) == len(jobs["plot_ablation"]) == 6
     # The main tables and three appendix groups (task prompt, embeddings, model size) per task;
-    # most-popular and the CF models' own ranking on each dataset's own candidates.
-    assert len(jobs["tabulate_results"]) == 12 and len(jobs["compute_baselines"]) == 3
-    assert len(jobs["plot_learning_curves"]) == 3  # one figure per dataset
+    # most-popular, the id-order probe and the CF models' own ranking on each dataset and twin.
+    assert len(jobs["tabulate_results"]) == 12 and len(jobs["compute_baselines"]) == 6
+    assert len(jobs["plot_learning_curves"]) == 6  # one figure per dataset and twin
     # Toys runs with 10 neighbours, so there neighbors_10 is PeaPOD itself and neighbors_20 is trained.
     toys = {v for d, v in runs_of(jobs["train_generator"]) if d == "toys"}
     sports = {v for d, v in runs_of(jobs["train_generator"]) if d == "sports"}
     assert "neighbors_10" not in toys and "neighbors_20" in toys
     assert "neighbors_20" not in sports and "neighbors_10" in sports
+
+
+def dry_run_job_counts(work: Path, args: list[str]) -> dict[str, int]:
+    """rule -> jobs, and "total", from the "Job stats" table a dry run of ``args`` prints."""
+    out = run([*args, "-n", "--cores", "8", "--resources", "gpu=1"], work).stdout
+    stats = out.split("Job stats:", 1)[1].strip().split("\n\n")[0].splitlines()[2:]  # past the header and rule
+    return {rule: int(count) for rule, count in (line.split() for line in stats)}
+
+
+def test_the_paper_study_page_states_the_paper_dry_runs_jobs(tmp_path):
+    """docs/paper-study.md, "Running the study": its table of jobs per rule and its total are what a
+    dry run of config/paper.yaml plans (so a new rule, variant or twin cannot leave the page behind)."""
+    import re
+
+    counts = dry_run_job_counts(paper_workflow(tmp_path), ["--configfile", "config/paper.yaml"])
+    page = (REPO / "docs" / "paper-study.md").read_text().split("## Running the study")[1].split("\n## ")[0]
+    number = lambda text: int(text.replace(",", ""))  # noqa: E731 (the page writes 1,257)
+    table = {m.group(1): number(m.group(2)) for m in re.finditer(r"^\| `(\w+)` \| ([\d,]+) \|", page, re.M)}
+    total = re.search(r"^\| total \| ([\d,]+) \|", page, re.M)
+    assert total and {**table, "total": number(total.group(1))} == counts
+    assert f"lists {counts['total']:,} jobs" in " ".join(page.split())
+
+
+def test_a_dataset_in_the_way_of_a_twin_stops_the_run_naming_it(tmp_path):
+    work = workflow_copy(tmp_path)
+    (work / "twins.yaml").write_text("id_order_twins: true\ndatasets:\n  beauty: {source: p5, path: p5}\n"
+                                     "  beauty_random: {source: demo}\n")
+    proc = run(["-n", "--configfile", "twins.yaml"], work, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "Traceback" not in out and "File " not in out  # the message alone
+    assert "datasets.beauty_random: id_order_twins adds beauty's twin under this name, which is taken" in out
 
 
 def test_demo_ablations_overlay_adds_every_figure_to_the_demo(tmp_path):
@@ -482,7 +524,7 @@ SHIPPED_RUNS = [
     ["config/config.yaml"], ["config/config.yaml", "config/demo_ablations.yaml"], ["config/paper.yaml"],
     ["config/beauty_cpu.yaml"], ["config/beauty_cpu.yaml", "config/beauty_cpu_longer.yaml"],
     ["config/beauty_cpu_study.yaml"], ["config/beauty_cpu_random.yaml"], ["config/beauty_gpu.yaml"],
-    ["config/beauty_baselines.yaml"],
+    ["config/beauty_baselines.yaml"], ["config/beauty_cpu_copy.yaml"], ["config/beauty_cpu_copy_random.yaml"],
 ]
 
 
@@ -494,14 +536,10 @@ def test_every_shipped_config_is_in_the_dry_run_list():
 
 @pytest.mark.parametrize("configs", SHIPPED_RUNS, ids=lambda c: "+".join(Path(p).stem for p in c))
 def test_every_shipped_config_dry_runs(tmp_path, configs):
-    from snakemake.utils import update_config
-
     from peapod.aggregate.settings import make_plan
-    from peapod.config import with_defaults
+    from peapod.config import merge_configs, with_defaults
 
-    merged: dict = {}
-    for path in configs:
-        update_config(merged, yaml.safe_load((REPO / path).read_text()))
+    merged = merge_configs(*(yaml.safe_load((REPO / path).read_text()) for path in configs))  # as the Snakefile
     planned = {(d, v) for d, v, _ in make_plan(with_defaults(merged)).runs()}
     jobs = dry_run_outputs(paper_workflow(tmp_path), ["--configfile", *configs])
     assert runs_of(jobs["train_generator"]) == runs_of(jobs["evaluate_generator"]) == planned

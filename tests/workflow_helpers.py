@@ -61,12 +61,21 @@ def paper_workflow(tmp_path: Path) -> Path:
     return work
 
 
+def dry_run(work: Path, args: list[str], cores: int = 8) -> subprocess.CompletedProcess:
+    """A dry run of ``args``: its stdout lists the jobs, its stderr starts with the study's plan."""
+    return run([*args, "-n", "--cores", str(cores), "--resources", "gpu=1"], work)  # targets before nargs options
+
+
 def dry_run_outputs(work: Path, args: list[str], cores: int = 8) -> dict[str, list[str]]:
     """rule -> the first output file of each of its jobs in a dry run of ``args``."""
-    proc = run([*args, "-n", "--cores", str(cores), "--resources", "gpu=1"], work)  # targets before nargs options
+    return planned_outputs(dry_run(work, args, cores).stdout)
+
+
+def planned_outputs(stdout: str) -> dict[str, list[str]]:
+    """rule -> the first output file of each of its jobs, read from a dry run's stdout."""
     jobs: dict[str, list[str]] = {}
     rule = None
-    for line in proc.stdout.splitlines():
+    for line in stdout.splitlines():
         words = line.split()
         if len(words) == 2 and words[0] in ("rule", "localrule") and words[1].endswith(":"):
             rule = words[1][:-1]

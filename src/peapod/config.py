@@ -73,6 +73,28 @@ def validate_config(config: dict[str, Any], schema_path: str | Path) -> None:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
 
 
+def merge_configs(*configs: dict[str, Any]) -> dict[str, Any]:
+    """Config files merged in order, as the workflow merges several ``--configfile`` files: key by
+    key at every depth, the later file winning (Snakemake's rule), except ``datasets:``, which a
+    later file replaces whole. So a config of one's own given after the demo's (to borrow its
+    settings) runs its own datasets, not the demo dataset as well; an overlay without
+    ``datasets:`` (config/demo_ablations.yaml) keeps the datasets before it."""
+    merged: dict[str, Any] = {}
+    for config in configs:
+        _merge_into(merged, {k: v for k, v in config.items() if k != "datasets"})
+        if "datasets" in config:
+            merged["datasets"] = copy.deepcopy(config["datasets"])
+    return merged
+
+
+def _merge_into(base: dict[str, Any], update: dict[str, Any]) -> None:
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge_into(base[key], value)
+        else:
+            base[key] = copy.deepcopy(value)
+
+
 def _default_filling(validator_class):
     """The validator class that also sets each absent property's default wherever the schema
     reaches (nested objects, $ref, additionalProperties), as Snakemake's ``validate`` does."""
@@ -88,10 +110,57 @@ def _default_filling(validator_class):
     return jsonschema.validators.extend(validator_class, {"properties": properties})
 
 
+# The name of a P5 dataset's id-order twin: ``<name>_random``.
+TWIN_SUFFIX = "_random"
+
+
+def twins_of(datasets: dict[str, Any]) -> dict[str, str]:
+    """{dataset: its id-order twin} of every dataset that has one (a twin names it in ``twin_of``)."""
+    return {spec["twin_of"]: name for name, spec in datasets.items() if (spec or {}).get("twin_of")}
+
+
+def with_twins(config: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``config`` in which, with ``id_order_twins: true``, every P5 dataset numbered the
+    P5 way gets its twin ``<name>_random``: the same entry (source, path, its own generator and
+    variant settings) with ``item_numbering: random`` and ``twin_of: <name>``. A twin is an id-order
+    control: the plan runs the main tables' variants on it and the tables show it beside its
+    dataset (peapod.aggregate.settings.make_plan). Declared twins (``twin_of``) are checked either way;
+    calling this twice adds nothing the second time."""
+    out = copy.deepcopy(config)
+    datasets = out.get("datasets") or {}
+    if out.get("id_order_twins"):
+        have = set(twins_of(datasets))
+        for name, spec in list(datasets.items()):
+            p5_numbered = spec.get("source") == "p5" and spec.get("item_numbering", "p5") == "p5"
+            if not p5_numbered or name in have or spec.get("twin_of"):
+                continue
+            twin = name + TWIN_SUFFIX
+            if twin in datasets:  # a dataset of that name that is not this one's twin
+                raise ConfigError(f"invalid config:\n  datasets.{twin}: id_order_twins adds {name}'s twin under this "
+                                  f"name, which is taken: rename the dataset, or declare it as the twin "
+                                  f"(twin_of: {name}, item_numbering: random)")
+            datasets[twin] = {**copy.deepcopy(spec), "item_numbering": "random", "twin_of": name}
+    problems = []
+    for name, spec in datasets.items():
+        original = (spec or {}).get("twin_of")
+        if original is None:
+            continue
+        if original not in datasets or original == name or datasets[original].get("twin_of"):
+            problems.append(f"datasets.{name}.twin_of: {original!r} is not a dataset of this config (or is a twin)")
+        elif spec.get("item_numbering") != "random":
+            problems.append(f"datasets.{name}: a twin renumbers its items (item_numbering: random)")
+    if len(twins_of(datasets)) < sum(1 for spec in datasets.values() if (spec or {}).get("twin_of")):
+        problems.append("datasets: two datasets are twins of the same dataset")
+    if problems:
+        raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
+    return out
+
+
 def with_defaults(config: dict[str, Any], schema_path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
-    """A validated copy of ``config`` with the schema's defaults filled in."""
+    """A validated copy of ``config`` with its id-order twins (:func:`with_twins`) and the
+    schema's defaults filled in."""
     validate_config(config, schema_path)
     schema = load_schema(schema_path)
-    filled = copy.deepcopy(config)
+    filled = with_twins(config)
     _default_filling(jsonschema.validators.validator_for(schema))(schema).validate(filled)
     return filled

@@ -13,7 +13,7 @@ from typing import Callable
 import pandas as pd
 
 from peapod.aggregate.tables import (
-    DECIMALS, METRIC_LABELS, STAR, TASK_LABELS, Cell, Column, PaperTable, dataset_label, fmt,
+    DECIMALS, METRIC_LABELS, STAR, TASK_LABELS, Cell, Column, PaperTable, fmt,
 )
 
 
@@ -71,7 +71,7 @@ def _metric_header(table: PaperTable, c: Column) -> str:
 
 
 def _dataset_header(table: PaperTable, name: str) -> str:
-    return dataset_label(name) + (" (reported only)" if name in table.reported_only else "")
+    return table.dataset_title(name) + (" (reported only)" if name in table.reported_only else "")
 
 
 def _seed_note(table: PaperTable) -> str:

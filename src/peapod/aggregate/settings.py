@@ -7,11 +7,12 @@ resolved settings, never from parsing the variant's name.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable
 
 import pandas as pd
 
+from peapod.config import twins_of
 from peapod.generator.config import run_config, settings_of_run
 
 # The generator settings the aggregation reads; other generator keys are carried but not used here.
@@ -106,11 +107,14 @@ class AggregationPlan:
     # variant's (e.g. neighbors_10 on Toys, where 10 is the default): not trained twice, the
     # default variant's runs stand for them.
     aliases: frozenset[tuple[str, str]] = frozenset()
+    # {dataset: its id-order twin} (peapod.config.with_twins): a control, not one of ``datasets``,
+    # so no test, verdict, claim or ablation ever sees it; it runs the table variants.
+    twins: dict[str, str] = field(default_factory=dict)
 
     def runs(self) -> list[tuple[str, str, int]]:
         """Every (dataset, variant, seed) to train and evaluate, sorted, no repeats, no aliases."""
         keys = set()
-        for dataset in self.datasets:
+        for dataset in (*self.datasets, *self.twins.values()):
             for variant in self.table_variants:
                 keys.update((dataset, variant, seed) for seed in self.seeds)
         for spec in self.ablations.values():
@@ -127,7 +131,7 @@ class AggregationPlan:
             raise SettingsError(f"ablation {name!r} is not configured under ablations: (configured: {configured})")
         spec = self.ablations[name]
         return replace(
-            self, datasets=spec["datasets"], table_variants=(), baseline_variant=None, ablations={name: spec}
+            self, datasets=spec["datasets"], table_variants=(), baseline_variant=None, ablations={name: spec}, twins={}
         )
 
 
@@ -138,9 +142,13 @@ def make_plan(config: dict[str, Any]) -> AggregationPlan:
     Every variant under ``variants:`` runs: without ``aggregate.table_variants`` the main tables
     show the baseline and default variants and every variant that is in no ablation (on every
     dataset); with it, a variant that is neither listed there nor in an ablation stops the run,
-    named, instead of being silently never trained."""
+    named, instead of being silently never trained.
+
+    A dataset with ``twin_of`` (an id-order twin, added by peapod.config.with_twins when the config
+    is loaded) is not one of the plan's datasets: it runs the table variants, nothing else."""
     variants = config.get("variants") or {}
-    datasets = tuple(config["datasets"])
+    twins = {d: t for d, t in twins_of(config["datasets"]).items() if d in config["datasets"]}
+    datasets = tuple(d for d in config["datasets"] if d not in twins.values())
     agg = config["aggregate"]
     default = agg["default_variant"]
     baseline = agg["baseline_variant"]
@@ -168,6 +176,9 @@ def make_plan(config: dict[str, Any]) -> AggregationPlan:
         for d in ab_datasets:
             if d not in config["datasets"]:
                 problems.append(f"ablations.{name}.datasets: {d!r} is not defined under datasets:")
+            elif d in twins.values():
+                problems.append(f"ablations.{name}.datasets: {d!r} is an id-order twin, a control that runs only "
+                                "the main tables' variants")
         ablations[name] = {"variants": ab_variants, "datasets": ab_datasets}
     if problems:
         raise SettingsError("invalid aggregation config:\n  " + "\n  ".join(problems))
@@ -179,6 +190,7 @@ def make_plan(config: dict[str, Any]) -> AggregationPlan:
         baseline_variant=baseline if baseline in variants else None,
         ablations=ablations,
         aliases=_aliases_of_default(config, ablations, table_variants, default),
+        twins=twins,
     )
 
 

@@ -10,7 +10,11 @@ model size), in the layout of the reference paper's table (peapod.aggregate.repo
      interval; the method that stands for the paper's first, other methods as extra labelled rows
 
 Columns are dataset x metric: the datasets we run, then the paper's datasets we do not run (their
-columns hold reported rows only, and the header says so). Marks, per column over every row shown,
+columns hold reported rows only, and the header says so). In the sequential tables a dataset with an
+id-order twin (peapod.config.with_twins: the same data, items renumbered at random) has the twin's
+columns right after its own, "<dataset>, random ids": our rows and the baselines on the twin, so each
+of our cells has its twin's beside it and the id-order row shows both numberings. The twin is a
+control: its columns get no * or † (no test ever reads a twin). Marks, per column over every row shown,
 on the values as displayed (a tie on screen is a tie): best in bold, second best underlined.
 Significance marks:
   *  on a (paper) row, as the paper starred it; on an (ours) row, the paper's definition: one-sample
@@ -56,6 +60,10 @@ GROUP_TITLES = {
 APPENDIX_GROUPS = ("task_prompt", "embedding", "model_size")
 # Tasks whose tables show baselines computed on our own data, and what "own" means for them.
 BASELINE_TASKS = {"topn": "same candidates", "sequential": "same split"}
+# Tasks whose tables show the id-order twins' columns: sequential decodes the next item's id freely,
+# which is where P5's numbering by first appearance gives it away.
+TWIN_TASKS = ("sequential",)
+TWIN_LABEL = "random ids"
 STAR, DAGGER = "*", "†"
 DECIMALS = 4  # every number of the papers' tables has four decimals
 
@@ -126,9 +134,14 @@ class PaperTable:
     metric_header_tasks: bool = False  # put the task in the metric header (tables spanning tasks)
     notes: list[str] = field(default_factory=list)
     reported_only: set[str] = field(default_factory=set)  # datasets without runs of ours
+    twins: dict[str, str] = field(default_factory=dict)  # {twin's columns: the dataset it is the twin of}
 
     def datasets(self) -> list[str]:
         return list(dict.fromkeys(c.dataset for c in self.columns))
+
+    def dataset_title(self, name: str) -> str:
+        """The dataset's name in headers and notes; a twin's is its dataset's with "random ids"."""
+        return f"{dataset_label(self.twins[name])}, {TWIN_LABEL}" if name in self.twins else dataset_label(name)
 
 
 @dataclass
@@ -315,6 +328,9 @@ def make_paper_table(name: str, inputs: TableInputs) -> PaperTable:
     # Beauty, Toys), whether we run them or only show their reported rows.
     paper_order = list(dict.fromkeys(rep["dataset"]))
     datasets = [d for d in run_datasets if d not in paper_order] + paper_order
+    # Each twin's columns right after its dataset's (a control beside the number it checks).
+    twins = {d: t for d, t in plan.twins.items() if d in run_datasets} if spec.task in TWIN_TASKS else {}
+    datasets = [shown for d in datasets for shown in (d, twins.get(d)) if shown]
     columns = [Column(d, spec.task, m) for d in datasets for m in TASK_METRICS[spec.task]]
     # The reported model each shown variant reproduces (its row name), from the settings, not names.
     mapped: dict[str, str] = {}
@@ -329,7 +345,7 @@ def make_paper_table(name: str, inputs: TableInputs) -> PaperTable:
     rows = place_under_reported(reported_rows(rep, columns, reproduced_models)
                                 + baseline_rows(inputs.baselines, columns, spec.task)) \
         + reproduced_rows(inputs.summary, columns, spec.task, variants, names)
-    table = PaperTable(name, spec.title, columns, rows)
+    table = PaperTable(name, spec.title, columns, rows, twins={t: d for d, t in twins.items()})
     mark_best(table)
     if spec.group == "main":
         against = {plan.default_variant: plan.baseline_variant} if plan.baseline_variant else {}
@@ -338,11 +354,12 @@ def make_paper_table(name: str, inputs: TableInputs) -> PaperTable:
     add_significance(table, inputs.vs_reported, inputs.paired, inputs.alpha, inputs.star_uses_holm, against,
                      (inputs.reference, number) if number else None)
     # "(reported only)": no row of ours (a reproduced run or a baseline on our split) has a value.
-    table.reported_only = {d for d in datasets if not any(
+    table.reported_only = {d for d in datasets if d not in table.twins and not any(
         not math.isnan(r.cells[c].value) for r in rows if r.kind in ("reproduced", "baseline")
         for c in columns if c.dataset == d)}
     table.notes += _notes(spec, inputs.reference, number, table)
     table.notes += baseline_notes(spec.task, table, inputs.config)
+    table.notes += twin_notes(table, [inputs.labels.get(v, v) for v in plan.table_variants])
     table.notes += sample_note(inputs.config.get("evaluation") or {})
     table.notes += diagnostics_notes(inputs.summary, [r for r in rows if r.kind == "reproduced"], run_datasets,
                                      spec.task)
@@ -410,6 +427,19 @@ def baseline_notes(task: str, table: PaperTable, config: dict[str, Any]) -> list
     missing = [m for m in NOT_TRAINED if any(r.kind == "reported" and r.label == m for r in table.rows)]
     notes += [f"{m}: not trained here: {NOT_TRAINED[m]}." for m in missing]
     return notes
+
+
+def twin_notes(table: PaperTable, variants: Sequence[str]) -> list[str]:
+    """What the twins' columns are, when the table has them (``variants``: those run on the twins)."""
+    if not table.twins:
+        return []
+    shown = ", ".join(f"'{table.dataset_title(t)}'" for t in table.twins)
+    variants = ", ".join(variants)
+    return [f"Columns {shown}: the id-order control (id_order_twins): the same users and items, the items renumbered "
+            "at random with a fixed seed, so that no id tells anything about the next item. P5 numbers items by first "
+            "appearance, so a user's next item often has the next id (the Id order row, no model, scores by that "
+            f"alone); the gap between one of our cells and its twin's is what P5's id order gives. Variants run on the "
+            f"twins: {variants}. The twins' columns enter no t-test, * or † and no verdict."]
 
 
 def sample_note(evaluation: dict[str, Any]) -> list[str]:

@@ -410,10 +410,14 @@ def discover_p5_files(directory: str | Path) -> dict[str, str]:
 
 def missing_p5_data(datasets: dict[str, dict]) -> str | None:
     """A message naming every ``source: p5`` dataset whose sequence file is missing (and where the
-    docs say how to get the files), or None when each has one."""
-    missing = []
+    docs say how to get the files), or None when each has one. A directory read by several datasets
+    (an id-order twin reads its dataset's) is named once, under the first."""
+    missing, seen = [], set()
     for name, spec in datasets.items():
-        if spec.get("source") == "p5" and find_first(Path(spec["path"]), SEQUENCE_FILES) is None:
+        if spec.get("source") != "p5" or Path(spec["path"]) in seen:
+            continue
+        seen.add(Path(spec["path"]))
+        if find_first(Path(spec["path"]), SEQUENCE_FILES) is None:
             missing.append(f"  {name}: {Path(spec['path']) / SEQUENCE_FILES[0]} (or {SEQUENCE_FILES[1]}), "
                            f"with {DATAMAPS_FILE} beside it")
     if not missing:

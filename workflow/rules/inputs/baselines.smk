@@ -12,10 +12,16 @@ def baseline_run_settings(wildcards):
     return baseline_run_config(config["baselines"], dataset_spec(wildcards), wildcards.baseline)
 
 
+def baseline_models_on(dataset):
+    """The baselines trained on a dataset: baselines.models; none on an id-order twin (each model
+    learns one vector per item whatever its id, so its rows would repeat its dataset's)."""
+    return [] if dataset in TWINS else BASELINE_MODELS
+
+
 def baseline_runs(dataset=None):
     """The metrics file of every configured (dataset, baseline, seed), or of one dataset's."""
     return [paths.baseline_file("metrics.parquet").format(dataset=d, baseline=m, seed=s)
-            for d in ([dataset] if dataset else DATASETS) for m in BASELINE_MODELS for s in BASELINE_SEEDS]
+            for d in ([dataset] if dataset else DATASETS) for m in baseline_models_on(d) for s in BASELINE_SEEDS]
 
 
 def baseline_targets(wildcards):

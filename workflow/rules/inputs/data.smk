@@ -3,8 +3,9 @@
 
 def data_spec(wildcards):
     """The dataset's entry as the data stage's params: without its embedding and baseline settings,
-    so setting datasets.<name>.embeddings re-runs the embeddings, not the preprocessing."""
-    return {k: v for k, v in dataset_spec(wildcards).items() if k not in ("embeddings", "baselines")}
+    so setting datasets.<name>.embeddings re-runs the embeddings, not the preprocessing (nor does
+    naming the dataset a twin: twin_of)."""
+    return {k: v for k, v in dataset_spec(wildcards).items() if k not in ("embeddings", "baselines", "twin_of")}
 
 
 def demo_settings(wildcards):

@@ -9,14 +9,19 @@ if _unknown:
     raise ValueError(f"recommend.variants names {_unknown}, not defined under variants: ({list(VARIANTS)})")
 # Each dataset's request (peapod.evaluation.recommend_request): what it asks, read now (the users and
 # pairs files hashed), and the name its outputs go under, so that no request overwrites another.
-RECOMMEND_ASKED = {d: recommend_request.asked(RECOMMEND, config["evaluation"], d) for d in DATASETS}
+# Recommendations come from the datasets themselves, not their id-order twins (a control, never served).
+RECOMMEND_DATASETS = [d for d in DATASETS if not config["datasets"][d].get("twin_of")]
+RECOMMEND_ASKED = {d: recommend_request.asked(RECOMMEND, config["evaluation"], d) for d in RECOMMEND_DATASETS}
 RECOMMEND_NAMES = {d: recommend_request.request_name(RECOMMEND["label"], RECOMMEND_ASKED[d])
-                   for d in DATASETS}
+                   for d in RECOMMEND_DATASETS}
 
 
 def recommend_request_name(wildcards):
     """The configured request's name on a dataset; stops on a path with another name (an earlier
     request's, or a label the config no longer sets) or on a label already used for another request."""
+    if wildcards.dataset not in RECOMMEND_NAMES:
+        raise ValueError(f"{wildcards.dataset} is an id-order twin (a control): recommendations come from "
+                         f"{config['datasets'][wildcards.dataset]['twin_of']}")
     name = RECOMMEND_NAMES[wildcards.dataset]
     if wildcards.request != name:
         raise ValueError(
@@ -87,7 +92,8 @@ def recommendation_targets(wildcards):
     """What `snakemake recommendations` builds: each dataset's request.json, next items of every
     (dataset, variant, seed) of recommend:, and explanations where a pairs file is set."""
     names = ["next_items.parquet"] + (["explanations.parquet"] if RECOMMEND["pairs"] else [])
-    targets = [paths.RECOMMEND_REQUEST.format(dataset=d, request=RECOMMEND_NAMES[d]) for d in DATASETS]
+    targets = [paths.RECOMMEND_REQUEST.format(dataset=d, request=RECOMMEND_NAMES[d]) for d in RECOMMEND_DATASETS]
     return targets + [f"{paths.RECOMMENDATIONS_DIR}/{name}".format(dataset=d, request=RECOMMEND_NAMES[d],
                                                                    variant=v, seed=s)
-                      for d in DATASETS for v in RECOMMEND_VARIANTS for s in RECOMMEND_SEEDS for name in names]
+                      for d in RECOMMEND_DATASETS for v in RECOMMEND_VARIANTS for s in RECOMMEND_SEEDS
+                      for name in names]

@@ -31,9 +31,10 @@ def run_metrics_inputs(wildcards):
 def baseline_inputs(wildcards):
     """The data stage's tables (most popular, the id-order probes), every configured CF model's own
     metrics and every trained baseline run of the dataset (run_<model>_seed<seed>)."""
-    cf = {f"cf_{m}": paths.CF_METRICS.format(dataset=wildcards.dataset, cf_model=m) for m in CF_MODELS}
+    cf = {f"cf_{m}": paths.CF_METRICS.format(dataset=wildcards.dataset, cf_model=m)
+          for m in cf_models_on(wildcards.dataset)}
     cf.update({f"run_{m}_seed{s}": paths.baseline_file("metrics.parquet").format(dataset=wildcards.dataset, baseline=m, seed=s)
-               for m in BASELINE_MODELS for s in BASELINE_SEEDS})
+               for m in baseline_models_on(wildcards.dataset) for s in BASELINE_SEEDS})
     kept = set(existing_or_all(list(cf.values())))
     return {
         **data_tables(wildcards, ("sequences", "candidates")),
@@ -97,6 +98,6 @@ def all_outputs(wildcards):
     outputs = expand(rules.preprocess.output.stats, dataset=DATASETS)
     outputs.append(rules.tabulate_dataset_statistics.output.csv)
     cf_outputs = [rules.train_embeddings.output.metrics, rules.build_neighbors.output.neighbors]
-    outputs += expand(cf_outputs, dataset=DATASETS, cf_model=CF_MODELS)
+    outputs += cf_model_outputs(cf_outputs)
     outputs += baseline_runs()
     return outputs + evaluated_runs() + aggregation_outputs()
