@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from peapod.data.p5 import is_id_token
+from peapod.generator.tokenization import ITEM_PREFIX
 
 UNFINISHED = -1  # the beam was cut off by max_new_tokens before EOS
 NOT_AN_ID = -2  # the beam finished, but its text is not an id (words, empty, ...)
@@ -42,9 +43,9 @@ def read_item_id(text: str, item_tokens: str = "digits") -> int | None:
     """The item id a generated text names, or None: its digits (``digits``, the paper's), or
     ``item_N`` (``independent`` item tokens); written as the data writes ids (no leading zero)."""
     if item_tokens == "independent":
-        if not text.startswith("item_"):
+        if not text.startswith(ITEM_PREFIX):
             return None
-        text = text[len("item_"):]
+        text = text[len(ITEM_PREFIX):]
     return int(text) if is_canonical_id(text) else None
 
 

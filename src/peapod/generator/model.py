@@ -294,7 +294,7 @@ class PeaPOD(nn.Module):
         block = torch.arange(C * L, device=hidden.device) // L
         position = torch.arange(C * L, device=hidden.device)
         allowed = (block[:, None] == block[None, :]) & (position[None, :] <= position[:, None])  # (CL, CL)
-        per_prompt = scoring_bytes_per_prompt(self.t5.config, C, L, hidden.shape[1])
+        per_prompt = scoring_bytes_per_prompt(self.t5.config, C, L, hidden.shape[1], self.copy_head is not None)
         group = max(1, min(B, int(memory_mib * 2**20 // per_prompt)))
         source = self.copy_source(batch, hidden)
         scores = []
@@ -351,12 +351,17 @@ def float32_logits(t5) -> None:
     head.forward = forward
 
 
-def scoring_bytes_per_prompt(t5_config, n_candidates: int, label_length: int, source_length: int) -> int:
+def scoring_bytes_per_prompt(t5_config, n_candidates: int, label_length: int, source_length: int,
+                             copy_head: bool = False) -> int:
     """Working memory (bytes, float32) of scoring one prompt's packed candidates: the logits with
     their log-sum-exp temporaries, and per layer the self- and cross-attention scores and the
-    feed-forward activations (a conservative sum; only one layer's are alive at a time)."""
+    feed-forward activations (a conservative sum; only one layer's are alive at a time). The copy
+    head adds four vocabulary-wide tensors per position (copied mass, softmax, mixture, its log)
+    and its attention over the source."""
     tokens = n_candidates * label_length
-    logits = 3 * tokens * t5_config.vocab_size
+    logits = (7 if copy_head else 3) * tokens * t5_config.vocab_size
     attention = 2 * t5_config.num_heads * tokens * (tokens + source_length)
+    if copy_head:
+        attention += 2 * tokens * source_length
     feed_forward = 2 * tokens * t5_config.d_ff + 4 * tokens * t5_config.d_model
     return 4 * (logits + attention + feed_forward)

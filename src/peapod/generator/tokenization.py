@@ -115,9 +115,12 @@ def explanation_targets(tokenizer, texts: Sequence[str], length: int) -> list[li
     return [ids[:length] for ids in tokenizer(list(texts))["input_ids"]]
 
 
+ITEM_PREFIX = "item_"  # prompts write item 12 as item_12
+
+
 def item_word(item: int) -> str:
     """How prompts write an item id (and, with independent item tokens, its target)."""
-    return f"item_{int(item)}"
+    return f"{ITEM_PREFIX}{int(item)}"
 
 
 def item_target_texts(items: Iterable[int], item_tokens: str) -> list[str]:

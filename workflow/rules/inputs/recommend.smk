@@ -10,7 +10,7 @@ if _unknown:
 # Each dataset's request (peapod.evaluation.recommend_request): what it asks, read now (the users and
 # pairs files hashed), and the name its outputs go under, so that no request overwrites another.
 # Recommendations come from the datasets themselves, not their id-order twins (a control, never served).
-RECOMMEND_DATASETS = [d for d in DATASETS if not config["datasets"][d].get("twin_of")]
+RECOMMEND_DATASETS = list(PLAN.datasets)  # the plan's datasets leave the twins out
 RECOMMEND_ASKED = {d: recommend_request.asked(RECOMMEND, config["evaluation"], d) for d in RECOMMEND_DATASETS}
 RECOMMEND_NAMES = {d: recommend_request.request_name(RECOMMEND["label"], RECOMMEND_ASKED[d])
                    for d in RECOMMEND_DATASETS}
