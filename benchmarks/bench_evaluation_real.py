@@ -8,7 +8,8 @@ Trains the (dataset, variant)'s generator of the config for ``--train-batches`` 
 behave like a model that has learnt something; an untrained model ends its beams at once), saves
 it, then times sequential beam search and top-n (the paper's beam and exact scoring) on the first
 ``--users`` test users in a subprocess per source tree: ``--before`` (e.g. an exported older
-commit's src/) and this checkout's src/. One torch thread each, one after the other.
+commit's src/) and this checkout's src/. One torch thread each, one after the other. With
+``--before`` it also says whether every user's rank is the same on both sides.
 """
 
 from __future__ import annotations
@@ -34,15 +35,16 @@ from peapod.generator.data import Templates
 run, data_dir, templates, users, batch = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
 model, tok, _ = load_model_dir(Path(run), torch.device("cpu"))
 data = EvalData.from_directory(data_dir, "test")
-out = {}
+out, ranks = {}, {}
 for name, task, methods in (("sequential beam 20", "sequential", ("beam",)), ("top-n beam 20 (paper)", "topn", ("beam",)),
                             ("top-n scoring (100 candidates)", "topn", ("scoring",))):
     s = EvalSettings(beams=20, top_k=10, batch_size=batch, topn_methods=methods, max_users=users)
     ev = RunEvaluator(model, tok, Templates.load(templates), s, data.catalogue)
     t0 = time.perf_counter()
-    getattr(ev, task)(data)
+    frame = getattr(ev, task)(data)
     out[name] = (time.perf_counter() - t0) / users * 1000
-print(json.dumps(out))
+    ranks[name] = frame["rank"].tolist()
+print(json.dumps({"seconds": out, "ranks": ranks}))
 """
 
 
@@ -65,7 +67,7 @@ def train_briefly(args, run_dir: Path) -> None:
     data = TaskData.from_directory(args.data)
     templates = Templates.load(REPO / "config" / "templates.yaml")
     torch.manual_seed(0)
-    t5, tok = load_backbone(cfg, data.tokenizer_corpus(templates))
+    t5, tok = load_backbone(cfg, data.tokenizer_corpus(templates), items=data.catalogue)
     model = PeaPOD(t5, cfg)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate)
     model.train()
@@ -111,9 +113,13 @@ def main() -> None:
                 raise SystemExit(f"{label} failed:\n{proc.stderr[-3000:]}")
             results[label] = json.loads(proc.stdout.strip().splitlines()[-1])
         print(f"seconds per 1,000 users ({args.users} users timed, batch {args.batch_size}, one thread)")
-        print(f"{'method':<34}" + "".join(f"{label:>10}" for label in results))
-        for name in results["after"]:
-            print(f"{name:<34}" + "".join(f"{results[label][name]:>10.1f}" for label in results))
+        print(f"{'method':<34}" + "".join(f"{label:>10}" for label in results)
+              + ("  ranks identical" if len(results) > 1 else ""))
+        for name in results["after"]["seconds"]:
+            same = ""
+            if len(results) > 1:
+                same = "  yes" if results["before"]["ranks"][name] == results["after"]["ranks"][name] else "  NO"
+            print(f"{name:<34}" + "".join(f"{results[label]['seconds'][name]:>10.1f}" for label in results) + same)
 
 
 if __name__ == "__main__":

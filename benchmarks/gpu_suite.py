@@ -75,6 +75,7 @@ def train_throughput(size: dict, data, templates, tokenizer, device, reference_s
     cfg = generator_settings(size, reference_style)
     cf_dim = 64 if size["backbone"] == "tiny" else 512
     model = build_model(size["backbone"], tokenizer, data.n_users, cf_dim, cfg.neighbors, cfg, 0).to(device)
+    model.hugging_face_forward = reference_style  # the reference: Hugging Face's own T5 forward
     if compiled:
         compile_model(model, device)
     cuda = device.type == "cuda"
@@ -96,7 +97,7 @@ def train_throughput(size: dict, data, templates, tokenizer, device, reference_s
         n_tokens = int(batch["attention_mask"].sum()) + int((batch["labels"] != -100).sum())  # on the host
         batch = to_device(batch, device)
         with precision():
-            loss = model(batch).loss
+            loss = model(batch).loss if reference_style else model.training_loss(batch)  # as train_step
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

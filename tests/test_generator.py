@@ -189,15 +189,18 @@ def test_candidate_scoring_matches_a_full_forward_per_candidate(small):
     # a budget of two prompts' memory, two at a time.
     from peapod.generator.model import scoring_bytes_per_prompt
 
+    from peapod.generator import lean_t5
+
     groups = []
-    forward = model.t5.forward
-    model.t5.forward = lambda *a, **kw: groups.append(kw["decoder_input_ids"].shape[0]) or forward(*a, **kw)
+    decoder = lean_t5.decoder_hidden
+    lean_t5.decoder_hidden = lambda t5, embeds, *rest, **kw: groups.append(embeds.shape[0]) or decoder(
+        t5, embeds, *rest, **kw)
     try:
         assert torch.allclose(model.score_candidates(batch, labels, memory_mib=1e-3), fast, atol=1e-5)
         two = 2 * scoring_bytes_per_prompt(model.t5.config, 100, labels.shape[2], batch["input_ids"].shape[1] + 6)
         model.score_candidates(batch, labels, memory_mib=two / 2**20)
     finally:
-        model.t5.forward = forward
+        lean_t5.decoder_hidden = decoder
     assert groups == [1, 1, 1, 1, 2, 2]
     # The true item's teacher-forced log-likelihood is the negative summed loss of its target.
     true = val.topn_target_index[:4]
@@ -229,6 +232,7 @@ def test_t5_passes_a_4d_decoder_mask_unchanged(small):
     ``masking_utils.create_causal_mask`` returns a 4D mask as-is instead of building its own."""
     data = small[0]
     model, tok, cfg = small_model(small)
+    model.hugging_face_forward = True  # the reference path (tests/test_lean_t5.py compares the two)
     val = Batches(data, tok, templates(), cfg, seed=0).validation()
     batch = {k: v[:2] for k, v in val.batches["topn"][0].items()}
     labels = val.item_labels[torch.from_numpy(val.topn_candidates[:2, :5])]  # 2 prompts, 5 candidates

@@ -1,6 +1,7 @@
 """The training-speed changes keep the arithmetic: peapod.generator.attention ("peapod_sdpa") gives
-Hugging Face's "sdpa" losses, gradients, beams and candidate scores on the same weights, and the
-precision setting picks float32 or bf16 as documented."""
+Hugging Face's "sdpa" losses, gradients, beams and candidate scores on the same weights (on
+Hugging Face's own forward, which beam search and the reference path run; tests/test_lean_t5.py
+compares the lean path with it), and the precision setting picks float32 or bf16 as documented."""
 
 from __future__ import annotations
 
@@ -55,6 +56,7 @@ def loss_and_grads(model, batch):
 @pytest.mark.parametrize("variant", ["mha", "none"])
 def test_training_losses_and_gradients_equal_hugging_faces_sdpa(small, variant):
     model, tok, cfg = small_model(small, user_prompt=variant, batch_size=6)
+    model.hugging_face_forward = True  # the attention functions serve Hugging Face's T5 (generate, the reference)
     assert model.t5.config._attn_implementation == attention.ATTENTION
     model.train()
     for task, batch in padded_batches(small, cfg, tok).items():
@@ -73,6 +75,7 @@ def test_training_losses_and_gradients_equal_hugging_faces_sdpa(small, variant):
 
 def test_beams_and_candidate_scores_equal_hugging_faces_sdpa(small):
     model, tok, cfg = small_model(small)
+    model.hugging_face_forward = True
     val = Batches(small[0], tok, templates(), cfg, seed=0).validation()
     batch = {k: v[:4] for k, v in val.batches["topn"][0].items()}
     labels = val.item_labels[torch.from_numpy(val.topn_candidates[:4, :20])]
@@ -93,6 +96,7 @@ def test_combined_mask_is_built_once_per_stack(small, monkeypatch):
     """The point of the module: one position-bias mask per stack, reused by every layer."""
     model, tok, cfg = small_model(small, tiny={"d_model": 32, "d_ff": 64, "num_layers": 3, "num_heads": 2,
                                                "vocab_size": 200})
+    model.hugging_face_forward = True
     batch = next(iter(padded_batches(small, cfg, tok).values()))
     built = []
     original = torch.where

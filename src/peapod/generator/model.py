@@ -15,7 +15,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from transformers.modeling_outputs import BaseModelOutput, Seq2SeqLMOutput
 
+from peapod.generator import lean_t5
 from peapod.generator.config import TASKS, GeneratorConfig
 
 
@@ -100,6 +102,27 @@ class CopyHead(nn.Module):
             probs = gate * torch.softmax(vocab_logits.reshape(B, repeat * T, V), dim=-1) + (1.0 - gate) * copied
             return torch.log(probs.clamp_min(torch.finfo(probs.dtype).tiny)).reshape(rows, T, V)
 
+    def target_log_probs(self, vocab_logits: torch.Tensor, hidden: torch.Tensor, source: "CopySource",
+                         targets: torch.Tensor) -> torch.Tensor:
+        """log p(target) (B', T): ``forward`` read at ``targets`` (B', T) alone. The copied mass of a
+        target is the attention on the positions holding it, and its vocabulary probability the
+        softmax there, so no vocabulary-wide mixture is formed (training loss, exact scoring)."""
+        B, S = source.token_ids.shape
+        rows, T, V = vocab_logits.shape
+        repeat = rows // B
+        with torch.autocast(hidden.device.type, enabled=False):
+            hidden = hidden.float().reshape(B, repeat * T, -1)
+            scores = (self.query(hidden) @ self.keys(source).transpose(-1, -2)) * self.scale  # (B, rT, S)
+            scores = scores.masked_fill(~source.copyable[:, None, :], torch.finfo(scores.dtype).min)
+            attention = torch.softmax(scores, dim=-1)
+            flat = targets.reshape(B, repeat * T)
+            copied = (attention * (source.token_ids[:, None, :] == flat[:, :, None])).sum(-1)  # (B, rT)
+            vocabulary = torch.exp(vocab_logits.reshape(B, repeat * T, V).gather(-1, flat[..., None]).squeeze(-1)
+                                   - torch.logsumexp(vocab_logits.reshape(B, repeat * T, V), dim=-1))
+            gate = torch.sigmoid(self.gate(hidden)).squeeze(-1)  # (B, rT)
+            probs = gate * vocabulary + (1.0 - gate) * copied
+            return torch.log(probs.clamp_min(torch.finfo(probs.dtype).tiny)).reshape(rows, T)
+
     def keys(self, source: "CopySource") -> torch.Tensor:
         """The key of every source position (B, S, d); computed once per source when no gradient is
         taken (beam search calls the head once per step)."""
@@ -139,6 +162,10 @@ class PeaPOD(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.t5 = t5
+        # Teacher-forced passes run peapod.generator.lean_t5 (the same arithmetic without Hugging
+        # Face's per-call machinery); True runs T5ForConditionalGeneration's own forward instead,
+        # the reference the equality tests compare against.
+        self.hugging_face_forward = False
         float32_logits(t5)
         d = t5.config.d_model
         self.task_prompts = None
@@ -162,9 +189,10 @@ class PeaPOD(nn.Module):
                 self.user_prompt = MLPUserPrompt(cf_dim, d, cfg.prompt_length)
         self.copy_head = None
         self._copy_source: CopySource | None = None  # set around each decoder call (copying_from)
+        self._vocabulary = t5.lm_head.forward  # float32 logits (float32_logits), never the copy head
         if cfg.copy_head:
             self.copy_head = CopyHead(d)
-            vocabulary = t5.lm_head.forward  # float32 logits (float32_logits)
+            vocabulary = self._vocabulary
 
             def with_copying(hidden: torch.Tensor) -> torch.Tensor:
                 if self._copy_source is None:
@@ -184,9 +212,13 @@ class PeaPOD(nn.Module):
         neighbors = self.user_embeddings[self.neighbor_ids[user_ids]]  # (B, n, c)
         return self.user_prompt(user, neighbors)
 
-    def encoder_inputs(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """(inputs_embeds (B, P + T, d), attention_mask (B, P + T)), P = prompt positions."""
-        tokens = self.t5.get_input_embeddings()(batch["input_ids"]) + self.whole_word(batch["whole_word_ids"])
+    def encoder_inputs(self, batch: dict[str, torch.Tensor], token_embeds: torch.Tensor | None = None
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(inputs_embeds (B, P + T, d), attention_mask (B, P + T)), P = prompt positions;
+        ``token_embeds``: the input tokens' embeddings when already looked up."""
+        if token_embeds is None:
+            token_embeds = self.embed(batch["input_ids"], self.t5.get_input_embeddings())
+        tokens = token_embeds + self.whole_word(batch["whole_word_ids"])
         parts = []
         if self.task_prompts is not None:
             parts.append(self.task_prompts[batch["task_ids"]])  # (B, Lt, d)
@@ -200,10 +232,23 @@ class PeaPOD(nn.Module):
             mask = torch.cat([ones, mask], dim=1)
         return tokens, mask
 
-    def encode(self, batch: dict[str, torch.Tensor]):
+    def embed(self, ids: torch.Tensor, table: nn.Embedding) -> torch.Tensor:
+        """``table(ids)``; on a CPU, with a sparse gradient when the table is tied to the output
+        layer. Its dense gradient would be a zero-filled vocabulary x d_model tensor per lookup,
+        added to the output layer's: on the CPU recipe of issue 33 (12,701 rows) those writes were
+        a tenth of a training step. The output layer's gradient is always dense, so the sparse ones
+        are added into it in place and the optimizer sees a dense gradient, the same sums."""
+        sparse = (ids.device.type == "cpu" and torch.is_grad_enabled() and table.weight.requires_grad
+                  and table.weight is self.t5.lm_head.weight and not torch.compiler.is_compiling())
+        return F.embedding(ids, table.weight, table.padding_idx, table.max_norm, table.norm_type,
+                           table.scale_grad_by_freq, sparse)
+
+    def encode(self, batch: dict[str, torch.Tensor], token_embeds: torch.Tensor | None = None):
         """Encoder outputs and the extended attention mask."""
-        embeds, mask = self.encoder_inputs(batch)
-        return self.t5.get_encoder()(inputs_embeds=embeds, attention_mask=mask), mask
+        embeds, mask = self.encoder_inputs(batch, token_embeds)
+        if self.hugging_face_forward:
+            return self.t5.get_encoder()(inputs_embeds=embeds, attention_mask=mask), mask
+        return BaseModelOutput(last_hidden_state=lean_t5.encoder_hidden(self.t5, embeds, mask)), mask
 
     def copy_source(self, batch: dict[str, torch.Tensor], encoded: torch.Tensor) -> CopySource | None:
         """The copy head's source for ``batch`` (None without the head): the token positions,
@@ -224,19 +269,74 @@ class PeaPOD(nn.Module):
         finally:
             self._copy_source = before
 
-    def forward(self, batch: dict[str, torch.Tensor], labels: torch.Tensor | None = None):
-        """Hugging Face seq2seq output; ``.loss`` is the mean token cross-entropy over labels != -100."""
+    def loss_labels(self, batch: dict[str, torch.Tensor], labels: torch.Tensor | None = None) -> torch.Tensor:
+        """The target tokens the loss reads: -100 where ignored, or the pad token there when
+        reproducing the released code's defect 1 (pads count in the loss)."""
         labels = batch["labels"] if labels is None else labels
-        if not self.cfg.mask_pad_in_loss:  # released-code defect 1: pads count in the loss
+        if not self.cfg.mask_pad_in_loss:
             labels = labels.masked_fill(labels == -100, self.t5.config.pad_token_id)
-        encoder_outputs, mask = self.encode(batch)
-        # The decoder's cross-attention sees the encoder mask, unless reproducing defect 2.
-        with self.copying_from(self.copy_source(batch, encoder_outputs.last_hidden_state)):
-            return self.t5(
-                encoder_outputs=encoder_outputs,
-                attention_mask=mask if self.cfg.decoder_encoder_mask else None,
-                labels=labels,
-            )
+        return labels
+
+    def forward(self, batch: dict[str, torch.Tensor], labels: torch.Tensor | None = None):
+        """Hugging Face seq2seq output; ``.loss`` is the mean token cross-entropy over labels != -100
+        and ``.logits`` the output layer's (the copy head's log-probabilities when it is on)."""
+        labels = self.loss_labels(batch, labels)
+        if self.hugging_face_forward:
+            encoder_outputs, mask = self.encode(batch)
+            with self.copying_from(self.copy_source(batch, encoder_outputs.last_hidden_state)):
+                # the decoder's cross-attention sees the encoder mask, unless reproducing defect 2
+                return self.t5(encoder_outputs=encoder_outputs,
+                               attention_mask=mask if self.cfg.decoder_encoder_mask else None, labels=labels)
+        hidden, source = self.teacher_forced(batch, labels)
+        with self.copying_from(source):
+            logits = self.t5.lm_head(hidden)
+        loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100)
+        return Seq2SeqLMOutput(loss=loss, logits=logits)
+
+    def teacher_forced(self, batch: dict[str, torch.Tensor], labels: torch.Tensor
+                       ) -> tuple[torch.Tensor, CopySource | None]:
+        """(decoder output (B, T, d) before the output layer, the copy head's source) of a
+        teacher-forced pass on ``labels`` (peapod.generator.lean_t5)."""
+        ids, decoder_ids = batch["input_ids"], self.t5._shift_right(labels)
+        if self.t5.decoder.embed_tokens.weight is self.t5.get_input_embeddings().weight:
+            # one lookup for both stacks: one gradient into the table instead of two
+            both = self.embed(torch.cat([ids.flatten(), decoder_ids.flatten()]), self.t5.decoder.embed_tokens)
+            token_embeds = both[:ids.numel()].view(*ids.shape, -1)
+            decoder_embeds = both[ids.numel():].view(*decoder_ids.shape, -1)
+        else:
+            token_embeds, decoder_embeds = None, self.embed(decoder_ids, self.t5.decoder.embed_tokens)
+        encoder_outputs, mask = self.encode(batch, token_embeds)
+        encoded = encoder_outputs.last_hidden_state
+        hidden = lean_t5.decoder_hidden(self.t5, decoder_embeds, encoded,
+                                        mask if self.cfg.decoder_encoder_mask else None)
+        return hidden, self.copy_source(batch, encoded)
+
+    def target_log_probs(self, hidden: torch.Tensor, targets: torch.Tensor, source: CopySource | None
+                         ) -> torch.Tensor:
+        """log p (B', T) of ``targets`` (B', T), token ids >= 0, from decoder outputs (B', T, d),
+        in float32: the output layer's log-softmax at the target, or the copy head's mixture
+        there, without the vocabulary-wide mixture (CopyHead.target_log_probs)."""
+        logits = self._vocabulary(hidden)  # (B', T, V) float32
+        if self.copy_head is None:
+            return logits.gather(-1, targets[..., None]).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+        return self.copy_head.target_log_probs(logits, hidden, source, targets)
+
+    def token_log_probs(self, batch: dict[str, torch.Tensor], labels: torch.Tensor | None = None
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(log p (B, T) of each target token, the targets ``loss_labels`` gives): the loss's terms."""
+        labels = self.loss_labels(batch, labels)
+        if self.hugging_face_forward:
+            logits = self(batch, labels).logits.float()
+            return F.log_softmax(logits, dim=-1).gather(-1, labels.clamp_min(0)[..., None]).squeeze(-1), labels
+        hidden, source = self.teacher_forced(batch, labels)
+        return self.target_log_probs(hidden, labels.clamp_min(0), source), labels
+
+    def training_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """``forward(batch).loss`` (the mean token cross-entropy over labels != -100) from the target
+        tokens' log-probabilities alone: what a training step computes."""
+        log_probs, labels = self.token_log_probs(batch)
+        keep = labels != -100
+        return -log_probs.masked_fill(~keep, 0.0).sum() / keep.sum()
 
     @torch.no_grad()
     def generate(self, batch: dict[str, torch.Tensor], **kwargs):
@@ -259,28 +359,19 @@ class PeaPOD(nn.Module):
         cross-attention keys/values (never copied per candidate) and each attends only to its own
         tokens. Prompts go through in groups whose working memory stays within ``memory_mib``.
 
-        The packing is exact only through two transformers internals (read in transformers
-        5.23.0, the version pinned in envs/constraints.txt, with the "sdpa" attention the
-        backbone loader and checkpoints select):
+        The packing is exact because (1) the block-diagonal causal mask reaches the decoder's
+        self-attention as given (``lean_t5.decoder_hidden``'s ``self_allowed``) and (2)
+        ``T5Attention.compute_bias`` depends only on ``memory_position - context_position``
+        (bucketed one-way in the decoder), so a block starting at offset c * L gets the same
+        relative position bias as a sequence of its own; a bias of absolute positions would break
+        it. Only the target tokens' log-probabilities are formed (``target_log_probs``), not the
+        copy head's vocabulary-wide mixture.
 
-        1. The 4D boolean ``decoder_attention_mask`` reaches the decoder's self-attention as
-           given. ``T5ForConditionalGeneration.forward`` hands it to ``T5Stack.forward``, which
-           calls ``masking_utils.create_causal_mask``; its ``_preprocess_mask_arguments`` returns
-           any 4D mask as-is (no causal mask combined, no padding mask derived), and
-           ``T5Attention.forward`` passes it (argument ``mask``) to
-           ``integrations.sdpa_attention.sdpa_attention_forward``: with a mask there,
-           ``is_causal`` is False and ``create_position_bias_mask`` makes the additive mask
-           ``where(mask, position_bias, finfo.min)`` (True = may attend). The mask built here is
-           causal within each block itself, so the result would also survive a version that
-           intersected it with a causal mask; it breaks if the 4D mask is dropped or replaced by a
-           plain causal mask (a candidate would attend to the candidates before it) or read with
-           other semantics (e.g. as an additive float mask).
-        2. ``T5Attention.compute_bias`` depends only on ``memory_position - context_position``
-           (bucketed one-way in the decoder), so a block starting at offset c * L gets the same
-           relative position bias as a sequence of its own. A bias of absolute positions would
-           break it.
-
-        tests/test_generator.py checks both directly (test_t5_passes_a_4d_decoder_mask_unchanged,
+        With ``hugging_face_forward`` (the reference) the packed sequence goes through
+        ``T5ForConditionalGeneration.forward`` instead, which keeps a 4D boolean
+        ``decoder_attention_mask`` as given (``masking_utils._preprocess_mask_arguments``, read in
+        transformers 5.23.0). tests/test_generator.py checks both internals directly
+        (test_t5_passes_a_4d_decoder_mask_unchanged,
         test_t5_decoder_position_bias_depends_only_on_offsets) and the result against one forward
         pass per candidate (``score_candidates_naive``); each failure names the internal.
         """
@@ -300,17 +391,21 @@ class PeaPOD(nn.Module):
         scores = []
         for b0 in range(0, B, group):
             b1 = min(B, b0 + group)
+            encoder_mask = mask[b0:b1] if self.cfg.decoder_encoder_mask else None
+            inputs = decoder_inputs[b0:b1].reshape(b1 - b0, C * L)
             with self.copying_from(source.rows(slice(b0, b1)) if source is not None else None):
-                out = self.t5(
-                    encoder_outputs=(hidden[b0:b1],),
-                    attention_mask=mask[b0:b1] if self.cfg.decoder_encoder_mask else None,
-                    decoder_input_ids=decoder_inputs[b0:b1].reshape(b1 - b0, C * L),
-                    decoder_attention_mask=allowed.expand(b1 - b0, 1, C * L, C * L),
-                    use_cache=False,
-                )
-            logits = out.logits.float()  # (b, C*L, V)
-            target = tokens[b0:b1].reshape(b1 - b0, C * L, 1)
-            token_logp = logits.gather(-1, target).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+                if self.hugging_face_forward:
+                    logits = self.t5(encoder_outputs=(hidden[b0:b1],), attention_mask=encoder_mask,
+                                     decoder_input_ids=inputs, decoder_attention_mask=allowed.expand(b1 - b0, 1, C * L, C * L),
+                                     use_cache=False).logits
+                    logits = logits.float()  # (b, C*L, V)
+                    target = tokens[b0:b1].reshape(b1 - b0, C * L, 1)
+                    token_logp = logits.gather(-1, target).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+                else:
+                    decoded = lean_t5.decoder_hidden(self.t5, self.t5.decoder.embed_tokens(inputs), hidden[b0:b1],
+                                                     encoder_mask, self_allowed=allowed.view(1, 1, C * L, C * L))
+                    token_logp = self.target_log_probs(decoded, tokens[b0:b1].reshape(b1 - b0, C * L),
+                                                       self._copy_source)
             scores.append((token_logp.view(b1 - b0, C, L) * keep[b0:b1]).sum(-1))
         return torch.cat(scores)
 
@@ -329,12 +424,6 @@ class PeaPOD(nn.Module):
         logp = F.log_softmax(out.logits.float(), dim=-1)
         token = logp.gather(-1, flat.clamp_min(0)[..., None]).squeeze(-1) * (flat != -100)
         return token.sum(-1).view(B, C)
-
-
-def token_losses(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(sum of token cross-entropies, number of tokens) over labels != -100."""
-    loss = F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), ignore_index=-100, reduction="sum")
-    return loss, (labels != -100).sum()
 
 
 def float32_logits(t5) -> None:
@@ -356,12 +445,12 @@ def scoring_bytes_per_prompt(t5_config, n_candidates: int, label_length: int, so
     """Working memory (bytes, float32) of scoring one prompt's packed candidates: the logits with
     their log-sum-exp temporaries, and per layer the self- and cross-attention scores and the
     feed-forward activations (a conservative sum; only one layer's are alive at a time). The copy
-    head adds four vocabulary-wide tensors per position (copied mass, softmax, mixture, its log)
-    and its attention over the source."""
+    head adds its attention over the source, the target matches and their product (it forms no
+    vocabulary-wide tensor: ``PeaPOD.target_log_probs``)."""
     tokens = n_candidates * label_length
-    logits = (7 if copy_head else 3) * tokens * t5_config.vocab_size
+    logits = 3 * tokens * t5_config.vocab_size
     attention = 2 * t5_config.num_heads * tokens * (tokens + source_length)
     if copy_head:
-        attention += 2 * tokens * source_length
+        attention += 4 * tokens * source_length
     feed_forward = 2 * tokens * t5_config.d_ff + 4 * tokens * t5_config.d_model
     return 4 * (logits + attention + feed_forward)

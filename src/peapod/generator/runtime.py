@@ -72,7 +72,9 @@ def compile_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Modu
     # a variant for the first layer (no position bias yet) and the others, per stack and mode:
     # more than dynamo's default of 8 recompilations.
     torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
-    model.compile(dynamic=True)
+    model.compile(dynamic=True)  # forward: validation losses, the copy check
+    if hasattr(model, "training_loss"):  # what train_step calls (PeaPOD)
+        model.training_loss = torch.compile(model.training_loss, dynamic=True)
     log.info("torch.compile on %s: the first steps compile the model", device)
     return model
 

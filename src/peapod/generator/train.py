@@ -43,7 +43,7 @@ from peapod.generator.collab import CollabSource
 from peapod.generator.config import CURVE_TOP_K, TASKS, GeneratorConfig, learning_rate_factor
 from peapod.generator.data import Batches, TaskData, Templates, Validation
 from peapod.generator.decoding import beam_diagnostics, beam_lists, lookup_table
-from peapod.generator.model import PeaPOD, token_losses
+from peapod.generator.model import PeaPOD
 from peapod.generator.runtime import autocast, describe_precision, pick_device, to_device
 from peapod.io import atomic_path, write_json
 from peapod.metrics import mean_ranking_metrics, random_ranking_metrics, rank_in_list, ranks_from_score_matrix
@@ -66,10 +66,10 @@ def validation_losses(model: PeaPOD, validation: Validation, device: torch.devic
         for batch in batches:
             batch = to_device(batch, device)
             with autocast(device):
-                logits = model(batch).logits
-            loss, n = token_losses(logits, batch["labels"])
-            total += loss
-            count += n
+                log_probs, labels = model.token_log_probs(batch)
+            keep = labels != -100
+            total -= log_probs.masked_fill(~keep, 0.0).sum()
+            count += keep.sum()
         out[task] = float(total / count)
     return out
 
@@ -346,7 +346,7 @@ def open_session(cfg: GeneratorConfig, data: TaskData, templates: Templates, see
     restored from ``resume_from`` (weights, optimizer, RNG, loop) after the batches are built."""
     model.to(dev)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay,
-                                  fused=dev.type == "cuda" or None)
+                                  fused=dev.type in ("cuda", "cpu") or None)
     batches = Batches(data, tokenizer, templates, cfg, seed, pad_multiple=8 if dev.type == "cuda" else 1,
                       pin_memory=dev.type == "cuda")
     if not batches.units:
@@ -430,7 +430,7 @@ def train_step(s: Session, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         for group in s.optimizer.param_groups:
             group["lr"] = s.cfg.learning_rate * factor
     with autocast(s.dev):
-        loss = s.model(batch).loss
+        loss = s.model.training_loss(batch)
     s.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if s.cfg.clip_norm > 0:

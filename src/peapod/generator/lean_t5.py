@@ -1,0 +1,152 @@
+"""T5's teacher-forced pass (encoder, decoder, output scale) written out over Hugging Face's own
+modules and parameters, without the per-call machinery of ``T5ForConditionalGeneration.forward``.
+
+Why: on the CPU recipe of the real-Beauty studies (tiny T5, batches of 16) about half a training
+step was fixed cost, not arithmetic: Hugging Face's T5 builds its masks, caches, keyword
+dictionaries and output objects in every layer of every call (benchmarks/README.md, "The CPU step
+after issue 33"). This module runs the same operations in the same order on the same parameters
+(so checkpoints, ``generate`` and the released-code parity are untouched) and
+
+* builds each stack's additive attention bias (relative position bias combined with the mask)
+  once and hands it to every layer, as ``peapod.generator.attention`` does for Hugging Face's path;
+* calls the layers' weights through ``F.linear`` rather than through module calls;
+* reads nothing it does not use (no cache objects, no output dataclasses per layer).
+
+Dropout is drawn in Hugging Face's order (embeddings, attention weights, each sublayer's output,
+the final norm), so with the same random state the two paths draw the same masks.
+``tests/test_lean_t5.py`` checks losses and every gradient against Hugging Face's forward, with and
+without dropout, padding and the copy head, and the packed candidate scores against one Hugging
+Face pass per candidate. Used by ``PeaPOD.forward``, ``PeaPOD.encode`` and
+``PeaPOD.score_candidates``; beam search keeps Hugging Face's ``generate`` (its incremental cache).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def rms_norm(norm, hidden: torch.Tensor) -> torch.Tensor:
+    """``T5LayerNorm``: variance in float32, no mean, no bias."""
+    variance = hidden.to(torch.float32).pow(2).mean(-1, keepdim=True)
+    hidden = hidden * torch.rsqrt(variance + norm.variance_epsilon)
+    if norm.weight.dtype in (torch.float16, torch.bfloat16):
+        hidden = hidden.to(norm.weight.dtype)
+    return norm.weight * hidden
+
+
+def additive_bias(position_bias: torch.Tensor | None, allowed: torch.Tensor | None, dtype: torch.dtype,
+                  device: torch.device) -> torch.Tensor | None:
+    """The attention's additive term: the position bias where ``allowed`` (bool, broadcastable to
+    batch x heads x queries x keys) and the dtype's minimum elsewhere; T5's masked scores are
+    ``finfo.min``, never ``-inf``. None when there is neither."""
+    if allowed is None:
+        return None if position_bias is None else position_bias.to(dtype)
+    if position_bias is None:
+        position_bias = torch.zeros((), dtype=dtype, device=device)
+    return torch.where(allowed, position_bias, torch.finfo(dtype).min).to(dtype)
+
+
+def attend(attention, hidden: torch.Tensor, source: torch.Tensor, bias: torch.Tensor | None,
+           training: bool) -> torch.Tensor:
+    """``T5Attention`` (q, k, v from ``hidden`` and ``source``, unscaled scores plus ``bias``,
+    output projection), attention computed as ``peapod.generator.attention.peapod_sdpa`` does."""
+    B, T, _ = hidden.shape
+    S = source.shape[1]
+    heads, dk = attention.n_heads, attention.key_value_proj_dim
+    query = F.linear(hidden, attention.q.weight).view(B, T, heads, dk).transpose(1, 2)
+    key = F.linear(source, attention.k.weight).view(B, S, heads, dk).transpose(1, 2)
+    value = F.linear(source, attention.v.weight).view(B, S, heads, dk).transpose(1, 2)
+    dropout = attention.dropout if training else 0.0
+    if bias is not None:
+        bias = bias.to(query.dtype)
+    if query.device.type == "cpu" and bias is not None and bias.requires_grad and not dropout:
+        # softmax(q k^T + bias) v directly: the CPU's SDPA falls back to a slower math path with
+        # "safe softmax" passes when the mask needs a gradient (attention.py)
+        scores = torch.matmul(query, key.transpose(-1, -2))
+        out = torch.matmul(torch.softmax(scores.add_(bias), dim=-1), value)
+    else:
+        out = F.scaled_dot_product_attention(query, key, value, attn_mask=bias, dropout_p=dropout, scale=1.0)
+    out = out.transpose(1, 2).reshape(B, T, heads * dk)
+    return F.linear(out, attention.o.weight)
+
+
+def feed_forward(layer, hidden: torch.Tensor, training: bool) -> torch.Tensor:
+    """``T5LayerFF``: norm, dense (gated or not), dropout, dense, dropout, residual."""
+    dense = layer.DenseReluDense
+    normed = rms_norm(layer.layer_norm, hidden)
+    if hasattr(dense, "wi_0"):  # T5DenseGatedActDense (T5 v1.1, flan-t5)
+        inner = dense.act(F.linear(normed, dense.wi_0.weight)) * F.linear(normed, dense.wi_1.weight)
+    else:
+        inner = dense.act(F.linear(normed, dense.wi.weight))
+    inner = F.dropout(inner, dense.dropout.p, training)
+    out = F.linear(inner, dense.wo.weight)
+    return hidden + F.dropout(out, layer.dropout.p, training)
+
+
+def position_bias(stack, query_length: int, key_length: int, device: torch.device) -> torch.Tensor:
+    """The stack's relative position bias (1, heads, queries, keys), from its first layer."""
+    return stack.block[0].layer[0].SelfAttention.compute_bias(query_length, key_length, device=device)
+
+
+def encoder_hidden(t5, inputs_embeds: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """The encoder's last hidden state (B, S, d); ``mask`` (B, S) is 1 on real positions."""
+    stack = t5.encoder
+    training = stack.training
+    S = inputs_embeds.shape[1]
+    hidden = F.dropout(inputs_embeds, stack.dropout.p, training)
+    allowed = None if mask is None else mask[:, None, None, :].bool()
+    bias = additive_bias(position_bias(stack, S, S, hidden.device), allowed, _compute_dtype(hidden), hidden.device)
+    for block in stack.block:
+        self_attention, ff = block.layer[0], block.layer[-1]
+        normed = rms_norm(self_attention.layer_norm, hidden)
+        hidden = hidden + F.dropout(attend(self_attention.SelfAttention, normed, normed, bias, training),
+                                    self_attention.dropout.p, training)
+        hidden = feed_forward(ff, hidden, training)
+    return F.dropout(rms_norm(stack.final_layer_norm, hidden), stack.dropout.p, training)
+
+
+def decoder_hidden(t5, decoder_embeds: torch.Tensor, encoded: torch.Tensor, encoder_mask: torch.Tensor | None,
+                   self_allowed: torch.Tensor | None = None) -> torch.Tensor:
+    """The decoder's output (B, T, d), scaled as the output layer expects (tied embeddings).
+
+    ``self_allowed``: a boolean (B or 1, 1, T, T) self-attention mask given as is (True = may
+    attend; ``PeaPOD.score_candidates`` packs candidates with it); causal when None.
+    ``encoder_mask`` (B, S): which encoder positions the cross-attention sees (None: all)."""
+    stack = t5.decoder
+    training = stack.training
+    T, device = decoder_embeds.shape[1], decoder_embeds.device
+    hidden = F.dropout(decoder_embeds, stack.dropout.p, training)
+    dtype = _compute_dtype(hidden)
+    if self_allowed is None:
+        self_allowed = torch.ones(T, T, dtype=torch.bool, device=device).tril().view(1, 1, T, T)
+    self_bias = additive_bias(position_bias(stack, T, T, device), self_allowed, dtype, device)
+    cross_bias = None if encoder_mask is None else additive_bias(None, encoder_mask[:, None, None, :].bool(),
+                                                                 dtype, device)
+    for block in stack.block:
+        self_attention, cross_attention, ff = block.layer
+        normed = rms_norm(self_attention.layer_norm, hidden)
+        hidden = hidden + F.dropout(attend(self_attention.SelfAttention, normed, normed, self_bias, training),
+                                    self_attention.dropout.p, training)
+        normed = rms_norm(cross_attention.layer_norm, hidden)
+        hidden = hidden + F.dropout(attend(cross_attention.EncDecAttention, normed, encoded, cross_bias, training),
+                                    cross_attention.dropout.p, training)
+        hidden = feed_forward(ff, hidden, training)
+    hidden = F.dropout(rms_norm(stack.final_layer_norm, hidden), stack.dropout.p, training)
+    if scales_decoder_outputs(t5.config):
+        hidden = hidden * (t5.config.d_model ** -0.5)
+    return hidden
+
+
+def scales_decoder_outputs(config) -> bool:
+    """Whether T5 scales the decoder output by d_model^-0.5 before the output layer (tied
+    embeddings); transformers 5.23 names it ``scale_decoder_outputs``, older releases read
+    ``tie_word_embeddings``."""
+    return bool(getattr(config, "scale_decoder_outputs", config.tie_word_embeddings))
+
+
+def _compute_dtype(hidden: torch.Tensor) -> torch.dtype:
+    """The dtype the attention scores take: autocast's, where it is on."""
+    if torch.is_autocast_enabled(hidden.device.type):
+        return torch.get_autocast_dtype(hidden.device.type)
+    return hidden.dtype
