@@ -37,7 +37,8 @@ model, tok, _ = load_model_dir(Path(run), torch.device("cpu"))
 data = EvalData.from_directory(data_dir, "test")
 out, ranks = {}, {}
 for name, task, methods in (("sequential beam 20", "sequential", ("beam",)), ("top-n beam 20 (paper)", "topn", ("beam",)),
-                            ("top-n scoring (100 candidates)", "topn", ("scoring",))):
+                            ("top-n scoring (100 candidates)", "topn", ("scoring",)),
+                            ("top-n beam 20 in the candidates", "topn", ("beam_candidates",))):
     s = EvalSettings(beams=20, top_k=10, batch_size=batch, topn_methods=methods, max_users=users)
     ev = RunEvaluator(model, tok, Templates.load(templates), s, data.catalogue)
     t0 = time.perf_counter()

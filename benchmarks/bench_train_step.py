@@ -18,7 +18,9 @@ Before and after a change, in one sitting (the script uses only API both sides h
 
 Each run prints one JSON line: samples/s and steps/s per task and overall, and the mean training
 loss of the timed steps per task (the same batches in the same order on both sides, so equal
-losses say the change kept the arithmetic). ``--profile N`` adds torch.profiler's table of the
+losses say the change kept the arithmetic; ``--losses-out FILE`` on one side and
+``--losses-against FILE`` on the other say at which step their per-step losses part by more than
+1e-5). ``--profile N`` adds torch.profiler's table of the
 operators with the most host time over N steps, and the host time grouped by cause.
 """
 
@@ -113,6 +115,9 @@ def arguments(argv=None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=200, help="timed steps")
     parser.add_argument("--profile", type=int, default=0, help="profile this many further steps")
     parser.add_argument("--tag", default="")
+    parser.add_argument("--losses-out", help="write the timed steps' losses, in order, to this JSON file")
+    parser.add_argument("--losses-against", help="compare the timed steps' losses with such a file (another "
+                                                 "commit's, the same settings): where they part by over 1e-5")
     return parser.parse_args(argv)
 
 
@@ -150,6 +155,7 @@ def measure(args: argparse.Namespace) -> dict:
     sync()
     warmup_s = time.perf_counter() - t0
     seconds, samples, steps, losses = defaultdict(float), defaultdict(int), defaultdict(int), defaultdict(list)
+    in_order = []
     start = time.perf_counter()
     for _ in range(args.steps):
         task, n, dt, loss = step()
@@ -157,6 +163,7 @@ def measure(args: argparse.Namespace) -> dict:
         samples[task] += n
         steps[task] += 1
         losses[task].append(loss)
+        in_order.append(loss)
     sync()
     wall = time.perf_counter() - start
     out = {"tag": args.tag, "torch": torch.__version__, "device": str(device), "threads": torch.get_num_threads(),
@@ -168,9 +175,27 @@ def measure(args: argparse.Namespace) -> dict:
         if cpu:
             out[task].update(ms_per_step=round(1000 * seconds[task] / steps[task], 2),
                              samples_per_s=round(samples[task] / seconds[task], 1))
+    in_order = [float(loss) for loss in in_order]
+    if args.losses_out:
+        Path(args.losses_out).write_text(json.dumps(in_order))
+    if args.losses_against:
+        out["losses_against"] = compare_losses(in_order, json.loads(Path(args.losses_against).read_text()))
     if args.profile:
         out["profile"] = profile(step, args.profile, sync, cpu)
     return out
+
+
+def compare_losses(ours: list[float], theirs: list[float], tolerance: float = 1e-5) -> dict:
+    """Where two runs' per-step losses part: the first timed step whose relative difference
+    exceeds ``tolerance``, the largest difference before it, and the mean of each run's losses.
+    Float sums in another order part slowly over training (chaotic at a high learning rate), so the
+    steps before they part say whether a change kept the arithmetic."""
+    n = min(len(ours), len(theirs))
+    diffs = [abs(a - b) / max(abs(b), 1e-12) for a, b in zip(ours[:n], theirs[:n])]
+    parted = next((k for k, d in enumerate(diffs) if d > tolerance), None)
+    return {"steps": n, "first_step_over_tolerance": parted, "tolerance": tolerance,
+            "max_relative_difference_before": max(diffs[:parted if parted is not None else n], default=0.0),
+            "mean_loss": [sum(ours[:n]) / n, sum(theirs[:n]) / n]}
 
 
 def main() -> None:

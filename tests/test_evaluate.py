@@ -300,3 +300,55 @@ def test_prompt_blind_control_scores_own_candidates_under_another_users_prompt(s
             prompt_user[a] = b
             assert f"user_{b}" in ev.tokenizer.decode(x_blind[row], skip_special_tokens=True).replace(" ", "")
     assert sorted(prompt_user) == sorted(users) and sorted(prompt_user.values()) == sorted(users)
+
+
+@pytest.mark.parametrize("lengths", ["items", "branching"])
+def test_candidate_paths_restrict_beams_exactly_as_the_trie(tmp_path, lengths):
+    """decoding.CandidatePaths (tensor operations) gives the very beams and scores of Hugging Face's
+    prefix_allowed_tokens_fn walking an ItemTrie of each prompt's candidates (the code it replaced),
+    and every returned item is a candidate of its prompt. "items": the prompts' own candidates
+    (one token each in this small vocabulary); "branching": paths of 1-3 tokens over a 3-token
+    alphabet, so that candidates share prefixes and branch at every step."""
+    import torch
+    from transformers import LogitsProcessorList
+
+    from peapod.evaluation.trie import ItemTrie
+    from peapod.generator.data import Batches
+    from peapod.generator.decoding import CandidatePaths
+    from tests.generator_helpers import small_generator_inputs, small_model, templates
+
+    small = small_generator_inputs(tmp_path)
+    model, tok, cfg = small_model(small)
+    val = Batches(small[0], tok, templates(), cfg, seed=0).validation()
+    batch = {k: v[:4] for k, v in val.batches["topn"][0].items()}
+    eos, start = tok.eos_token_id, model.t5.config.decoder_start_token_id
+    if lengths == "items":
+        paths = val.item_labels[torch.from_numpy(val.topn_candidates[:4, :10])]  # (4, 10, L), -100 after EOS
+    else:
+        rng = np.random.default_rng(0)
+        alphabet = [10, 11, 12]
+        spelled = [sorted({tuple(rng.choice(alphabet, size=rng.integers(1, 4))) for _ in range(30)})[:10]
+                   for _ in range(4)]
+        paths = torch.full((4, 10, 4), -100, dtype=torch.long)
+        for p, row in enumerate(spelled):
+            for c, tokens in enumerate(row):
+                paths[p, c, :len(tokens) + 1] = torch.tensor(list(tokens) + [eos])
+    tries = [ItemTrie({c: [int(t) for t in path if t >= 0 and t != eos] for c, path in enumerate(row)}, eos)
+             for row in paths]
+
+    def allowed(row, ids):
+        ids = ids.tolist()
+        return tries[row].allowed(ids[1:] if ids and ids[0] == start else ids)
+
+    common = dict(num_beams=6, num_return_sequences=6, max_new_tokens=paths.shape[2] + 2, output_scores=True,
+                  return_dict_in_generate=True, early_stopping=True, do_sample=False)
+    by_trie = model.generate(batch, prefix_allowed_tokens_fn=allowed, **common)
+    by_paths = model.generate(batch, logits_processor=LogitsProcessorList([CandidatePaths(paths, 6, eos)]), **common)
+    assert torch.equal(by_paths.sequences, by_trie.sequences)
+    assert torch.equal(by_paths.sequences_scores, by_trie.sequences_scores)
+    free = model.generate(batch, **common)
+    assert not torch.equal(free.sequences, by_trie.sequences)  # the restriction bites on this model
+    for row, sequences in enumerate(by_paths.sequences.view(4, 6, -1)):
+        for sequence in sequences:
+            tokens = [int(t) for t in sequence[1:] if int(t) != model.t5.config.pad_token_id]
+            assert tries[row].item_of(tokens[:-1] if tokens and tokens[-1] == eos else tokens) is not None, tokens

@@ -201,14 +201,14 @@ class RunEvaluator:
             yield rows, to_device(batch, self.device)
             progress.update(len(rows))
 
-    def _beam_lists(self, batch, trie_of_row=None) -> BeamLists:
+    def _beam_lists(self, batch, trie_of_row=None, candidate_paths: torch.Tensor | None = None) -> BeamLists:
         """The ``top_k`` best of ``beams`` returned sequences per row, read as ids (see
-        peapod.generator.decoding). ``trie_of_row(row)`` gives a row's trie for constrained beams;
-        None decodes freely (texts parsed as digits)."""
+        peapod.generator.decoding). ``trie_of_row(row)`` gives a row's trie for constrained beams,
+        ``candidate_paths`` each row's candidates' token paths; neither decodes freely."""
         allowed = self._allowed_fn(trie_of_row) if trie_of_row is not None else None
         with autocast(self.device):
             return beam_lists(self.model, batch, self.tokenizer, self.s.beams, self.s.top_k, self.max_item_len,
-                              allowed, self.cfg.item_tokens)
+                              allowed, self.cfg.item_tokens, candidate_paths)
 
     def _allowed_fn(self, trie_of_row):
         start = self.start
@@ -238,13 +238,18 @@ class RunEvaluator:
         ranks = [rank_in_list(items, target) for items, target in zip(ranked, targets)]
         return self._rank_rows("sequential", users, ranks, history, "beam", diagnostics)
 
-    def _beam_rows(self, task: str, users: list[int], encoded, label: str, trie_of_row=None) -> BeamLists:
+    def _beam_rows(self, task: str, users: list[int], encoded, label: str, trie_of_row=None,
+                   candidate_rows: list[np.ndarray] | None = None) -> BeamLists:
         """Beam lists of every prompt, in the prompts' order. ``trie_of_row(i)`` gives prompt i's
-        trie (constrained beams), or None for free decoding."""
+        trie (constrained beams); ``candidate_rows[i]`` restricts prompt i's beams to those items
+        (tensor operations, ``decoding.CandidatePaths``); neither decodes freely."""
         ids = np.full((len(users), self.s.top_k), UNFINISHED, np.int64)
         for rows, batch in self._batches(task, users, encoded, label):
             row_trie = None if trie_of_row is None else (lambda r, rows=rows: trie_of_row(rows[r]))
-            ids[rows] = self._beam_lists(batch, row_trie).ids
+            paths = None
+            if candidate_rows is not None:
+                paths = self.item_labels[torch.as_tensor(np.stack([candidate_rows[i] for i in rows]))]  # (b, C, L)
+            ids[rows] = self._beam_lists(batch, row_trie, paths).ids
         return BeamLists(ids)
 
     def _topn_inputs(self, data: EvalData):
@@ -278,12 +283,8 @@ class RunEvaluator:
                 ranks = self._score_topn(others, self._encode(blind), cand_rows, target_index, "top-n scoring_blind")
                 frames.append(self._rank_rows("topn", users, ranks, history, method))
             else:  # beam: the paper's, free decoding; beam_candidates: beams restricted to the candidates
-                tries = None
-                if method == "beam_candidates":
-                    cache: dict[int, ItemTrie] = {}
-                    tries = lambda i: cache.setdefault(i, ItemTrie({int(c): self.item_tokens[int(c)]  # noqa: E731
-                                                                    for c in cand_rows[i]}, self.eos))
-                beams = self._beam_rows("topn", users, encoded, f"top-n {method}", tries)
+                beams = self._beam_rows("topn", users, encoded, f"top-n {method}",
+                                        candidate_rows=cand_rows if method == "beam_candidates" else None)
                 ranks = [rank_in_list(items, t) for items, t in zip(beams.ranked(self.in_catalogue), targets)]
                 frames.append(self._rank_rows("topn", users, ranks, history, method,
                                               beam_diagnostics(beams, self.in_catalogue, cand_rows)))

@@ -10,9 +10,11 @@ here, so the two never disagree on what a generated id is.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 import numpy as np
 import torch
+from transformers import LogitsProcessor
 
 from peapod.data.p5 import is_id_token
 from peapod.generator.tokenization import ITEM_PREFIX
@@ -74,15 +76,23 @@ class BeamLists:
 
 
 def beam_lists(model, batch: dict[str, torch.Tensor], tokenizer, beams: int, top_k: int, max_new_tokens: int,
-               prefix_allowed_tokens_fn=None, item_tokens: str = "digits") -> BeamLists:
+               prefix_allowed_tokens_fn=None, item_tokens: str = "digits", candidate_paths: torch.Tensor | None = None
+               ) -> BeamLists:
     """Beam search with ``beams`` beams on ``batch``; the ``top_k`` best returned sequences of each
-    prompt read as ids (``spelled_ids``). ``prefix_allowed_tokens_fn`` constrains the beams."""
+    prompt read as ids (``spelled_ids``). ``prefix_allowed_tokens_fn`` constrains the beams (a
+    function per beam and step); ``candidate_paths`` (prompts, C, L) restricts each prompt's beams
+    to its C candidates' token paths (``CandidatePaths``)."""
     if top_k > beams:
         raise ValueError(f"top_k ({top_k}) cannot exceed the number of beams ({beams})")
     kwargs = dict(num_beams=beams, num_return_sequences=top_k, max_new_tokens=max_new_tokens, do_sample=False,
                   early_stopping=True)
     if prefix_allowed_tokens_fn is not None:
         kwargs["prefix_allowed_tokens_fn"] = prefix_allowed_tokens_fn
+    if candidate_paths is not None:
+        from transformers import LogitsProcessorList
+
+        kwargs["logits_processor"] = LogitsProcessorList([CandidatePaths(candidate_paths, beams,
+                                                                         tokenizer.eos_token_id)])
     out = model.generate(batch, **kwargs).cpu()
     rows = batch["input_ids"].shape[0]
     ids = spelled_ids(out, tokenizer, model.t5.config.decoder_start_token_id, tokenizer.eos_token_id, item_tokens)
@@ -114,3 +124,36 @@ def beam_diagnostics(beams: BeamLists, catalogue: np.ndarray, candidates: list[n
         out["share_candidates"] = inside.mean(axis=1)
         out["top1_in_candidates"] = inside[:, 0].astype(np.float64)
     return {k: v.astype(np.float64) for k, v in out.items()}
+
+
+class CandidatePaths(LogitsProcessor):
+    """A logits processor that keeps each beam on its prompt's candidate items, in tensor operations
+    (Hugging Face's ``prefix_allowed_tokens_fn`` calls Python once per beam and step).
+
+    ``paths`` (prompts, C, L): each candidate's target tokens ending in EOS, negative after the end.
+    At generated length t a beam may continue with token ``paths[p, c, t]`` of every candidate c
+    whose first t tokens are the beam's; when none is (a complete item, or a prefix off every
+    path), only EOS, as ``peapod.evaluation.trie.ItemTrie.allowed`` says. Disallowed tokens get
+    -inf added, as Hugging Face's ``PrefixConstrainedLogitsProcessor`` does, so the beams equal a
+    trie's (tests/test_evaluate.py)."""
+
+    def __init__(self, paths: torch.Tensor, num_beams: int, eos_token_id: int):
+        self.paths = paths.repeat_interleave(num_beams, 0)  # one row per beam, as generate orders them
+        self.eos = eos_token_id
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        rows, vocabulary = scores.shape
+        paths = self.paths.to(scores.device)
+        generated = input_ids[:, 1:]  # without the decoder start token
+        t = generated.shape[1]
+        if t < paths.shape[2]:
+            on_path = (paths[:, :, :t] == generated[:, None, :]).all(-1)  # (rows, C)
+            following = paths[:, :, t]
+            keep = on_path & (following >= 0)
+            counts = torch.zeros(rows, vocabulary + 1, dtype=torch.int32, device=scores.device)
+            counts.scatter_add_(1, torch.where(keep, following, vocabulary), keep.to(torch.int32))
+            allowed = counts[:, :vocabulary] > 0
+        else:
+            allowed = torch.zeros_like(scores, dtype=torch.bool)
+        allowed[~allowed.any(-1), self.eos] = True
+        return scores + torch.full_like(scores, -math.inf).masked_fill(allowed, 0.0)
