@@ -208,3 +208,26 @@ def embedding_lookups(node, weight) -> list[tuple[bool, int]]:
             found.append((bool(node._saved_sparse), node._saved_indices.numel()))
         stack.extend(n for n, _ in node.next_functions)
     return found
+
+
+def test_bf16_autocast_losses_and_gradients_match_hugging_face(small):
+    """Under bf16 autocast (GPUs, devices.precision: bf16) the two paths cast at the same places: the
+    attention bias takes the scores' dtype, logits and losses stay float32."""
+    model, tok, cfg = small_model(small, batch_size=6)
+    model.train()
+    batch = next(iter(padded_batches(small, cfg, tok).values()))
+    out = {}
+    for hugging_face in (True, False):
+        model.hugging_face_forward = hugging_face
+        model.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss = model(batch).loss if hugging_face else model.training_loss(batch)
+        assert loss.dtype == torch.float32
+        loss.backward()
+        out[hugging_face] = (loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters()
+                                              if p.grad is not None})
+    (ref_loss, ref_grads), (loss, grads) = out[True], out[False]
+    assert torch.allclose(loss, ref_loss, rtol=LOSS_RTOL, atol=0), (float(loss), float(ref_loss))
+    for name, grad in grads.items():  # observed: 7e-8 of the largest entry
+        scale = ref_grads[name].abs().max()
+        assert (grad - ref_grads[name]).abs().max() <= 1e-4 * scale + 1e-7, name
