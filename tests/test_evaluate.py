@@ -157,7 +157,7 @@ def test_free_topn_beams_keep_outside_ids_and_misses_in_place(setup, monkeypatch
                                                                    str(target)], calls))
     frame = ev.topn(data)
     assert frame["rank"].tolist() == [4] and frame["method"].tolist() == ["beam"]
-    assert "prefix_allowed_tokens_fn" not in calls[0]
+    assert "prefix_allowed_tokens_fn" not in calls[0] and "logits_processor" not in calls[0]
     assert frame["share_candidates"].tolist() == [pytest.approx(1 / 5)]
     assert frame["top1_in_candidates"].tolist() == [0.0]
     assert frame["share_catalogue"].tolist() == [pytest.approx(3 / 5)]
@@ -165,7 +165,12 @@ def test_free_topn_beams_keep_outside_ids_and_misses_in_place(setup, monkeypatch
     calls.clear()
     monkeypatch.setattr(ev2.model, "generate", scripted_beams(ev2, [str(target)], calls))
     assert ev2.topn(data)["method"].tolist() == ["beam_candidates"]
-    assert "prefix_allowed_tokens_fn" in calls[0]  # restricted to the user's candidates
+    from peapod.generator.decoding import CandidatePaths
+
+    restriction = calls[0]["logits_processor"][0]  # restricted to the user's candidates
+    assert isinstance(restriction, CandidatePaths) and "prefix_allowed_tokens_fn" not in calls[0]
+    _, _, cand_rows, _, _ = ev2._topn_inputs(data)
+    assert torch.equal(restriction.paths[0], ev2.item_labels[torch.as_tensor(cand_rows[0])])
     # Sequential: free by default (the paper), a catalogue trie when constrained.
     calls.clear()
     ev.sequential(data)

@@ -350,8 +350,8 @@ def test_the_copy_check_cannot_be_passed_without_reading_the_prompt(one_thread, 
 
     encode = PeaPOD.encode
 
-    def blind(self, batch):
-        outputs, mask = encode(self, batch)
+    def blind(self, batch, *rest):
+        outputs, mask = encode(self, batch, *rest)
         outputs.last_hidden_state = torch.zeros_like(outputs.last_hidden_state)
         return outputs, mask
 

@@ -316,10 +316,12 @@ class PeaPOD(nn.Module):
         """log p (B', T) of ``targets`` (B', T), token ids >= 0, from decoder outputs (B', T, d),
         in float32: the output layer's log-softmax at the target, or the copy head's mixture
         there, without the vocabulary-wide mixture (CopyHead.target_log_probs)."""
-        logits = self._vocabulary(hidden)  # (B', T, V) float32
         if self.copy_head is None:
+            logits = self.t5.lm_head(hidden)  # (B', T, V) float32; the module call runs its hooks
             return logits.gather(-1, targets[..., None]).squeeze(-1) - torch.logsumexp(logits, dim=-1)
-        return self.copy_head.target_log_probs(logits, hidden, source, targets)
+        # the vocabulary's logits under the head (hooks on lm_head see the head's mixture, which
+        # only forward and beam search form)
+        return self.copy_head.target_log_probs(self._vocabulary(hidden), hidden, source, targets)
 
     def token_log_probs(self, batch: dict[str, torch.Tensor], labels: torch.Tensor | None = None
                         ) -> tuple[torch.Tensor, torch.Tensor]:
