@@ -88,18 +88,13 @@ class CopyHead(nn.Module):
         multiple r of the source's batch B (beams are repeated per prompt, as generate repeats
         them), so the r rows of a prompt are scored as one (B, r T) block against its keys, never
         copying the encoder's outputs per beam."""
-        B, S = source.token_ids.shape
         rows, T, V = vocab_logits.shape
-        repeat = rows // B
         with torch.autocast(hidden.device.type, enabled=False):
-            hidden = hidden.float().reshape(B, repeat * T, -1)
-            scores = (self.query(hidden) @ self.keys(source).transpose(-1, -2)) * self.scale  # (B, rT, S)
-            scores = scores.masked_fill(~source.copyable[:, None, :], torch.finfo(scores.dtype).min)
-            attention = torch.softmax(scores, dim=-1)
-            copied = vocab_logits.new_zeros(B, repeat * T, V).scatter_add_(
-                -1, source.token_ids[:, None, :].expand(-1, repeat * T, -1), attention)
-            gate = torch.sigmoid(self.gate(hidden))  # (B, rT, 1)
-            probs = gate * torch.softmax(vocab_logits.reshape(B, repeat * T, V), dim=-1) + (1.0 - gate) * copied
+            hidden, attention, gate = self.attention_and_gate(hidden, source)
+            B, rT, _ = attention.shape
+            copied = vocab_logits.new_zeros(B, rT, V).scatter_add_(
+                -1, source.token_ids[:, None, :].expand(-1, rT, -1), attention)
+            probs = gate * torch.softmax(vocab_logits.reshape(B, rT, V), dim=-1) + (1.0 - gate) * copied
             return torch.log(probs.clamp_min(torch.finfo(probs.dtype).tiny)).reshape(rows, T, V)
 
     def target_log_probs(self, vocab_logits: torch.Tensor, hidden: torch.Tensor, source: "CopySource",
@@ -107,21 +102,26 @@ class CopyHead(nn.Module):
         """log p(target) (B', T): ``forward`` read at ``targets`` (B', T) alone. The copied mass of a
         target is the attention on the positions holding it, and its vocabulary probability the
         softmax there, so no vocabulary-wide mixture is formed (training loss, exact scoring)."""
-        B, S = source.token_ids.shape
         rows, T, V = vocab_logits.shape
-        repeat = rows // B
         with torch.autocast(hidden.device.type, enabled=False):
-            hidden = hidden.float().reshape(B, repeat * T, -1)
-            scores = (self.query(hidden) @ self.keys(source).transpose(-1, -2)) * self.scale  # (B, rT, S)
-            scores = scores.masked_fill(~source.copyable[:, None, :], torch.finfo(scores.dtype).min)
-            attention = torch.softmax(scores, dim=-1)
-            flat = targets.reshape(B, repeat * T)
+            hidden, attention, gate = self.attention_and_gate(hidden, source)
+            B, rT, _ = attention.shape
+            flat = targets.reshape(B, rT)
             copied = (attention * (source.token_ids[:, None, :] == flat[:, :, None])).sum(-1)  # (B, rT)
-            vocabulary = torch.exp(vocab_logits.reshape(B, repeat * T, V).gather(-1, flat[..., None]).squeeze(-1)
-                                   - torch.logsumexp(vocab_logits.reshape(B, repeat * T, V), dim=-1))
-            gate = torch.sigmoid(self.gate(hidden)).squeeze(-1)  # (B, rT)
-            probs = gate * vocabulary + (1.0 - gate) * copied
+            logits = vocab_logits.reshape(B, rT, V)
+            vocabulary = torch.exp(logits.gather(-1, flat[..., None]).squeeze(-1) - torch.logsumexp(logits, dim=-1))
+            probs = gate.squeeze(-1) * vocabulary + (1.0 - gate.squeeze(-1)) * copied
             return torch.log(probs.clamp_min(torch.finfo(probs.dtype).tiny)).reshape(rows, T)
+
+    def attention_and_gate(self, hidden: torch.Tensor, source: "CopySource"
+                           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(decoder outputs as (B, r T, d) float32, their attention over the source (B, r T, S),
+        the gate (B, r T, 1)); call with autocast off."""
+        B = source.token_ids.shape[0]
+        hidden = hidden.float().reshape(B, -1, hidden.shape[-1])
+        scores = (self.query(hidden) @ self.keys(source).transpose(-1, -2)) * self.scale  # (B, rT, S)
+        scores = scores.masked_fill(~source.copyable[:, None, :], torch.finfo(scores.dtype).min)
+        return hidden, torch.softmax(scores, dim=-1), torch.sigmoid(self.gate(hidden))
 
     def keys(self, source: "CopySource") -> torch.Tensor:
         """The key of every source position (B, S, d); computed once per source when no gradient is
