@@ -53,18 +53,29 @@ def combined_mask(position_bias: torch.Tensor, mask: torch.Tensor | None, is_cau
     if cached is not None and cached[0]() is position_bias and cached[1] is mask and cached[2] == is_causal \
             and cached[3].dtype == dtype and cached[3].shape[-2:] == (q_length, kv_length):
         return cached[3]
-    minimum = torch.finfo(dtype).min
     if mask is None:  # causal without a materialised mask
         allowed = torch.ones(q_length, kv_length, dtype=torch.bool, device=position_bias.device).tril()
-        combined = torch.where(allowed.view(1, 1, q_length, kv_length), position_bias, minimum)
+        combined = additive_bias(position_bias, allowed.view(1, 1, q_length, kv_length), dtype)
     elif mask.dtype == torch.bool:
-        combined = torch.where(mask, position_bias, minimum)
+        combined = additive_bias(position_bias, mask, dtype)
     else:
-        combined = position_bias + mask
-    combined = combined.to(dtype).contiguous()
+        combined = (position_bias + mask).to(dtype)
+    combined = combined.contiguous()
     _combined[key] = (weakref.ref(position_bias, lambda _, key=key: _combined.pop(key, None)), mask, is_causal,
                       combined)
     return combined
+
+
+def additive_bias(position_bias: torch.Tensor | None, allowed: torch.Tensor | None, dtype: torch.dtype
+                  ) -> torch.Tensor | None:
+    """The attention's additive term: the position bias where ``allowed`` (bool, broadcastable to
+    batch x heads x queries x keys) and the dtype's minimum elsewhere (T5's masked scores are
+    ``finfo.min``, never ``-inf``); None when there is neither."""
+    if allowed is None:
+        return None if position_bias is None else position_bias.to(dtype)
+    if position_bias is None:
+        position_bias = torch.zeros((), dtype=dtype, device=allowed.device)
+    return torch.where(allowed, position_bias, torch.finfo(dtype).min).to(dtype)
 
 
 def peapod_sdpa(module, query, key, value, attention_mask, dropout: float = 0.0, scaling: float | None = None,
@@ -84,17 +95,23 @@ def peapod_sdpa(module, query, key, value, attention_mask, dropout: float = 0.0,
         position_bias = position_bias[:, :, :, :q_length]
         kv_length = q_length
     bias = combined_mask(position_bias, attention_mask, is_causal, q_length, kv_length, query.dtype)
-    scale = 1.0 if scaling is None else scaling  # T5: unscaled scores
-    if query.device.type == "cpu" and bias.requires_grad and not (dropout and module.training):
+    out = biased_attention(query, key, value, bias, dropout if module.training else 0.0,
+                           1.0 if scaling is None else scaling)  # T5: unscaled scores
+    return out.transpose(1, 2).contiguous(), None
+
+
+def biased_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, bias: torch.Tensor | None,
+                     dropout: float = 0.0, scale: float = 1.0) -> torch.Tensor:
+    """``softmax(scale q k^T + bias) v`` (B, heads, q, d) with dropout on the weights. On the CPU,
+    where the bias needs a gradient, computed directly (change 2 above); elsewhere by
+    ``scaled_dot_product_attention``. Shared by ``peapod_sdpa`` and ``peapod.generator.lean_t5``."""
+    if query.device.type == "cpu" and bias is not None and bias.requires_grad and not dropout:
         scores = torch.matmul(query, key.transpose(-1, -2))
         if scale != 1.0:
             scores = scores * scale
         weights = torch.softmax(scores.add_(bias), dim=-1)  # in place: matmul's backward needs no output
-        out = torch.matmul(weights, value)
-    else:
-        out = F.scaled_dot_product_attention(query, key, value, attn_mask=bias,
-                                             dropout_p=dropout if module.training else 0.0, scale=scale)
-    return out.transpose(1, 2).contiguous(), None
+        return torch.matmul(weights, value)
+    return F.scaled_dot_product_attention(query, key, value, attn_mask=bias, dropout_p=dropout, scale=scale)
 
 
 def register() -> str:

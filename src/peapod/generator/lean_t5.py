@@ -25,6 +25,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from peapod.generator.attention import additive_bias, biased_attention
+
 
 def rms_norm(norm, hidden: torch.Tensor) -> torch.Tensor:
     """``T5LayerNorm``: variance in float32, no mean, no bias."""
@@ -33,18 +35,6 @@ def rms_norm(norm, hidden: torch.Tensor) -> torch.Tensor:
     if norm.weight.dtype in (torch.float16, torch.bfloat16):
         hidden = hidden.to(norm.weight.dtype)
     return norm.weight * hidden
-
-
-def additive_bias(position_bias: torch.Tensor | None, allowed: torch.Tensor | None, dtype: torch.dtype,
-                  device: torch.device) -> torch.Tensor | None:
-    """The attention's additive term: the position bias where ``allowed`` (bool, broadcastable to
-    batch x heads x queries x keys) and the dtype's minimum elsewhere; T5's masked scores are
-    ``finfo.min``, never ``-inf``. None when there is neither."""
-    if allowed is None:
-        return None if position_bias is None else position_bias.to(dtype)
-    if position_bias is None:
-        position_bias = torch.zeros((), dtype=dtype, device=device)
-    return torch.where(allowed, position_bias, torch.finfo(dtype).min).to(dtype)
 
 
 def attend(attention, hidden: torch.Tensor, source: torch.Tensor, bias: torch.Tensor | None,
@@ -57,16 +47,8 @@ def attend(attention, hidden: torch.Tensor, source: torch.Tensor, bias: torch.Te
     query = F.linear(hidden, attention.q.weight).view(B, T, heads, dk).transpose(1, 2)
     key = F.linear(source, attention.k.weight).view(B, S, heads, dk).transpose(1, 2)
     value = F.linear(source, attention.v.weight).view(B, S, heads, dk).transpose(1, 2)
-    dropout = attention.dropout if training else 0.0
-    if bias is not None:
-        bias = bias.to(query.dtype)
-    if query.device.type == "cpu" and bias is not None and bias.requires_grad and not dropout:
-        # softmax(q k^T + bias) v directly: the CPU's SDPA falls back to a slower math path with
-        # "safe softmax" passes when the mask needs a gradient (attention.py)
-        scores = torch.matmul(query, key.transpose(-1, -2))
-        out = torch.matmul(torch.softmax(scores.add_(bias), dim=-1), value)
-    else:
-        out = F.scaled_dot_product_attention(query, key, value, attn_mask=bias, dropout_p=dropout, scale=1.0)
+    out = biased_attention(query, key, value, None if bias is None else bias.to(query.dtype),
+                           attention.dropout if training else 0.0)
     out = out.transpose(1, 2).reshape(B, T, heads * dk)
     return F.linear(out, attention.o.weight)
 
@@ -96,7 +78,7 @@ def encoder_hidden(t5, inputs_embeds: torch.Tensor, mask: torch.Tensor | None) -
     S = inputs_embeds.shape[1]
     hidden = F.dropout(inputs_embeds, stack.dropout.p, training)
     allowed = None if mask is None else mask[:, None, None, :].bool()
-    bias = additive_bias(position_bias(stack, S, S, hidden.device), allowed, _compute_dtype(hidden), hidden.device)
+    bias = additive_bias(position_bias(stack, S, S, hidden.device), allowed, _compute_dtype(hidden))
     for block in stack.block:
         self_attention, ff = block.layer[0], block.layer[-1]
         normed = rms_norm(self_attention.layer_norm, hidden)
@@ -120,9 +102,8 @@ def decoder_hidden(t5, decoder_embeds: torch.Tensor, encoded: torch.Tensor, enco
     dtype = _compute_dtype(hidden)
     if self_allowed is None:
         self_allowed = torch.ones(T, T, dtype=torch.bool, device=device).tril().view(1, 1, T, T)
-    self_bias = additive_bias(position_bias(stack, T, T, device), self_allowed, dtype, device)
-    cross_bias = None if encoder_mask is None else additive_bias(None, encoder_mask[:, None, None, :].bool(),
-                                                                 dtype, device)
+    self_bias = additive_bias(position_bias(stack, T, T, device), self_allowed, dtype)
+    cross_bias = None if encoder_mask is None else additive_bias(None, encoder_mask[:, None, None, :].bool(), dtype)
     for block in stack.block:
         self_attention, cross_attention, ff = block.layer
         normed = rms_norm(self_attention.layer_norm, hidden)

@@ -317,8 +317,7 @@ class PeaPOD(nn.Module):
         in float32: the output layer's log-softmax at the target, or the copy head's mixture
         there, without the vocabulary-wide mixture (CopyHead.target_log_probs)."""
         if self.copy_head is None:
-            logits = self.t5.lm_head(hidden)  # (B', T, V) float32; the module call runs its hooks
-            return logits.gather(-1, targets[..., None]).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+            return log_softmax_at(self.t5.lm_head(hidden), targets)  # the module call runs its hooks
         # the vocabulary's logits under the head (hooks on lm_head see the head's mixture, which
         # only forward and beam search form)
         return self.copy_head.target_log_probs(self._vocabulary(hidden), hidden, source, targets)
@@ -400,9 +399,7 @@ class PeaPOD(nn.Module):
                     logits = self.t5(encoder_outputs=(hidden[b0:b1],), attention_mask=encoder_mask,
                                      decoder_input_ids=inputs, decoder_attention_mask=allowed.expand(b1 - b0, 1, C * L, C * L),
                                      use_cache=False).logits
-                    logits = logits.float()  # (b, C*L, V)
-                    target = tokens[b0:b1].reshape(b1 - b0, C * L, 1)
-                    token_logp = logits.gather(-1, target).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+                    token_logp = log_softmax_at(logits.float(), tokens[b0:b1].reshape(b1 - b0, C * L))
                 else:
                     decoded = lean_t5.decoder_hidden(self.t5, self.t5.decoder.embed_tokens(inputs), hidden[b0:b1],
                                                      encoder_mask, self_allowed=allowed.view(1, 1, C * L, C * L))
@@ -426,6 +423,11 @@ class PeaPOD(nn.Module):
         logp = F.log_softmax(out.logits.float(), dim=-1)
         token = logp.gather(-1, flat.clamp_min(0)[..., None]).squeeze(-1) * (flat != -100)
         return token.sum(-1).view(B, C)
+
+
+def log_softmax_at(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """log_softmax(logits)[..., target] (..., T) without forming the full log-softmax."""
+    return logits.gather(-1, targets[..., None]).squeeze(-1) - torch.logsumexp(logits, dim=-1)
 
 
 def float32_logits(t5) -> None:
