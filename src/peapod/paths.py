@@ -20,6 +20,7 @@ DATA_DIR = DATASET + "/data"
 DATASET_STATS = DATA_DIR + "/stats.json"
 
 USER_EMBEDDINGS = DATASET + "/embeddings/{cf_model}/user_embeddings.parquet"
+ITEM_EMBEDDINGS = DATASET + "/embeddings/{cf_model}/item_embeddings.parquet"  # no rows: no item factors
 CF_METRICS = DATASET + "/embeddings/{cf_model}/metrics.json"
 NEIGHBORS = DATASET + "/neighbors/{cf_model}/neighbors.parquet"
 

@@ -8,6 +8,7 @@ rule train_embeddings:
         unpack(embedding_inputs),
     output:
         embeddings=paths.USER_EMBEDDINGS,
+        item_embeddings=paths.ITEM_EMBEDDINGS,
         metrics=paths.CF_METRICS,
     params:
         settings=embedding_settings,

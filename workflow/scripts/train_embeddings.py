@@ -10,7 +10,8 @@ def main(smk, log):
         dataset=smk.wildcards.dataset,
         cf_model=smk.wildcards.cf_model,
         tables=declared_tables(smk.input),
-        outputs={"embeddings": smk.output.embeddings, "metrics": smk.output.metrics},
+        outputs={"embeddings": smk.output.embeddings, "item_embeddings": smk.output.item_embeddings,
+                 "metrics": smk.output.metrics},
         config=dict(smk.params.settings),
     )
 

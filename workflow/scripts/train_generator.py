@@ -6,7 +6,7 @@ import torch
 
 from peapod.devices import claim_from_config
 from peapod.generator.config import GeneratorConfig
-from peapod.generator.train import LoopSettings, load_run_inputs, train_generator
+from peapod.generator.train import LoopSettings, load_item_factors, load_run_inputs, train_generator
 from peapod.data.tables import declared_tables
 from peapod.logs import run_logged
 
@@ -34,7 +34,8 @@ def train(smk, log, device):
                         tensorboard_every_steps=tensorboard_every, scoring_memory_mib=smk.params.scoring_memory_mib)
     # The run writes its declared outputs, and its resumable state while it trains, in one directory.
     summary = train_generator(cfg, data, templates, seed=smk.params.seed, run_dir=Path(smk.output.model).parent,
-                              collab=collab, cf_source=cf_source, device=device, loop=loop)
+                              collab=collab, cf_source=cf_source, device=device, loop=loop,
+                              item_factors=load_item_factors(cfg, smk.input.get("item_embeddings")))
     log.info("run %s/%s seed %s done: %s", smk.wildcards.dataset, smk.wildcards.variant, smk.params.seed,
              {k: summary[k] for k in ("best_epoch", "best_valid_loss", "stop_reason", "train_seconds")})
 

@@ -11,7 +11,7 @@ from peapod.data.tables import read_table
 from peapod.embeddings import SOURCES, fit_embeddings, settings_for
 from peapod.embeddings.evaluate import topn_metrics
 from peapod.embeddings.interactions import read_train_interactions
-from peapod.embeddings.io import write_user_embeddings
+from peapod.embeddings.io import write_item_embeddings, write_user_embeddings
 from peapod.embeddings.user_file import load_user_file
 from peapod.io import write_json
 from peapod.provenance import provenance
@@ -26,7 +26,8 @@ def train_embeddings(
     outputs: dict[str, str | Path],
     config: dict[str, Any],
 ) -> dict[str, Any]:
-    """``tables``: paths of sequences, users, items, candidates; ``outputs``: embeddings, metrics;
+    """``tables``: paths of sequences, users, items, candidates; ``outputs``: embeddings, metrics and
+    item_embeddings (the item factors, for generator.item_init: cf; optional);
     ``config``: the workflow's ``embeddings`` section. Returns the metrics record."""
     if cf_model not in SOURCES:
         raise ValueError(f"unknown embedding source {cf_model!r}; expected one of {SOURCES}")
@@ -52,6 +53,9 @@ def train_embeddings(
 
     write_user_embeddings(embeddings.user_ids, embeddings.user_vectors, outputs["embeddings"], source=cf_model,
                           record={"dataset": dataset, "cf_model": cf_model, "config": config})
+    if outputs.get("item_embeddings"):
+        write_item_embeddings(embeddings.item_ids, embeddings.item_vectors, outputs["item_embeddings"], dim,
+                              source=cf_model, record={"dataset": dataset, "cf_model": cf_model, "config": config})
     record: dict[str, Any] = {
         "dataset": dataset,
         "cf_model": cf_model,

@@ -80,6 +80,8 @@ class GeneratorConfig:
     batching: str = _from_schema("batching")
     item_tokens: str = _from_schema("item_tokens")
     copy_head: bool = _from_schema("copy_head")
+    sequential_units: str = _from_schema("sequential_units")
+    item_init: str = _from_schema("item_init")
     mask_pad_in_loss: bool = _from_schema("mask_pad_in_loss")
     decoder_encoder_mask: bool = _from_schema("decoder_encoder_mask")
     validation_seed: int = _from_schema("validation_seed")
@@ -106,6 +108,8 @@ class GeneratorConfig:
         if self.backbone == "tiny" and self.user_prompt == "mha" and self.tiny.d_model % self.heads:
             problems.append(f"heads ({self.heads}) must divide tiny.d_model ({self.tiny.d_model}): the user "
                             "prompt's attention runs in the model's width")
+        if self.item_init == "cf" and self.item_tokens != "independent":
+            problems.append("item_init: cf needs item_tokens: independent (one embedding row per item to start)")
         if problems:
             raise ValueError("generator config: " + "; ".join(problems))
 

@@ -184,11 +184,25 @@ class Batches:
         # Training units per task; tasks without data (or not configured) are skipped.
         self.seq_users = np.array([u for u, s in data.sequences.items() if len(s) >= 4], np.int64)
         self.topn_users = np.array([u for u, s in data.sequences.items() if len(s) >= 3], np.int64)
+        # sequential_units: prefixes: unit j is (user, position of its target among the user's items)
+        self.prefix_users, self.prefix_ends = self._training_prefixes() if cfg.sequential_units == "prefixes" else (None, None)
         n_exp = len(data.explanations["train"]["user"])
-        counts = {"explanation": n_exp, "sequential": len(self.seq_users), "topn": len(self.topn_users)}
+        n_seq = len(self.seq_users) if self.prefix_users is None else len(self.prefix_users)
+        counts = {"explanation": n_exp, "sequential": n_seq, "topn": len(self.topn_users)}
         self.units = {t: counts[t] for t in TASKS if t in cfg.tasks and counts[t] > 0}
         self.catalogue = data.catalogue
         self._history_mask = np.zeros(max_item + 1, bool)
+
+    def _training_prefixes(self) -> tuple[np.ndarray, np.ndarray]:
+        """(user, target position) of every training prefix: each training item after a user's first
+        is a target once, the items before it its history (users with a sequential window only)."""
+        users, ends = [], []
+        for user in self.seq_users:
+            n_train = len(training_items(self.data.sequences[int(user)]))
+            users.append(np.full(n_train - 1, user, np.int64))
+            ends.append(np.arange(1, n_train, dtype=np.int64))
+        empty = np.zeros(0, np.int64)
+        return (np.concatenate(users) if users else empty), (np.concatenate(ends) if ends else empty)
 
     def _tokenize_targets(self, texts) -> list[list[int]]:
         return explanation_targets(self.tokenizer, list(texts), self.cfg.explanation_length)
@@ -207,8 +221,14 @@ class Batches:
     def task_schedule(self) -> list[str]:
         """The task of each batch of an epoch under ``task`` batching: a strict rotation
         explanation, sequential, top-n (over the tasks that have data) for the whole epoch, so each
-        task gets an equal share (the first tasks of the rotation one more when it does not divide)."""
+        task gets an equal share (the first tasks of the rotation one more when it does not divide).
+        With ``sequential_units: prefixes`` each task gets its own ``batches_per_task`` instead,
+        spread evenly over the epoch (batch k of a task with n batches sits at (k + 1/2) / n)."""
         order = list(self.units)
+        if self.cfg.sequential_units == "prefixes":
+            slots = [((k + 0.5) / n, order.index(task), task)
+                     for task, n in self.batches_per_task().items() for k in range(n)]
+            return [task for _, _, task in sorted(slots)]
         return [order[k % len(order)] for k in range(self.epoch_length())]
 
     def _unit_stream(self, rng: np.random.Generator, task: str, n: int) -> np.ndarray:
@@ -273,6 +293,11 @@ class Batches:
             key = (unit, template_idx)
             prompt = self.prompt_cache.get(key) or fill(template, name, user, item)
             return user, prompt, self.exp_target["train"][unit], key
+        if name == "sequential" and self.prefix_users is not None:
+            user, end = int(self.prefix_users[unit]), int(self.prefix_ends[unit])
+            items = self.data.sequences[user]
+            window = items[max(0, end - self.cfg.max_history) : end + 1]
+            return user, fill(template, name, user, items=window[:-1]), self.item_target[int(window[-1])], None
         if name == "sequential":
             user = int(self.seq_users[unit])
             items = self.data.sequences[user]
@@ -413,9 +438,13 @@ class Validation:
         return set(stratified_sample(users, lengths, cfg.validation_users, cfg.validation_seed).users.tolist())
 
     @classmethod
-    def build(cls, b: Batches, users: int | None = None, tasks: tuple[str, ...] = TASKS) -> "Validation":
+    def build(cls, b: Batches, users: int | None = None, tasks: tuple[str, ...] = TASKS, blind: bool = False
+              ) -> "Validation":
         """The validation prompts of ``tasks`` for the users of ``validation_users`` (or a fixed
-        stratified sample of ``users``, e.g. the per-epoch learning check's)."""
+        stratified sample of ``users``, e.g. the per-epoch learning check's). ``blind``: the
+        prompt-blind control of top-n (the evaluation's scoring_blind on the validation split):
+        each user's own candidates and target, in a prompt written for the next user of the sample
+        (user id in the text and in the user prompt)."""
         cfg, data = b.cfg, b.data
         rng = np.random.default_rng(cfg.validation_seed)
         units = [t for t in b.units if t in tasks]
@@ -423,6 +452,8 @@ class Validation:
         targets: dict[str, list[int]] = {"sequential": [], "topn": []}
         cand_rows, target_index = [], []
         keep = cls.sampled_users(data, cfg if users is None else cfg.with_overrides({"validation_users": users}))
+        kept = [u for u in data.sequences if keep is None or u in keep]
+        prompt_user = dict(zip(kept, kept[1:] + kept[:1])) if blind else dict(zip(kept, kept))
         if "explanation" in units:
             part = data.explanations["valid"]
             for r in range(len(part["user"])):
@@ -443,8 +474,9 @@ class Validation:
             if "topn" in units and user in data.valid_candidates:
                 target, negatives = data.valid_candidates[user]
                 candidates = rng.permutation(np.concatenate([[target], negatives]))
-                prompt = fill(b.templates.eval["topn"], "topn", user, items=candidates)
-                samples["topn"].append((user, prompt, b.item_target[target]))
+                other = prompt_user[user]
+                prompt = fill(b.templates.eval["topn"], "topn", other, items=candidates)
+                samples["topn"].append((other, prompt, b.item_target[target]))
                 targets["topn"].append(target)
                 cand_rows.append(candidates)
                 target_index.append(int(np.flatnonzero(candidates == target)[0]))

@@ -39,10 +39,12 @@ from peapod.generator.board import Board
 from peapod.generator.checkpoint import (
     MODEL_FILES, build_from_meta, existing_dir, load_training_state, save_model_dir, save_training_state,
 )
+from peapod.embeddings.io import read_item_embeddings
 from peapod.generator.collab import CollabSource
 from peapod.generator.config import CURVE_TOP_K, TASKS, GeneratorConfig, learning_rate_factor
 from peapod.generator.data import Batches, TaskData, Templates, Validation
 from peapod.generator.decoding import beam_diagnostics, beam_lists, lookup_table
+from peapod.generator.item_init import init_item_embeddings
 from peapod.generator.model import PeaPOD
 from peapod.generator.runtime import autocast, describe_precision, pick_device, to_device
 from peapod.io import atomic_path, write_json
@@ -247,6 +249,7 @@ def train_generator(
     resources: str | Path = "resources",
     device: str | None = None,
     loop: LoopSettings = LoopSettings(),
+    item_factors: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """Train (or resume) one run in ``run_dir`` and export its best checkpoint; returns run.json.
 
@@ -260,6 +263,7 @@ def train_generator(
     ``tensorboard_every_steps`` > 0 writes TensorBoard events to ``run_dir/tensorboard``
     (peapod.generator.board). Once the run is exported, ``last/`` and ``best/`` are deleted, and
     ``cfg.validation_topn_scoring`` adds the exported model's top-n validation scores to run.json.
+    ``item_factors`` = (item ids, CF item vectors) start the item tokens under ``item_init: cf``.
     """
     offline()
     run_dir = Path(run_dir)
@@ -268,7 +272,7 @@ def train_generator(
     if resume_from is not None:
         model, tokenizer = resumed_model(cfg, resume_from, run_dir, collab, cf_source)
     else:
-        model, tokenizer = fresh_model(cfg, data, templates, seed, collab, cf_source, resources)
+        model, tokenizer = fresh_model(cfg, data, templates, seed, collab, cf_source, resources, item_factors)
     session = open_session(cfg, data, templates, seed, run_dir, dev, model, tokenizer, resume_from)
     if loop.tensorboard_every_steps:
         session.board = Board(run_dir, loop.tensorboard_every_steps,
@@ -328,11 +332,16 @@ def resumed_model(cfg: GeneratorConfig, resume_from: Path, run_dir: Path,
 
 def fresh_model(cfg: GeneratorConfig, data: TaskData, templates: Templates, seed: int,
                 collab: tuple[np.ndarray, np.ndarray] | None, cf_source: CollabSource | None,
-                resources: str | Path):
-    """(model, tokenizer) initialised for ``seed``: the seed is set before any weight is drawn."""
+                resources: str | Path, item_factors: tuple[np.ndarray, np.ndarray] | None = None):
+    """(model, tokenizer) initialised for ``seed``: the seed is set before any weight is drawn;
+    under ``item_init: cf`` the item tokens then start from ``item_factors`` (ids, vectors)."""
     torch.manual_seed(seed)
     t5, tokenizer = load_backbone(cfg, data.tokenizer_corpus(templates) if cfg.backbone == "tiny" else None,
                                   resources, items=data.catalogue)
+    if cfg.item_init == "cf":
+        if item_factors is None:
+            raise ValueError("item_init: cf needs the CF model's item factors (item_embeddings.parquet)")
+        init_item_embeddings(t5.get_input_embeddings(), tokenizer, *item_factors)
     emb, nbr = collab if collab is not None and cfg.user_prompt != "none" else (None, None)
     model = PeaPOD(t5, cfg, emb, nbr)
     if emb is not None and cf_source is not None:
@@ -558,6 +567,17 @@ def validation_topn_diagnostic(run_dir: Path, validation: Validation, dev: torch
     log.info("best model, top-n validation by exact scoring: %s (random: hr@10 %.3f) in %.1fs", metrics,
              chance["hr@10"], time.perf_counter() - t0)
     return {"valid_topn_exact_scoring": metrics, "valid_topn_random_expectation": chance}
+
+
+def load_item_factors(cfg: GeneratorConfig, item_embeddings: str | Path | None
+                      ) -> tuple[np.ndarray, np.ndarray] | None:
+    """(item ids, CF item vectors) for ``item_init: cf`` from the embeddings stage's
+    item_embeddings.parquet; None otherwise."""
+    if cfg.item_init != "cf":
+        return None
+    if item_embeddings is None:
+        raise ValueError("item_init: cf needs the CF stage's item_embeddings.parquet")
+    return read_item_embeddings(item_embeddings)
 
 
 def load_run_inputs(cfg: GeneratorConfig, tables: dict[str, str | Path], templates_path: str | Path,

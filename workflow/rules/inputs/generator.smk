@@ -12,14 +12,17 @@ def run_seed(wildcards):
 
 def generator_inputs(wildcards):
     """Tables and templates of a run; CF user embeddings and neighbours only when the variant has
-    a user prompt (POD, user_prompt none, needs no CF stage); with download: true, the T5 checkpoint."""
+    a user prompt (POD, user_prompt none, needs no CF stage); the CF item factors under item_init:
+    cf (every variant); with download: true, the T5 checkpoint."""
     inputs = data_tables(wildcards, GENERATOR_TABLES)
     inputs["templates"] = "config/templates.yaml"
     settings = GENERATOR_SETTINGS[wildcards.dataset, wildcards.variant]
     if config["download"] and settings.backbone in HUB_REPOS and not settings.model_dir:
         inputs["backbone"] = f"resources/models/{settings.backbone}"  # fetched by fetch_backbone
+    where = {"dataset": wildcards.dataset, "cf_model": settings.cf_model}
     if settings.user_prompt != "none":
-        where = {"dataset": wildcards.dataset, "cf_model": settings.cf_model}
         inputs["embeddings"] = paths.USER_EMBEDDINGS.format(**where)
         inputs["neighbors"] = paths.NEIGHBORS.format(**where)
+    if settings.item_init == "cf":  # POD too: the item tokens' start is not part of the user prompt
+        inputs["item_embeddings"] = paths.ITEM_EMBEDDINGS.format(**where)
     return inputs
