@@ -35,52 +35,14 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
-from scipy import stats
 
 from peapod.generator.collab import load_collaborative_inputs
-from peapod.generator.config import TASKS, settings_of_run
+from peapod.generator.config import settings_of_run
 from peapod.generator.data import TaskData, Templates, Validation
-from peapod.generator.train import (fresh_model, learning_check, load_item_factors, open_session, score_topn,
-                                    train_step, validation_losses)
-from peapod.metrics import ranks_from_score_matrix
-from peapod.splits import training_items
+from peapod.generator.recipe_check import K, most_popular_on, prompt_signal, train_for
+from peapod.generator.train import fresh_model, learning_check, load_item_factors, open_session, validation_losses
 
 REPO = Path(__file__).resolve().parents[1]
-K = 10  # HR@10 / NDCG@10, the ladder's cut-off
-
-
-def per_user_at_k(ranks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(hit@K, NDCG@K) per user from 0-based ranks."""
-    ranks = np.asarray(ranks, np.float64)
-    hit = ranks < K
-    return hit.astype(np.float64), np.where(hit, 1.0 / np.log2(ranks + 2.0), 0.0)
-
-
-def most_popular_on(data: TaskData, final: Validation) -> dict[str, float]:
-    """Most popular on the probe's users: counts over every user's training items (pessimistic ties)."""
-    counts = np.zeros(int(data.catalogue.max()) + 1, np.int64)
-    for items in data.sequences.values():
-        np.add.at(counts, np.asarray(training_items(items), np.int64), 1)
-    cands = final.topn_candidates
-    topn_ranks = ranks_from_score_matrix(counts[cands].astype(np.float64), final.topn_target_index)
-    ordered = np.sort(counts[data.catalogue])
-    seq_targets = final.targets["sequential"]
-    seq_ranks = len(ordered) - np.searchsorted(ordered, counts[seq_targets], side="left") - 1
-    return {"topn_hr10": float(per_user_at_k(topn_ranks)[0].mean()),
-            "topn_ndcg10": float(per_user_at_k(topn_ranks)[1].mean()),
-            "sequential_hr10": float(per_user_at_k(seq_ranks)[0].mean())}
-
-
-def prompt_signal(model, final: Validation, blind: Validation, dev) -> dict[str, float]:
-    """Exact top-n scoring against its prompt-blind control, paired over the same users."""
-    own = ranks_from_score_matrix(score_topn(model, final, dev), final.topn_target_index)
-    other = ranks_from_score_matrix(score_topn(model, blind, dev), blind.topn_target_index)
-    (hit, ndcg), (hit_b, ndcg_b) = per_user_at_k(own), per_user_at_k(other)
-    test = stats.ttest_rel(ndcg, ndcg_b, alternative="greater")
-    return {"topn_hr10_scoring": float(hit.mean()), "topn_ndcg10_scoring": float(ndcg.mean()),
-            "topn_hr10_blind": float(hit_b.mean()), "topn_ndcg10_blind": float(ndcg_b.mean()),
-            "ndcg10_minus_blind": float((ndcg - ndcg_b).mean()), "hr10_minus_blind": float((hit - hit_b).mean()),
-            "p_one_sided": float(test.pvalue) if np.isfinite(test.pvalue) else 1.0}
 
 
 def load_inputs(args, cfg, data):
@@ -130,34 +92,20 @@ def main() -> None:
           "budget", budget, f"({budget / per_epoch:.2f} epochs of the schedule's {cfg.epochs})", flush=True)
 
     start = time.perf_counter()
-    steps = samples = 0
-    window: dict[str, list[float]] = {}  # training loss per task since the last curve point
+    measuring = [0.0]  # seconds spent on curve points (not training)
 
-    def curve_point() -> None:
+    def curve_point(samples: int, window: dict[str, list[float]]) -> None:
         t0 = time.perf_counter()
         losses = validation_losses(s.model, losses_on, s.dev)
         check = learning_check(s.model, curve, tokenizer, s.batches.catalogue, K, s.dev)
         s.model.train()
         train = {k: round(float(np.mean(v)), 3) for k, v in window.items()}
-        window.clear()
         print(args.tag, f"t={t0 - start:.0f}s samples={samples} train {train} valid",
               {k: round(v, 3) for k, v in losses.items()}, {k: round(v, 3) for k, v in check.items()}, flush=True)
+        measuring[0] += time.perf_counter() - t0
 
-    next_point, epoch, done = args.every_samples, 0, False
-    while not done:
-        for _, batch in s.batches.iterate(epoch, start=0, prefetch=2):
-            loss = train_step(s, batch)
-            window.setdefault(TASKS[int(batch["task_ids"][0])], []).append(float(loss.detach()))
-            s.state.global_step += 1  # the learning-rate schedule reads it (as train_epoch does)
-            steps, samples = steps + 1, samples + len(batch["user_ids"])
-            if args.every_samples and samples >= next_point:
-                curve_point()
-                next_point += args.every_samples
-            if samples >= budget:
-                done = True
-                break
-        epoch += 1
-    train_seconds = time.perf_counter() - start
+    samples = train_for(s, budget, args.every_samples, curve_point)
+    train_seconds = time.perf_counter() - start - measuring[0]
 
     t0 = time.perf_counter()
     final = Validation.build(s.batches, args.users, ("sequential", "topn"))

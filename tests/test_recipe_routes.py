@@ -166,3 +166,64 @@ def test_blind_validation_prompts_are_the_next_users_with_own_candidates(small):
     text = tok.decode(blind.batches["topn"][0]["input_ids"][0], skip_special_tokens=True)
     expected = fill(templates().eval["topn"], "topn", users[1], items=own.topn_candidates[0])
     assert "".join(text.split()) == "".join(expected.split())  # item tokens decode without spaces
+
+
+# ---- the recipe check's measurements -----------------------------------------------------------------
+def test_per_user_hits_and_ndcg_by_hand():
+    from peapod.generator.recipe_check import per_user_at_k
+
+    hit, ndcg = per_user_at_k(np.array([0, 1, 9, 10, 57]))
+    assert hit.tolist() == [1, 1, 1, 0, 0]
+    assert ndcg.tolist() == pytest.approx([1.0, 1 / np.log2(3), 1 / np.log2(11), 0.0, 0.0])
+
+
+def test_most_popular_on_the_given_users_only_by_hand(small):
+    """Twenty users. validation candidates, ranked by training counts computed here by hand."""
+    from peapod.generator.data import Validation
+    from peapod.generator.recipe_check import most_popular_on
+
+    data = small[0]
+    b, _, _ = prefix_batches(small)
+    users = Validation.build(b, 20, ("sequential", "topn"))
+    counts = Counter(int(i) for s in data.sequences.values() for i in training_items(s))
+    expected_hits = []
+    for cands, t in zip(users.topn_candidates, users.topn_target_index):
+        target_count = counts[int(cands[t])]
+        ahead = sum(1 for j, c in enumerate(cands) if j != t and counts[int(c)] >= target_count)
+        expected_hits.append(ahead < 10)
+    seq_hits = []
+    for target in users.targets["sequential"]:
+        ahead = sum(1 for i in data.catalogue if int(i) != int(target) and counts[int(i)] >= counts[int(target)])
+        seq_hits.append(ahead < 10)
+    got = most_popular_on(data, users)
+    assert got["topn_hr10"] == pytest.approx(np.mean(expected_hits))
+    assert got["sequential_hr10"] == pytest.approx(np.mean(seq_hits))
+
+
+def test_prompt_signal_pairs_the_same_users_and_is_zero_against_itself(small):
+    from peapod.generator.data import Validation
+    from peapod.generator.recipe_check import prompt_signal
+
+    model, tok, cfg = small_model(small, user_prompt="mha")
+    with torch.no_grad():  # an untrained prompt barely moves the scores: make it dominate the encoder
+        model.user_prompt.out.weight.mul_(200.0)
+    b = Batches(small[0], tok, templates(), cfg, seed=0)
+    own = Validation.build(b, 12, ("topn",))
+    same = prompt_signal(model, own, own, torch.device("cpu"))
+    assert same["ndcg10_minus_blind"] == 0.0 and same["p_one_sided"] == 1.0
+    blind = Validation.build(b, 12, ("topn",), blind=True)
+    signal = prompt_signal(model, own, blind, torch.device("cpu"))
+    assert signal["topn_ndcg10_scoring"] == same["topn_ndcg10_scoring"]
+    # the control's figure is the blind prompts' own ranking, computed here from their scores
+    from peapod.generator.train import score_topn
+
+    scores = score_topn(model, blind, torch.device("cpu"))
+    target = scores[np.arange(len(scores)), blind.topn_target_index]
+    ranks = (scores >= target[:, None]).sum(axis=1) - 1  # pessimistic ties: the target counts itself once
+    expected = np.where(ranks < 10, 1 / np.log2(ranks + 2.0), 0.0).mean()
+    assert signal["topn_ndcg10_blind"] == pytest.approx(expected)
+    assert signal["topn_ndcg10_blind"] != pytest.approx(signal["topn_ndcg10_scoring"])
+    assert not np.allclose(scores, score_topn(model, own, torch.device("cpu")))  # another user's prompt
+    other = Validation.build(b, 13, ("topn",))
+    with pytest.raises(ValueError, match="same users' candidates"):
+        prompt_signal(model, own, other, torch.device("cpu"))
