@@ -101,7 +101,7 @@ def build_session(args, device: torch.device = torch.device("cpu")):
 
 def arguments(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default=str(REPO / "config" / "beauty_cpu_study.yaml"))
+    parser.add_argument("--config", default=str(REPO / "config" / "beauty_cpu.yaml"))
     parser.add_argument("--data", default=str(REPO / "results" / "beauty" / "data"))
     parser.add_argument("--overrides", default="{}", help="JSON: generator keys to change (as a variant's)")
     parser.add_argument("--backbone", default="tiny", help="tiny (the config's) or t5-small (its shape, random)")

@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default=str(REPO / "config" / "beauty_cpu_study.yaml"))
+    parser.add_argument("--config", default=str(REPO / "config" / "beauty_cpu.yaml"))
     parser.add_argument("--learning-rates", type=float, nargs="+", default=[5e-3, 2e-3, 1e-3, 5e-4])
     parser.add_argument("--candidates", type=int, default=5)
     parser.add_argument("--vocab", type=int, default=600)

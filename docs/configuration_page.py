@@ -52,9 +52,10 @@ page is out of date).
   printing what the default target plans and a time estimate from recorded job times
   (`peapod.study`). The shipped configs:
   `config/paper.yaml` (the paper's study, [paper-study.md](paper-study.md)),
-  `config/demo_ablations.yaml` (every ablation figure on the demo data), `config/beauty_cpu.yaml`,
-  `config/beauty_cpu_study.yaml`, `config/beauty_cpu_longer.yaml` and `config/beauty_gpu.yaml` (the
-  real-Beauty studies, [results/beauty-cpu.md](results/beauty-cpu.md)); `config/templates.yaml`
+  `config/demo_ablations.yaml` (every ablation figure on the demo data), `config/beauty_cpu.yaml`
+  (the CPU recipe for real data) and `config/beauty_gpu.yaml` (its GPU twin), both on real Beauty
+  ([results/beauty-cpu.md](results/beauty-cpu.md)), `config/beauty_baselines.yaml` (the RecBole
+  baselines on real Beauty); `config/templates.yaml`
   holds the prompt templates of the three tasks.
 - The config is validated against the schema at start-up: a typo or a wrong type stops the run with
   a message naming the key. Every default lives in the schema (`peapod.config` fills them in).

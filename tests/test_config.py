@@ -171,10 +171,9 @@ def test_defaults_filled_from_the_schema_equal_snakemakes():
 # item 5: train with evaluation's 99 negatives unless a config says why not; training warns).
 SHORT_TRAINING_PROMPTS = {
     "config.yaml": "the demo: 19 training negatives keep it within minutes on a CPU",
-    "beauty_cpu.yaml": "the first real-Beauty CPU attempt, kept as it was run (docs/results/beauty-cpu.md)",
 }
 # Overlays given after a base config (base first).
-OVERLAYS = {"beauty_cpu_longer.yaml": "beauty_cpu.yaml", "demo_ablations.yaml": "config.yaml"}
+OVERLAYS = {"demo_ablations.yaml": "config.yaml"}
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in (REPO / "config").glob("*.yaml") if p.name != "templates.yaml"))

@@ -204,7 +204,7 @@ def test_every_departure_is_documented_and_off_in_the_paper_config():
 @pytest.mark.timeout(600)  # measured 28 s on one thread (100 candidates)
 @pytest.mark.parametrize("candidates", [5, 100])
 def test_the_shipped_cpu_recipe_passes_the_copy_check(candidates):
-    """The planted copy check (peapod.generator.copy_check) with config/beauty_cpu_copy.yaml's
+    """The planted copy check (peapod.generator.copy_check) with config/beauty_cpu.yaml's
     settings: the copy head reaches copying (the target token's loss at log(candidates)) within 500
     steps at 5 and at 100 candidates, where the same recipe without the head stays at 0% after
     12,000 (docs/results/beauty-cpu.md, "The ladder")."""
@@ -214,7 +214,7 @@ def test_the_shipped_cpu_recipe_passes_the_copy_check(candidates):
     from peapod.generator.copy_check import copy_curve
     from tests.helpers import REPO
 
-    shipped = yaml.safe_load((REPO / "config" / "beauty_cpu_copy.yaml").read_text())["generator"]
+    shipped = yaml.safe_load((REPO / "config" / "beauty_cpu.yaml").read_text())["generator"]
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

@@ -1,5 +1,5 @@
-"""Tables of the second CPU study for docs/results/beauty-cpu.md (config/beauty_cpu_study.yaml and
-its id-order control config/beauty_cpu_random.yaml), read from results/ after both ran:
+"""Tables of the second CPU study for docs/results/beauty-cpu.md (config/beauty_cpu_study.yaml (retired, at 9d2a860) and
+its id-order control config/beauty_cpu_random.yaml (retired, at 9d2a860)), read from results/ after both ran:
 
 - the headline: each group's test metrics over its seeds (mean and 95% interval), its parameters,
   and the model-free rows (most popular, the id-order probe) on exactly the same sampled users;

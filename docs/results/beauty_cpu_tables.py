@@ -144,7 +144,7 @@ def seed_paired(root: Path, metrics: tuple[str, ...] = ("hr@5", "hr@10", "ndcg@1
 
 
 def followup(root: Path, dataset: str = "beauty") -> str:
-    """config/beauty_cpu_longer.yaml's two runs (6 epochs, seed 1) beside the study's seed 1:
+    """config/beauty_cpu_longer.yaml (retired, at 9d2a860)'s two runs (6 epochs, seed 1) beside the study's seed 1:
     test metrics, validation loss per epoch, and PeaPOD vs POD per user at 6 epochs."""
     runs = {v: root / dataset / "runs" / v / "seed1" for v in ("peapod", "pod", "peapod_e6", "pod_e6")}
     if not all((d / "metrics.parquet").exists() for d in runs.values()):
