@@ -17,7 +17,8 @@ from peapod.data.tables import read_table
 from peapod.embeddings import fit_embeddings, settings_for
 from peapod.embeddings.evaluate import target_ranks, topn_metrics
 from peapod.embeddings.interactions import read_train_interactions
-from peapod.embeddings.io import read_user_embeddings, write_user_embeddings
+from peapod.embeddings.io import read_item_embeddings, read_user_embeddings, write_user_embeddings
+from peapod.errors import InputError
 from peapod.embeddings.stage import train_embeddings
 from peapod.embeddings.user_file import load_user_file
 from peapod.neighbors import build_neighbors
@@ -77,7 +78,8 @@ def test_each_source_recovers_planted_groups(source, demo_tables, tmp_path, monk
     monkeypatch.chdir(workdir)  # RecBole must not leave log/, saved/ or log_tensorboard/ behind
     record = train_embeddings(
         "demo", source, tables_of(demo_tables),
-        {"embeddings": out / "user_embeddings.parquet", "metrics": out / "metrics.json"}, config,
+        {"embeddings": out / "user_embeddings.parquet", "item_embeddings": out / "item_embeddings.parquet",
+         "metrics": out / "metrics.json"}, config,
     )  # fmt: skip
     assert os.listdir(workdir) == []
 
@@ -93,7 +95,16 @@ def test_each_source_recovers_planted_groups(source, demo_tables, tmp_path, monk
     assert metrics == json.loads(json.dumps(record))
     if source == "file":
         assert metrics["test"] is None
+        with pytest.raises(InputError, match="no item factors"):  # item_init: cf cannot use it
+            read_item_embeddings(out / "item_embeddings.parquet")
     else:
+        # the item factors file is the one the metrics were computed with (generator.item_init reads it)
+        item_ids, item_vectors = read_item_embeddings(out / "item_embeddings.parquet")
+        expected_items = np.sort(read_table(demo_tables["items"], "items")["item_id"].to_numpy())
+        assert np.array_equal(item_ids, expected_items) and item_vectors.shape == (len(item_ids), DIM)
+        candidates = read_table(demo_tables["candidates"], "candidates")
+        assert topn_metrics(vectors, user_ids, item_vectors, item_ids, candidates, "test") == pytest.approx(
+            {k: v for k, v in metrics["test"].items()})
         assert set(metrics["test"]) >= {"hr@1", "hr@5", "hr@10", "ndcg@5", "ndcg@10"}
         assert metrics["test"]["candidates"] == 100
         assert metrics["test"]["hr@10"] >= HR10_THRESHOLD, f"{source}: {metrics['test']}"
