@@ -32,7 +32,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from peapod.aggregate.baselines import baseline_label, trained_summary
+from peapod.aggregate.baselines import ALL_USERS, baseline_label, trained_summary, user_set_name
 from peapod.baselines.id_order import MODEL as ID_ORDER
 from peapod.baselines.registry import NAMES as BASELINE_NAMES, NOT_TRAINED
 from peapod.aggregate.compare import methods_of, shown_variants
@@ -123,6 +123,7 @@ class Row:
     variant: str | None = None
     method: str | None = None
     compared: bool = False  # the method that stands for the paper's (the one * is tested for)
+    users: str | None = None  # a baseline row's users (peapod.aggregate.baselines: "all" or the sample)
 
 
 @dataclass
@@ -245,46 +246,69 @@ def reported_rows(reported: pd.DataFrame, columns: Sequence[Column], reproduced_
     return rows
 
 
-def baseline_rows(baselines: pd.DataFrame, columns: Sequence[Column], task: str) -> list[Row]:
+def baseline_row_label(name: str, task: str, users: str, runs_users: str) -> str:
+    """"<name> (ours, same candidates)" for a row on the users our runs were evaluated on; a row on
+    other users says which: "<name> (ours, same candidates, all users)"."""
+    where = BASELINE_TASKS[task]
+    if users == runs_users:
+        return f"{name} (ours, {where})"
+    return f"{name} (ours, {where}, {'all users' if users == ALL_USERS else 'users: ' + users})"
+
+
+def baseline_rows(baselines: pd.DataFrame, columns: Sequence[Column], task: str, runs_users: str = ALL_USERS
+                  ) -> list[Row]:
     """Rows of the baselines computed on our data, test split: the deterministic ones (most popular
     first, the id-order probe, the CF models), then each trained baseline (peapod.baselines) as the
-    mean over its seeds with the 95% interval."""
+    mean over its seeds with the 95% interval. One row per model and user set (``users``); a row
+    whose users are not the runs' (``runs_users``, peapod.aggregate.baselines.user_set_name) says so."""
     if task not in BASELINE_TASKS or baselines.empty:
         return []
     sel = baselines[(baselines["task"] == task) & (baselines["split"] == "test")]
     fixed = sel[sel["seed"].isna()]
-    models = sorted(set(fixed["model"]), key=lambda m: (m != "most_popular", m != ID_ORDER, m))
+    keys = sorted(set(zip(fixed["model"], fixed["users"])),
+                  key=lambda k: (k[0] != "most_popular", k[0] != ID_ORDER, k[0], k[1] != runs_users, k[1]))
     rows = []
-    for model in models:
-        sub = fixed[fixed["model"] == model].set_index(["dataset", "metric"])["value"]
+    for model, users in keys:
+        sub = fixed[(fixed["model"] == model) & (fixed["users"] == users)].set_index(["dataset", "metric"])["value"]
         cells = {c: Cell(value=float(sub[(c.dataset, c.metric)])) if (c.dataset, c.metric) in sub.index else Cell()
                  for c in columns}
-        rows.append(Row(f"{baseline_label(model)} (ours, {BASELINE_TASKS[task]})", "baseline", cells, method=model))
+        rows.append(Row(baseline_row_label(baseline_label(model), task, users, runs_users), "baseline", cells,
+                        method=model, users=users))
     summary = trained_summary(sel)
     for model in [m for m in BASELINE_NAMES if m in set(summary["model"])]:
-        sub = summary[summary["model"] == model].set_index(["dataset", "metric"])
-        cells = {}
-        for c in columns:
-            if (c.dataset, c.metric) in sub.index and sub.loc[(c.dataset, c.metric), "n_seeds"] > 0:
-                h = sub.loc[(c.dataset, c.metric)]
-                cells[c] = Cell(value=float(h["mean"]), std=float(h["std"]), n=int(h["n_seeds"]),
-                                ci_low=float(h["ci_low"]), ci_high=float(h["ci_high"]))
-            else:
-                cells[c] = Cell()
-        rows.append(Row(f"{model} (ours, {BASELINE_TASKS[task]})", "baseline", cells, method=model))
+        for users in sorted(set(summary.loc[summary["model"] == model, "users"]), key=lambda u: (u != runs_users, u)):
+            sub = summary[(summary["model"] == model) & (summary["users"] == users)].set_index(["dataset", "metric"])
+            rows.append(Row(baseline_row_label(model, task, users, runs_users), "baseline", seed_cells(sub, columns),
+                            method=model, users=users))
     return rows
 
 
+def seed_cells(summary: pd.DataFrame, columns: Sequence[Column]) -> dict[Column, Cell]:
+    """Cells of a seed summary indexed by (dataset, metric): the mean with its 95% interval."""
+    cells = {}
+    for c in columns:
+        if (c.dataset, c.metric) in summary.index and summary.loc[(c.dataset, c.metric), "n_seeds"] > 0:
+            h = summary.loc[(c.dataset, c.metric)]
+            cells[c] = Cell(value=float(h["mean"]), std=float(h["std"]), n=int(h["n_seeds"]),
+                            ci_low=float(h["ci_low"]), ci_high=float(h["ci_high"]))
+        else:
+            cells[c] = Cell()
+    return cells
+
+
 def place_under_reported(rows: list[Row]) -> list[Row]:
-    """Each trained baseline's (ours) row moved directly under the reported row of the same model."""
-    ours = {r.method: r for r in rows if r.kind == "baseline" and r.method in BASELINE_NAMES}
+    """Each trained baseline's (ours) rows moved directly under the reported row of the same model."""
+    ours: dict[str, list[Row]] = {}
+    for r in rows:
+        if r.kind == "baseline" and r.method in BASELINE_NAMES:
+            ours.setdefault(r.method, []).append(r)
     reported = {r.label for r in rows if r.kind == "reported"}
     placed = [r for r in rows if not (r.kind == "baseline" and r.method in reported and r.method in ours)]
     out = []
     for row in placed:
         out.append(row)
         if row.kind == "reported" and row.label in ours:
-            out.append(ours[row.label])
+            out += ours[row.label]
     return out
 
 
@@ -342,8 +366,9 @@ def make_paper_table(name: str, inputs: TableInputs) -> PaperTable:
                 mapped.setdefault(variant, model)
     names = {v: mapped.get(v, inputs.labels.get(v, v)) for v in variants}
     reproduced_models = set(mapped.values())
+    runs_users = user_set_name(inputs.config.get("evaluation"))
     rows = place_under_reported(reported_rows(rep, columns, reproduced_models)
-                                + baseline_rows(inputs.baselines, columns, spec.task)) \
+                                + baseline_rows(inputs.baselines, columns, spec.task, runs_users)) \
         + reproduced_rows(inputs.summary, columns, spec.task, variants, names)
     table = PaperTable(name, spec.title, columns, rows, twins={t: d for d, t in twins.items()})
     mark_best(table)
@@ -357,7 +382,7 @@ def make_paper_table(name: str, inputs: TableInputs) -> PaperTable:
     table.reported_only = {d for d in datasets if d not in table.twins and not any(
         not math.isnan(r.cells[c].value) for r in rows if r.kind in ("reproduced", "baseline")
         for c in columns if c.dataset == d)}
-    table.notes += _notes(spec, inputs.reference, number, table)
+    table.notes += _notes(spec, inputs.reference, number, table, runs_users)
     table.notes += baseline_notes(spec.task, table, inputs.config)
     table.notes += twin_notes(table, [inputs.labels.get(v, v) for v in plan.table_variants])
     table.notes += sample_note(inputs.config.get("evaluation") or {})
@@ -389,7 +414,8 @@ def diagnostics_notes(summary: pd.DataFrame, rows: Sequence[Row], datasets: Sequ
     return notes
 
 
-def _notes(spec: TableSpec, reference: str, number: int | None, table: PaperTable) -> list[str]:
+def _notes(spec: TableSpec, reference: str, number: int | None, table: PaperTable, runs_users: str = ALL_USERS
+           ) -> list[str]:
     paper = PAPERS.get(reference, reference)
     notes = [f"Reported rows: {paper}, Table {number} (resources/reported/paper_tables.csv)." if number
              else f"Reported rows: none ({paper} has no table for this)."]
@@ -399,6 +425,21 @@ def _notes(spec: TableSpec, reference: str, number: int | None, table: PaperTabl
     if spec.task in BASELINE_TASKS and any(r.kind == "baseline" for r in table.rows):
         notes.append(f"Rows '(ours, {BASELINE_TASKS[spec.task]})' are computed on exactly our data: most popular "
                      "by training counts, each CF model ranking by its own scores (ties count against the target).")
+        notes += baseline_user_notes(table, runs_users)
+    return notes
+
+
+def baseline_user_notes(table: PaperTable, runs_users: str) -> list[str]:
+    """Which users the baseline rows are on: the runs' users, and any row that is not."""
+    others = [r.label for r in table.rows if r.kind == "baseline" and r.users != runs_users]
+    notes = []
+    if runs_users != ALL_USERS:
+        notes.append("Baseline rows (ours) are on exactly the sampled users our runs were evaluated on "
+                     f"({runs_users}; peapod.sampling.evaluation_sample), unless their label says otherwise.")
+    if others:
+        notes.append(f"{', '.join(others)}: not on the users our runs were evaluated on: their files have no "
+                     "per-user ranks to restrict (e.g. a CF model's metrics.json written before the embedding stage "
+                     "kept each user's rank; rerunning train_embeddings and compute_baselines mends it).")
     return notes
 
 

@@ -52,7 +52,7 @@ from peapod.generator.tokenization import encode_with_whole_words, explanation_t
 from peapod.generator.runtime import autocast, describe_precision, pick_device, to_device
 from peapod.metrics import rank_from_scores, rank_in_list, task_ranking_metrics
 from peapod.progress import Progress
-from peapod.sampling import UserSample, stratified_sample
+from peapod.sampling import UserSample, evaluation_sample, split_history_lengths
 from peapod.splits import EVAL_SPLITS, held_out_target, history_before
 
 log = logging.getLogger(__name__)
@@ -136,13 +136,12 @@ class EvalData:
 
     def history_lengths(self, users, split: str) -> np.ndarray:
         """Items before the held-out target of ``split`` (test: all but the last; valid: all but two)."""
-        return np.asarray([len(history_before(self.sequences[int(u)], split)) for u in users], np.int64)
+        return split_history_lengths(self.sequences, users, split)
 
     def sampled(self, n: int, seed: int, split: str) -> "EvalData":
         """Only a fixed sample of ``n`` users, stratified by history length (see
-        peapod.sampling); every task keeps just those users' prompts."""
-        users = np.asarray(sorted(self.sequences), np.int64)
-        sample = stratified_sample(users, self.history_lengths(users, split), n, seed)
+        peapod.sampling.evaluation_sample); every task keeps just those users' prompts."""
+        sample = evaluation_sample(self.sequences, split, n, seed)
         keep = set(sample.users.tolist())
         return EvalData(
             {u: s for u, s in self.sequences.items() if u in keep},
