@@ -78,7 +78,7 @@ class RunUsers:
 
         name = user_set_name(evaluation)
         if name == ALL_USERS:
-            return cls(name, {split: None for split in EVAL_SPLITS})
+            return cls.every()
         by_user = user_sequences(sequences)
         n, seed = int(evaluation["sample_users"]), int(evaluation["sample_seed"])
         return cls(name, {split: evaluation_sample(by_user, split, n, seed).users for split in EVAL_SPLITS})
