@@ -183,3 +183,11 @@ def test_a_source_missing_one_of_the_evaluated_users_stops_naming_it(demo, sampl
     with pytest.raises(ValueError, match=rf"short.json: no rank for 1 of the 30 users .*user {dropped}\)"):
         compute_baselines("demo", demo.paths["sequences"], demo.paths["candidates"], {"pmf": tmp / "short.json"},
                           None, EVALUATION)
+
+
+def test_a_file_that_is_not_per_user_results_stops_naming_it(demo, computed):
+    _, _, _, tmp = computed
+    pd.DataFrame({"user_id": [1], "split": ["test"], "rank": [0]}).to_parquet(tmp / "bad.parquet", index=False)
+    with pytest.raises(ValueError, match=r"bad.parquet: not a baseline run's per-user results \(no column method, task\)"):
+        compute_baselines("demo", demo.paths["sequences"], demo.paths["candidates"], {}, {("MF", 0): tmp / "bad.parquet"},
+                          EVALUATION)

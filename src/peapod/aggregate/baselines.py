@@ -49,6 +49,7 @@ COLUMNS = ["dataset", "model", "task", "method", "seed", "split", "metric", "val
 DETERMINISTIC = ["dataset", "model", "task", "split", "metric", "value", "users"]  # rows without method or seed
 LABELS = {"most_popular": "Most popular", id_order.MODEL: "Id order (+1, +2, ...)", **SOURCE_LABELS}
 ALL_USERS = "all"  # the users column of a row over every user of the split
+PER_USER_COLUMNS = {"user_id", "task", "method", "split", "rank"}  # of a baseline run's per_user.parquet (and metrics)
 
 
 def user_set_name(evaluation: Mapping[str, Any] | None) -> str:
@@ -239,6 +240,9 @@ def trained_rows(runs: dict[tuple[str, int], str | Path], run_users: RunUsers | 
     frames = []
     for (model, seed), path in sorted(runs.items()):
         per_user = pd.read_parquet(path)
+        missing = PER_USER_COLUMNS - set(per_user.columns)
+        if missing:
+            raise ValueError(f"{path}: not a baseline run's per-user results (no column {', '.join(sorted(missing))})")
         kept = per_user[run_users.kept_rows(per_user)]
         for (task, split), part in kept.groupby(["task", "split"]):
             if expected is not None and (task, split) in expected:
