@@ -15,12 +15,13 @@ import peapod.embeddings.cornac_models as cornac_models
 import peapod.embeddings.lightgcn as lightgcn_module
 from peapod.data.tables import read_table
 from peapod.embeddings import fit_embeddings, settings_for
-from peapod.embeddings.evaluate import target_ranks, topn_metrics
+from peapod.embeddings.evaluate import candidate_ranks, target_ranks, topn_metrics
 from peapod.embeddings.interactions import read_train_interactions
 from peapod.embeddings.io import read_item_embeddings, read_user_embeddings, write_user_embeddings
 from peapod.errors import InputError
 from peapod.embeddings.stage import train_embeddings
 from peapod.embeddings.user_file import load_user_file
+from peapod.metrics import mean_ranking_metrics
 from peapod.neighbors import build_neighbors
 
 # Small, fast settings (the demo has 240 users, 160 items, 4 planted groups).
@@ -94,7 +95,7 @@ def test_each_source_recovers_planted_groups(source, demo_tables, tmp_path, monk
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics == json.loads(json.dumps(record))
     if source == "file":
-        assert metrics["test"] is None
+        assert metrics["test"] is None and "per_user" not in metrics
         with pytest.raises(InputError, match="no item factors"):  # item_init: cf cannot use it
             read_item_embeddings(out / "item_embeddings.parquet")
     else:
@@ -108,6 +109,13 @@ def test_each_source_recovers_planted_groups(source, demo_tables, tmp_path, monk
         assert set(metrics["test"]) >= {"hr@1", "hr@5", "hr@10", "ndcg@5", "ndcg@10"}
         assert metrics["test"]["candidates"] == 100
         assert metrics["test"]["hr@10"] >= HR10_THRESHOLD, f"{source}: {metrics['test']}"
+        # each test user's rank, so the tables can restrict the row to the runs' users; the means follow from them
+        per_user = metrics["per_user"]
+        candidates = read_table(demo_tables["candidates"], "candidates").to_pandas()
+        assert per_user["split"] == "test"
+        assert sorted(per_user["user_id"]) == sorted(candidates.loc[candidates.split == "test", "user_id"].tolist())
+        means = mean_ranking_metrics(np.asarray(per_user["rank"]), (1, 5, 10), (5, 10))
+        assert means == pytest.approx({k: v for k, v in metrics["test"].items() if k.startswith(("hr@", "ndcg@"))})
 
 
 def held_out_pairs(demo_tables) -> set[tuple[int, int]]:
@@ -254,6 +262,10 @@ def test_ranks_are_pessimistic_on_ties_and_metrics_follow():
     assert ranks.tolist() == [3, 4]
     candidates = pa.table({"user_id": [1, 2, 1], "split": ["test", "test", "valid"], "target": [3, 3, 1],
                            "negatives": [[1, 2, 4, 5], [1, 2, 4, 5], [2, 3, 4, 5]]})
+    # each user with its own rank, in the candidates' order (the stage keeps them per user)
+    reordered = candidates.take([1, 0, 2])
+    users, per_user, n = candidate_ranks(user_vectors, np.array([1, 2]), item_vectors, item_ids, reordered, "test")
+    assert users.tolist() == [2, 1] and per_user.tolist() == [4, 3] and n == 5
     m = topn_metrics(user_vectors, np.array([1, 2]), item_vectors, item_ids, candidates, "test")
     # The paper's top-n columns, lower-case keys; ranks 3 and 4 (the valid row is not counted).
     assert m == {"hr@1": 0.0, "hr@5": 1.0, "hr@10": 1.0, "ndcg@5": pytest.approx((1 / np.log2(5) + 1 / np.log2(6)) / 2),

@@ -105,7 +105,7 @@ def hand_made_tables(name: str = "sequential") -> tuple[tables.PaperTable, pd.Da
     vs_reported = compare.tests_vs_reported(tidy, reported, plan)
     paired = compare.paired_tests(tidy, plan)
     baselines = pd.DataFrame(
-        [(d, model, "sequential", None, None, "test", metric, value * SCALE[metric])
+        [(d, model, "sequential", None, None, "test", metric, value * SCALE[metric], "all")
          for d, probe in PROBE.items() for model, value in (("id_order", probe), ("most_popular", 0.0080))
          for metric in SCALE], columns=BASELINE_COLUMNS)
     inputs = tables.TableInputs(config=cfg, plan=plan, summary=summarize(tidy, SUMMARY_BY, expected_seeds=plan.seeds),

@@ -2,7 +2,9 @@
 its id-order control config/beauty_cpu_random.yaml (retired, at 9d2a860)), read from results/ after both ran:
 
 - the headline: each group's test metrics over its seeds (mean and 95% interval), its parameters,
-  and the model-free rows (most popular, the id-order probe) on exactly the same sampled users;
+  and the model-free rows (most popular, the id-order probe) on exactly the same sampled users
+  (written before the workflow did it; since issue 39 results/<dataset>/baselines/metrics.csv and
+  the tables put every baseline row on the runs' users, peapod.aggregate.baselines);
 - the goal of issue 21, item 8, criterion by criterion;
 - the beam diagnostics (valid ids, finished beams, inside the catalogue or the prompt's candidates);
 - the learning curves per epoch (validation loss and the cheap validation HR@10), mean over seeds;

@@ -7,14 +7,20 @@ Allocation is proportional with largest remainders (each stratum gets floor(n * 
 strata with the largest fractional parts one more, ties to the colder bucket); within a stratum
 the users are drawn without replacement by ``default_rng([seed, stratum index])``. Only the users,
 their history lengths, ``n`` and ``seed`` decide the sample: nothing about the model does.
+
+``evaluation_sample`` is the one home of the evaluation's users (evaluation.sample_users and
+sample_seed): the evaluation stage draws its users with it, and the baseline rows of the tables
+(peapod.aggregate.baselines) restrict themselves to the same users with it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
+
+from peapod.splits import history_before
 
 # Edges of the history-length buckets (number of items before the target), cold to warm.
 DEFAULT_HISTORY_EDGES = (5, 10, 20, 50)
@@ -77,3 +83,17 @@ def stratified_sample(users: Sequence[int], history_lengths: Sequence[int], n: i
     picked = np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, np.int64)
     info = {s: (int(q), int(z)) for s, q, z in zip(strata, quota, sizes) if z}
     return UserSample(picked, N, int(seed), info)
+
+
+def split_history_lengths(sequences: Mapping[int, Sequence[int]], users, split: str) -> np.ndarray:
+    """Items before ``split``'s held-out target for each of ``users`` (test: all but the last; valid:
+    all but two), from {user id: items in time order}."""
+    return np.asarray([len(history_before(sequences[int(u)], split)) for u in users], np.int64)
+
+
+def evaluation_sample(sequences: Mapping[int, Sequence[int]], split: str, n: int, seed: int) -> UserSample:
+    """The users an evaluation of ``split`` with ``sample_users=n`` and ``sample_seed=seed`` sees:
+    ``n`` of every user of ``sequences`` ({user id: items in time order}), stratified by the history
+    before ``split``'s target."""
+    users = np.asarray(sorted(sequences), np.int64)
+    return stratified_sample(users, split_history_lengths(sequences, users, split), n, seed)

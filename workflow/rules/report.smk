@@ -44,6 +44,8 @@ rule compute_baselines:
         unpack(baseline_inputs),
     output:
         metrics=paths.BASELINES,
+    params:
+        evaluation=baseline_user_settings,
     log:
         "results/{dataset}/logs/compute_baselines.log",
     conda:

@@ -1,5 +1,6 @@
 """Adapter: the baseline rows of one dataset: most popular, the id-order probes, the CF models' own
-ranking and the trained baselines' seeds (see peapod.aggregate.pipeline)."""
+ranking and the trained baselines' seeds, on the users the runs were evaluated on (see
+peapod.aggregate.pipeline)."""
 
 from peapod.aggregate.pipeline import compute_baselines
 from peapod.logs import run_logged
@@ -13,7 +14,7 @@ def main(smk, log):
             model, seed = name[len("run_"):].rsplit("_seed", 1)
             runs[model, int(seed)] = path
     compute_baselines(smk.wildcards.dataset, smk.input.sequences_table, smk.input.candidates_table, cf_metrics,
-                      smk.output.metrics, runs)
+                      smk.output.metrics, runs, dict(smk.params.evaluation))
 
 
 run_logged(snakemake, main)  # noqa: F821 (injected by Snakemake)

@@ -3,7 +3,8 @@
 import torch
 
 from peapod.devices import claim_from_config
-from peapod.evaluation.evaluate import EvalSettings, evaluate_run_files
+from peapod.evaluation.inputs import EvalSettings
+from peapod.evaluation.stage import evaluate_run_files
 from peapod.generator.checkpoint import MODEL_FILES
 from peapod.generator.collab import declared_cf_files
 from peapod.data.tables import declared_tables

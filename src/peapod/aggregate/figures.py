@@ -21,7 +21,7 @@ import pandas as pd  # noqa: E402
 
 from peapod.aggregate.methods import HEADLINE_METRICS  # noqa: E402
 from peapod.aggregate.settings import ABLATION_AXES  # noqa: E402
-from peapod.aggregate.tables import METRIC_LABELS, TASK_LABELS  # noqa: E402
+from peapod.aggregate.table_layout import METRIC_LABELS, TASK_LABELS  # noqa: E402
 from peapod.embeddings.registry import SOURCE_LABELS, SOURCES  # noqa: E402
 from peapod.io import atomic_path  # noqa: E402
 

@@ -154,13 +154,14 @@ def html_page(title: str, text: str, *frames: pd.DataFrame) -> str:
 
 
 def compute_baselines(dataset: str, sequences: str, candidates: str, cf_metrics: dict[str, str], output: str,
-                      runs: dict[tuple[str, int], str] | None = None) -> None:
+                      runs: dict[tuple[str, int], str] | None = None, evaluation: dict[str, Any] | None = None) -> None:
     """Most-popular, the id-order probes, the CF models' own rows and the trained baselines' seeds
-    ({(model, seed): metrics.parquet}) on exactly this dataset's split and candidates."""
-    table = baselines.compute_baselines(dataset, sequences, candidates, cf_metrics, runs)
+    ({(model, seed): per_user.parquet}) on exactly this dataset's split and candidates, and on the
+    users the runs were evaluated on (``evaluation``: the config's evaluation section)."""
+    table = baselines.compute_baselines(dataset, sequences, candidates, cf_metrics, runs, evaluation)
     write_text(table.to_csv(index=False), output)
     test = table[(table["split"] == "test") & (table["metric"] == "hr@10")]
-    log.info("%s: HR@10 on the test split: %s", dataset,
+    log.info("%s: HR@10 on the test split (users: %s): %s", dataset, ", ".join(sorted(set(table["users"]))),
              ", ".join(f"{m} {t}{'' if pd.isna(sd) else f' seed {sd}'} {v:.4f}"
                        for m, t, sd, v in zip(test["model"], test["task"], test["seed"], test["value"])))
 

@@ -12,7 +12,7 @@ from typing import Callable
 
 import pandas as pd
 
-from peapod.aggregate.tables import (
+from peapod.aggregate.table_layout import (
     DECIMALS, METRIC_LABELS, STAR, TASK_LABELS, Cell, Column, PaperTable, fmt,
 )
 

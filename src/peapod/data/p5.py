@@ -7,19 +7,21 @@ Files (all in one directory):
   exp_splits.pkl (P5) or explanation.json (POD)     explanation splits             optional
 
 Every reader validates as it goes and raises :class:`InputError` naming file, line/record, problem.
+The explanation splits' reader is peapod.data.p5_explanations' (re-exported here), the UTF-8 and
+JSON primitives peapod.data.textfiles'.
 """
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 from typing import Any, Iterator
 
-from peapod.data.raw import ExplanationRecord, RawDataset
-from peapod.data.safe_pickle import load_plain_pickle
+from peapod.data.p5_explanations import read_explanations
+from peapod.data.raw import RawDataset
+from peapod.data.textfiles import (  # noqa: F401 (decode_utf8, is_id_token, read_json: re-exported, as before the split)
+    decode_utf8, duplicate_keys, is_id_token, read_json,
+)
 from peapod.errors import InputError
-from peapod.splits import EXPLANATION_SPLITS
 
 SEQUENCE_FILES = ("sequential_data.txt", "sequential.txt")
 NEGATIVE_FILES = ("negative_samples.txt", "negative.txt")
@@ -27,42 +29,12 @@ DATAMAPS_FILE = "datamaps.json"
 EXPLANATION_FILES = ("exp_splits.pkl", "explanation.json")
 MIN_SEQUENCE_LENGTH = 3  # leave-two-out needs at least one training item
 
-# Split names as the two explanation formats spell them, mapped to ours.
-_SPLIT_ALIASES = {"train": "train", "val": "valid", "valid": "valid", "validation": "valid", "test": "test"}
-
-
 def find_first(directory: str | Path, names: tuple[str, ...]) -> Path | None:
     for name in names:
         candidate = Path(directory) / name
         if candidate.exists():
             return candidate
     return None
-
-
-def decode_utf8(path: str | Path, data: bytes, where: int | str | None = None) -> str:
-    """``data`` as text, or an InputError saying why it is not UTF-8, at ``where`` or else at the
-    line of the first bad byte. NUL bytes are refused too: UTF-8 allows them, but in a text file
-    they mean UTF-16 or binary data."""
-    offset = data.find(b"\x00")
-    if offset >= 0:
-        reason, hint = "NUL byte", "; UTF-16 or binary data?"
-    else:
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            offset, reason, hint = exc.start, exc.reason, ""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        hint = "; it starts with a UTF-16 byte-order mark: save it as UTF-8"
-    if where is None:
-        where = data.count(b"\n", 0, offset) + 1
-        offset -= data.rfind(b"\n", 0, offset) + 1
-    raise InputError(path, f"not UTF-8 text ({reason} at byte {offset}{hint})", where)
-
-
-def is_id_token(text: str) -> bool:
-    """ASCII digits only: ``str.isdigit`` alone also accepts '²' (which ``int`` rejects) and other
-    scripts' digits."""
-    return text.isascii() and text.isdigit()
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
@@ -89,42 +61,6 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
         if not text.strip():
             raise InputError(path, "empty line", number)
         yield number, text
-
-
-class JSONObject(dict):
-    """A JSON object that gave some key more than once (``json`` silently keeps the last value)."""
-
-    duplicates: list[str]
-
-
-def _object_pairs(pairs: list[tuple[str, Any]]) -> dict:
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        obj = JSONObject(pairs)
-        seen: set[str] = set()
-        obj.duplicates = []
-        for key, _ in pairs:
-            if key in seen:
-                obj.duplicates.append(key)
-            seen.add(key)
-    return obj
-
-
-def duplicate_keys(obj: Any) -> list[str]:
-    """The keys a JSON object read by :func:`read_json` gave more than once."""
-    return getattr(obj, "duplicates", [])
-
-
-def read_json(path: Path) -> Any:
-    """Parse a UTF-8 JSON file; objects with a repeated key come back as :class:`JSONObject`, for
-    the caller to refuse where a repeat would lose data."""
-    data = path.read_bytes()
-    if not data.strip():
-        raise InputError(path, "file is empty")
-    try:
-        return json.loads(decode_utf8(path, data), object_pairs_hook=_object_pairs)
-    except json.JSONDecodeError as exc:
-        raise InputError(path, f"invalid JSON: {exc.msg} (column {exc.colno})", exc.lineno) from None
 
 
 def _parse_id_line(path: Path, number: int, text: str) -> list[int]:
@@ -260,120 +196,6 @@ def read_datamaps(path: str | Path) -> tuple[dict[int, str], dict[int, str]]:
         key = repeated[0]
         raise InputError(path, f"'{key}' is given twice (JSON readers keep only the last)", key)
     return _id_map(path, maps, "user"), _id_map(path, maps, "item")
-
-
-def _load_explanation_splits(path: Path) -> dict[str, tuple[str, list]]:
-    """{our split name: (the file's name for it, its records)}."""
-    if path.suffix == ".pkl":
-        splits = load_plain_pickle(path)
-    else:
-        splits = read_json(path)
-    if not isinstance(splits, dict):
-        raise InputError(path, f"expected a mapping of splits, got {type(splits).__name__}")
-    repeated = duplicate_keys(splits)
-    if repeated:
-        raise InputError(path, f"split {repeated[0]!r} is given twice")
-    unknown = [k for k in splits if k not in _SPLIT_ALIASES]
-    if unknown:
-        raise InputError(path, f"unknown split name {unknown[0]!r}; expected train, val and test")
-    result: dict[str, tuple[str, list]] = {}
-    for key, records in splits.items():
-        split = _SPLIT_ALIASES[key]
-        if split in result:
-            raise InputError(path, f"split {split!r} is given twice")
-        if not isinstance(records, list):
-            raise InputError(path, f"split {key!r} must be a list, not {type(records).__name__}", key)
-        result[split] = (key, records)
-    missing = [s for s in EXPLANATION_SPLITS if s not in result]
-    if missing:
-        raise InputError(path, f"split {missing[0]!r} is missing")
-    return result
-
-
-def _optional_float(path: Path, where: str, value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InputError(path, f"rating {value!r} is not a finite number", where)
-    return float(value)
-
-
-def _optional_int(path: Path, where: str, value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InputError(path, f"timestamp {value!r} is not an integer", where)
-    return value
-
-
-def _numeric_id(path: Path, where: str, field: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, str)) or not is_id_token(str(value)):
-        raise InputError(path, f"'{field}' {value!r} is not a positive integer id", where)
-    return int(value)
-
-
-def read_explanations(
-    path: str | Path,
-    users: dict[int, str],
-    items: dict[int, str],
-) -> list[ExplanationRecord]:
-    """Read P5 ``exp_splits.pkl`` (raw reviewerID/asin) or POD ``explanation.json`` (numeric
-    user/item) into records in the dataset's id space."""
-    path = Path(path)
-    splits = _load_explanation_splits(path)
-    raw_format = path.suffix == ".pkl"
-    user_of_raw = {raw: uid for uid, raw in users.items()}
-    item_of_raw = {raw: iid for iid, raw in items.items()}
-    records: list[ExplanationRecord] = []
-    for split, (name, entries) in splits.items():
-        for index, entry in enumerate(entries):
-            where = f"{name}[{index}]"
-            if not isinstance(entry, dict):
-                raise InputError(path, f"expected a record mapping, got {type(entry).__name__}", where)
-            repeated = duplicate_keys(entry)
-            if repeated:
-                problem = f"field '{repeated[0]}' is given twice (JSON readers keep only the last)"
-                raise InputError(path, problem, where)
-            if raw_format:
-                needed = ("reviewerID", "asin", "explanation")
-            else:
-                needed = ("user", "item", "explanation")
-            for key in needed:
-                if key not in entry:
-                    raise InputError(path, f"missing field '{key}'", where)
-            if raw_format:
-                raw_user, raw_item = entry["reviewerID"], entry["asin"]  # only str can match a raw id
-                user_id = user_of_raw.get(raw_user) if isinstance(raw_user, str) else None
-                if user_id is None:
-                    raise InputError(path, f"reviewerID {raw_user!r} is not in datamaps.json", where)
-                item_id = item_of_raw.get(raw_item) if isinstance(raw_item, str) else None
-                if item_id is None:
-                    raise InputError(path, f"asin {raw_item!r} is not in datamaps.json", where)
-            else:
-                user_id = _numeric_id(path, where, "user", entry["user"])
-                item_id = _numeric_id(path, where, "item", entry["item"])
-                if user_id not in users:
-                    raise InputError(path, f"user {user_id} is not a known user id", where)
-                if item_id not in items:
-                    raise InputError(path, f"item {item_id} is not a known item id", where)
-            text = entry["explanation"]
-            if not isinstance(text, str) or not text.strip():
-                raise InputError(path, f"explanation must be non-empty text, got {text!r}", where)
-            feature = entry.get("feature")
-            if feature is not None and not isinstance(feature, str):
-                raise InputError(path, f"feature must be text, got {feature!r}", where)
-            records.append(
-                ExplanationRecord(
-                    split=split,
-                    user_id=user_id,
-                    item_id=item_id,
-                    explanation=text.strip(),
-                    feature=feature,
-                    rating=_optional_float(path, where, entry.get("overall", entry.get("rating"))),
-                    timestamp=_optional_int(path, where, entry.get("unixReviewTime", entry.get("time"))),
-                )
-            )
-    return records
 
 
 def check_ids_known(

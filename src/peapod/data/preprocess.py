@@ -8,7 +8,8 @@ from typing import Any
 
 from peapod.data.amazon import read_amazon_reviews
 from peapod.data.interactions import InteractionsSpec, read_interactions
-from peapod.data.p5 import read_explanations, read_p5_files
+from peapod.data.p5 import read_p5_files
+from peapod.data.p5_explanations import read_explanations
 from peapod.data.p5_sequences import ITEM_RENUMBERING_SEED
 from peapod.data.raw import RawDataset, renumber_items_at_random
 from peapod.data.tables import DatasetTables, TooFewNegatives, build_tables, write_dataset

@@ -4,7 +4,8 @@ For each user, the held-out target is ranked among target + negatives by the mod
 dot product of user and item vectors; PMF, BiVAE and LightGCN all rank by a monotone function of
 it). Ties are counted pessimistically: rank = number of negatives scoring >= the target, so a
 model that scores everything equal gets rank K, never a lucky hit. Ranks and metrics come from
-peapod.metrics (keys hr@k, ndcg@k at the paper's top-n cut-offs).
+peapod.metrics (keys hr@k, ndcg@k at the paper's top-n cut-offs). The embedding stage keeps each
+user's rank beside the means, so that the tables can show the row on the runs' own users.
 """
 
 from __future__ import annotations
@@ -55,6 +56,25 @@ def target_ranks(
     return ranks
 
 
+def candidate_ranks(
+    user_vectors: np.ndarray,
+    user_ids: np.ndarray,
+    item_vectors: np.ndarray,
+    item_ids: np.ndarray,
+    candidates: pa.Table,
+    split: str = "test",
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """(users (U,), each one's 0-based pessimistic target rank (U,), candidates per user) of one
+    split; stops naming a user or item of the candidates that has no vector."""
+    users, targets, negatives = candidate_arrays(candidates, split)
+    for name, ids, known in (("user", users, user_ids), ("item", np.concatenate([targets, negatives.ravel()]), item_ids)):
+        missing = np.setdiff1d(ids, known)
+        if len(missing):
+            raise ValueError(f"candidates name {len(missing)} {name}s without a vector (e.g. {int(missing[0])})")
+    ranks = target_ranks(user_vectors, user_ids, item_vectors, item_ids, users, targets, negatives)
+    return users, ranks, int(negatives.shape[1] + 1)
+
+
 def topn_metrics(
     user_vectors: np.ndarray,
     user_ids: np.ndarray,
@@ -63,11 +83,11 @@ def topn_metrics(
     candidates: pa.Table,
     split: str = "test",
 ) -> dict[str, float]:
-    users, targets, negatives = candidate_arrays(candidates, split)
-    for name, ids, known in (("user", users, user_ids), ("item", np.concatenate([targets, negatives.ravel()]), item_ids)):
-        missing = np.setdiff1d(ids, known)
-        if len(missing):
-            raise ValueError(f"candidates name {len(missing)} {name}s without a vector (e.g. {int(missing[0])})")
-    ranks = target_ranks(user_vectors, user_ids, item_vectors, item_ids, users, targets, negatives)
+    _, ranks, n_candidates = candidate_ranks(user_vectors, user_ids, item_vectors, item_ids, candidates, split)
+    return metrics_of_ranks(ranks, n_candidates)
+
+
+def metrics_of_ranks(ranks: np.ndarray, n_candidates: int) -> dict[str, float]:
+    """The top-n HR/NDCG of these ranks, with the number of users and of candidates per user."""
     metrics = mean_ranking_metrics(ranks, RANKING_KS["topn"]["hr"], RANKING_KS["topn"]["ndcg"])
-    return metrics | {"users": int(len(users)), "candidates": int(negatives.shape[1] + 1)}
+    return metrics | {"users": int(len(ranks)), "candidates": int(n_candidates)}

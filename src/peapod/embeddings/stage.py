@@ -9,7 +9,7 @@ from typing import Any
 
 from peapod.data.tables import read_table
 from peapod.embeddings import SOURCES, fit_embeddings, settings_for
-from peapod.embeddings.evaluate import topn_metrics
+from peapod.embeddings.evaluate import candidate_ranks, metrics_of_ranks
 from peapod.embeddings.interactions import read_train_interactions
 from peapod.embeddings.io import write_item_embeddings, write_user_embeddings
 from peapod.embeddings.user_file import load_user_file
@@ -27,8 +27,10 @@ def train_embeddings(
     config: dict[str, Any],
 ) -> dict[str, Any]:
     """``tables``: paths of sequences, users, items, candidates; ``outputs``: embeddings, metrics and
-    item_embeddings (the item factors, for generator.item_init: cf; optional);
-    ``config``: the workflow's ``embeddings`` section. Returns the metrics record."""
+    item_embeddings (the item factors, for generator.item_init: cf; optional); ``config``: the
+    workflow's ``embeddings`` section. Returns the metrics record: the test metrics under ``test``
+    and, for a source with item vectors, each user's test rank under ``per_user``
+    ({split, user_id: [...], rank: [...]})."""
     if cf_model not in SOURCES:
         raise ValueError(f"unknown embedding source {cf_model!r}; expected one of {SOURCES}")
     interactions = read_train_interactions(tables["sequences"], tables["users"], tables["items"])
@@ -70,13 +72,18 @@ def train_embeddings(
     }
     if embeddings.item_vectors is not None:
         candidates = read_table(tables["candidates"], "candidates")
-        record["test"] = topn_metrics(
+        users, ranks, n_candidates = candidate_ranks(
             embeddings.user_vectors, embeddings.user_ids, embeddings.item_vectors, embeddings.item_ids, candidates, "test"
         )
+        record["test"] = metrics_of_ranks(ranks, n_candidates)
+        per_user = {"split": "test", "user_id": users.tolist(), "rank": ranks.tolist()}
         log.info("%s test metrics: %s", cf_model, record["test"])
     else:
         record["test"] = None
         record["note"] = "no item vectors from this source: no top-n metrics"
+        per_user = None
     record["provenance"] = provenance()
+    if per_user is not None:  # last, so the file opens on its metrics: each user's rank, so the tables
+        record["per_user"] = per_user  # can restrict this row to the users the runs were evaluated on
     write_json(record, outputs["metrics"])
     return record

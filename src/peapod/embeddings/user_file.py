@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from peapod.data.p5 import decode_utf8, is_id_token
+from peapod.data.textfiles import decode_utf8, is_id_token
 from peapod.embeddings.base import CFEmbeddings
 from peapod.errors import InputError
 

@@ -25,132 +25,39 @@ generation, with per-user results.
   rouge-score F1; method ``beam``) and/or as the ``reference`` code scored them (reference cut to
   the training target's tokens and decoded, n-gram-set ROUGE, ROUGE-L with beta = P/R; method
   ``beam_reference``).
+
+The settings and the held-out data are peapod.evaluation.inputs', the step on files (load a run,
+evaluate, write its outputs) peapod.evaluation.stage'; both are re-exported here.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import time
-from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import torch
 
-from peapod.data.tables import GENERATOR_TABLES, item_catalogue, read_tables, table_paths, user_sequences
-from peapod.evaluation.results import bucket_summary, metrics_table
+from peapod.evaluation.inputs import (  # noqa: F401 (re-exported: the settings and data, as before the split)
+    EXPLANATION_SCORING, TOPN_METHODS, EvalData, EvalSettings,
+)
+from peapod.evaluation.stage import (  # noqa: F401 (re-exported: the step on files, as before the split)
+    evaluate_run, evaluate_run_directory, evaluate_run_files,
+)
 from peapod.evaluation.text_metrics import bleu4, mean_rows, per_pair_rouge, reference_style_rouge
 from peapod.evaluation.trie import ItemTrie
 from peapod.generator.config import TASKS
 from peapod.generator.data import collate, fill
 from peapod.generator.decoding import UNFINISHED, BeamLists, beam_diagnostics, beam_lists, lookup_table
 from peapod.generator.tokenization import encode_with_whole_words, explanation_targets, item_target_texts
-from peapod.generator.runtime import autocast, describe_precision, pick_device, to_device
+from peapod.generator.runtime import autocast, to_device
 from peapod.metrics import rank_from_scores, rank_in_list, task_ranking_metrics
 from peapod.progress import Progress
-from peapod.sampling import UserSample, stratified_sample
-from peapod.splits import EVAL_SPLITS, held_out_target, history_before
+from peapod.splits import held_out_target, history_before
 
 log = logging.getLogger(__name__)
 
 CANDIDATE_SHUFFLE_SEED = 2022  # fixed order of each user's 100 candidates in the top-n prompt
-
-
-
-# Top-n methods: the paper's free beam search, beams restricted to the candidates, exact scoring, and
-# exact scoring under another user's prompt (a control: what item priors alone score).
-TOPN_METHODS = ("beam", "beam_candidates", "scoring", "scoring_blind")
-# Explanation scoring styles and the method name each one's metrics carry.
-EXPLANATION_SCORING = {"standard": "beam", "reference": "beam_reference"}
-# Which method stands for the paper's numbers is peapod.aggregate.methods' to say.
-
-
-@dataclass
-class EvalSettings:
-    split: str = "test"  # test | valid
-    beams: int = 20  # beam width of sequential and top-n generation
-    top_k: int = 10  # items returned per user by beam search
-    constrained: bool = False  # sequential: restrict beams to catalogue ids (prefix trie); the paper decodes freely
-    topn_methods: tuple[str, ...] = TOPN_METHODS  # top-n protocols to run (TOPN_METHODS)
-    explanation_scoring: tuple[str, ...] = ("standard", "reference")  # EXPLANATION_SCORING styles
-    explanation_beams: int = 7  # = the protocol's 21 beams in 3 groups without diversity penalty
-    explanation_min_length: int = 10  # generated explanation length bounds (tokens)
-    explanation_max_length: int = 50
-    batch_size: int = 32  # inference batch size (prompts)
-    scoring_memory_mib: float = 4096  # working-memory budget of exact candidate scoring
-    sample_users: int | None = None  # evaluate a fixed sample of this many users (stratified by history); None: all
-    sample_seed: int = 2022  # seed of that sample (the same users for every run)
-    progress_seconds: float = 30.0  # a progress line per task at least this often (users done, rate, ETA)
-    max_users: int | None = None  # evaluate only the first N users / explanations (benchmarks)
-
-    def __post_init__(self) -> None:
-        if self.split not in EVAL_SPLITS:
-            raise ValueError(f"split must be test or valid, not {self.split!r}")
-        self.topn_methods = tuple(self.topn_methods)
-        self.explanation_scoring = tuple(self.explanation_scoring)
-        unknown = set(self.topn_methods) - set(TOPN_METHODS)
-        if unknown:
-            raise ValueError(f"unknown top-n methods {sorted(unknown)}; known: {list(TOPN_METHODS)}")
-        unknown = set(self.explanation_scoring) - set(EXPLANATION_SCORING)
-        if unknown or not self.explanation_scoring:
-            raise ValueError(f"explanation_scoring {list(self.explanation_scoring)} must be a non-empty subset of "
-                             f"{list(EXPLANATION_SCORING)}")
-        if self.top_k > self.beams:
-            raise ValueError("top_k cannot exceed the number of beams")
-        if self.sample_users is not None and self.sample_users < 1:
-            raise ValueError(f"sample_users must be >= 1 or None, not {self.sample_users}")
-
-
-@dataclass
-class EvalData:
-    """The held-out prompts of one split, from the data stage's tables."""
-
-    sequences: dict[int, np.ndarray]  # user -> all items in time order
-    candidates: pd.DataFrame  # user_id, target, negatives of the split
-    explanations: pd.DataFrame  # user_id, item_id, explanation of the split
-    catalogue: np.ndarray  # all item ids
-    sample: UserSample | None = None  # set when only a sample of the split's users is evaluated
-
-    @classmethod
-    def from_tables(cls, tables: dict[str, pa.Table], split: str) -> "EvalData":
-        cand, exp = tables["candidates"].to_pandas(), tables["explanations"].to_pandas()
-        return cls(
-            user_sequences(tables["sequences"]),
-            cand[cand["split"] == split].sort_values("user_id").reset_index(drop=True),
-            exp[exp["split"] == split].reset_index(drop=True),
-            item_catalogue(tables["items"]),
-        )
-
-    @classmethod
-    def from_files(cls, paths: dict[str, str | Path], split: str) -> "EvalData":
-        """From the data stage's files ({table name: path}; GENERATOR_TABLES)."""
-        return cls.from_tables(read_tables({name: paths[name] for name in GENERATOR_TABLES}), split)
-
-    @classmethod
-    def from_directory(cls, data_dir: str | Path, split: str) -> "EvalData":
-        return cls.from_files(table_paths(data_dir, GENERATOR_TABLES), split)
-
-    def history_lengths(self, users, split: str) -> np.ndarray:
-        """Items before the held-out target of ``split`` (test: all but the last; valid: all but two)."""
-        return np.asarray([len(history_before(self.sequences[int(u)], split)) for u in users], np.int64)
-
-    def sampled(self, n: int, seed: int, split: str) -> "EvalData":
-        """Only a fixed sample of ``n`` users, stratified by history length (see
-        peapod.sampling); every task keeps just those users' prompts."""
-        users = np.asarray(sorted(self.sequences), np.int64)
-        sample = stratified_sample(users, self.history_lengths(users, split), n, seed)
-        keep = set(sample.users.tolist())
-        return EvalData(
-            {u: s for u, s in self.sequences.items() if u in keep},
-            self.candidates[self.candidates["user_id"].isin(keep)].reset_index(drop=True),
-            self.explanations[self.explanations["user_id"].isin(keep)].reset_index(drop=True),
-            self.catalogue,
-            sample,
-        )
 
 
 class RunEvaluator:
@@ -359,97 +266,3 @@ class RunEvaluator:
             return []
         ids = explanation_targets(self.tokenizer, texts, self.cfg.explanation_length)
         return [t.strip() for t in self.tokenizer.batch_decode(ids, skip_special_tokens=True)]
-
-
-def evaluate_run(evaluator: RunEvaluator, data: EvalData) -> dict[str, Any]:
-    """Every task the data supports; returns per-user results, tidy metrics, generated texts,
-    the history-bucket summary and timings."""
-    timings: dict[str, float] = {}
-    frames = []
-    t0 = time.perf_counter()
-    frames.append(evaluator.sequential(data))
-    timings["sequential"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    frames.append(evaluator.topn(data))
-    timings["topn"] = time.perf_counter() - t0
-    texts = pd.DataFrame(columns=["user_id", "item_id", "reference", "reference_as_trained", "generated"])
-    corpus: dict[str, dict[str, float]] = {}
-    if len(data.explanations):
-        t0 = time.perf_counter()
-        exp_rows, texts, corpus = evaluator.explanation(data)
-        frames.append(exp_rows)
-        timings["explanation"] = time.perf_counter() - t0
-    else:
-        log.warning("no %s explanations: the explanation task is not evaluated", evaluator.s.split)
-    per_user = pd.concat(frames, ignore_index=True)
-    per_user.insert(3, "split", evaluator.s.split)
-    per_user["rank"] = per_user["rank"].astype("Int64")
-    tidy = metrics_table(per_user)
-    # Explanation: the paper's corpus-level BLEU-4 and mean ROUGE replace per-user means.
-    tidy = tidy[tidy["task"] != "explanation"]
-    corpus_rows = pd.DataFrame(
-        [{"task": "explanation", "method": method, "split": evaluator.s.split, "metric": k, "value": float(v)}
-         for method, values in corpus.items() for k, v in values.items()]
-    )
-    tidy = pd.concat([tidy, corpus_rows], ignore_index=True) if len(corpus_rows) else tidy.reset_index(drop=True)
-    return {"per_user": per_user, "metrics": tidy, "texts": texts, "buckets": bucket_summary(per_user),
-            "timings": timings, "settings": asdict(evaluator.s)}
-
-
-def evaluate_run_directory(run_dir: str | Path, data_dir: str | Path, templates_path: str | Path,
-                           settings: EvalSettings, outputs: dict[str, str | Path],
-                           device: str | torch.device | None = None,
-                           cf_files: tuple[str | Path, str | Path] | None = None) -> dict[str, Any]:
-    """evaluate_run_files on a run directory and a data directory laid out as the workflow writes
-    them (for interactive use and tests)."""
-    from peapod.generator.checkpoint import model_files
-
-    run = {**model_files(run_dir), "run": Path(run_dir) / "run.json"}
-    return evaluate_run_files(run, table_paths(data_dir, GENERATOR_TABLES), templates_path, settings, outputs,
-                              device, cf_files)
-
-
-def evaluate_run_files(run: dict[str, str | Path], tables: dict[str, str | Path], templates_path: str | Path,
-                       settings: EvalSettings, outputs: dict[str, str | Path],
-                       device: str | torch.device | None = None,
-                       cf_files: tuple[str | Path, str | Path] | None = None) -> dict[str, Any]:
-    """Load a trained run, evaluate it and write ``outputs``: metrics (tidy Parquet), per_user
-    (Parquet), texts (generated explanations beside references, Parquet), buckets (CSV) and
-    summary (JSON: settings, timings, provenance). Every file is written atomically.
-    ``run``: the trained run's files by role (peapod.generator.checkpoint.MODEL_FILES, and run:
-    its run.json); ``tables``: the data stage's files by table name.
-    ``cf_files``: the run's (embeddings, neighbours) files, checked against the hashes it recorded."""
-    from peapod.generator.checkpoint import load_model_files
-    from peapod.generator.data import Templates
-    from peapod.io import atomic_path, write_json
-    from peapod.provenance import provenance
-
-    dev = pick_device(str(device) if device else None)
-    model, tokenizer, meta = load_model_files(run, dev, cf_files)
-    run_dir = Path(run["model"]).parent
-    log.info("evaluating %s: %s", run_dir, describe_precision(dev))
-    data = EvalData.from_files(tables, settings.split)
-    if settings.sample_users is not None:
-        data = data.sampled(settings.sample_users, settings.sample_seed, settings.split)
-        log.info("evaluating a fixed sample of %d of %d users (seed %d, stratified by history length: %s)",
-                 len(data.sample.users), data.sample.total, data.sample.seed, data.sample.strata)
-    evaluator = RunEvaluator(model, tokenizer, Templates.load(templates_path), settings, data.catalogue, dev)
-    result = evaluate_run(evaluator, data)
-    for key in ("metrics", "per_user", "texts"):
-        with atomic_path(outputs[key]) as tmp:
-            result[key].to_parquet(tmp, index=False)
-    with atomic_path(outputs["buckets"]) as tmp:
-        result["buckets"].to_csv(tmp, index=False)
-    # The run's own record (seed, generator config) travels with its metrics.
-    run_record = Path(run["run"])
-    trained = json.loads(run_record.read_text()) if run_record.exists() else {}
-    summary = {"run": str(run_dir), "seed": trained.get("seed"), "generator_config": trained.get("config"),
-               "device": str(dev), "precision": describe_precision(dev), "settings": result["settings"],
-               "timings_s": result["timings"],
-               "users": {"evaluated": len(data.sequences), "of": data.sample.total if data.sample else len(data.sequences),
-                         "sample": data.sample.to_dict() if data.sample else None},
-               "metrics": {f"{r.task}/{r.method}/{r.metric}": r.value for r in result["metrics"].itertuples()},
-               "provenance": provenance()}
-    write_json(summary, outputs["summary"])
-    log.info("evaluated %s on %s in %s", run_dir, settings.split, {k: round(v, 1) for k, v in result["timings"].items()})
-    return result

@@ -30,16 +30,21 @@ def run_metrics_inputs(wildcards):
 
 def baseline_inputs(wildcards):
     """The data stage's tables (most popular, the id-order probes), every configured CF model's own
-    metrics and every trained baseline run of the dataset (run_<model>_seed<seed>)."""
+    metrics and the per-user results of every trained baseline run of the dataset (run_<model>_seed<seed>)."""
     cf = {f"cf_{m}": paths.CF_METRICS.format(dataset=wildcards.dataset, cf_model=m)
           for m in cf_models_on(wildcards.dataset)}
-    cf.update({f"run_{m}_seed{s}": paths.baseline_file("metrics.parquet").format(dataset=wildcards.dataset, baseline=m, seed=s)
+    cf.update({f"run_{m}_seed{s}": paths.baseline_file("per_user.parquet").format(dataset=wildcards.dataset, baseline=m, seed=s)
                for m in baseline_models_on(wildcards.dataset) for s in BASELINE_SEEDS})
     kept = set(existing_or_all(list(cf.values())))
     return {
         **data_tables(wildcards, ("sequences", "candidates")),
         **{name: path for name, path in cf.items() if path in kept},
     }
+
+
+def baseline_user_settings(wildcards):
+    """The evaluation's user sample (sample_users, sample_seed): the baseline rows are on the same users."""
+    return {key: config["evaluation"][key] for key in ("sample_users", "sample_seed")}
 
 
 def baseline_tables(wildcards):
