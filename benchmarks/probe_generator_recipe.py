@@ -110,7 +110,8 @@ def main() -> None:
     t0 = time.perf_counter()
     final = Validation.build(s.batches, args.users, ("sequential", "topn"))
     blind = Validation.build(s.batches, args.users, ("topn",), blind=True)
-    record = {"tag": args.tag, "variant": args.variant, "seed": args.seed, "overrides": json.loads(args.overrides),
+    record = {"tag": args.tag, "config": Path(args.config).name, "data": args.data, "variant": args.variant,
+              "seed": args.seed, "overrides": json.loads(args.overrides),
               "samples": samples, "epochs_of_schedule": round(samples / per_epoch, 3), "schedule_epochs": cfg.epochs,
               "train_seconds": round(train_seconds, 1), "samples_per_second": round(samples / train_seconds, 1),
               "users": len(final.topn_target_index)}
