@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from peapod.generator.data import Batches
+from peapod.generator.reference import use_hugging_face_forward
 
 from tests.generator_helpers import small_generator_inputs, small_model, templates
 from tests.test_training_speed import GRAD_ATOL, GRAD_RTOL, LOSS_RTOL, padded_batches
@@ -22,7 +23,7 @@ def small(tmp_path_factory):
 def loss_and_grads(model, batch, hugging_face: bool, seed: int = 0):
     """(loss, logits, gradients): Hugging Face's ``T5ForConditionalGeneration.forward`` loss, or
     the training step's ``training_loss`` on the lean path (whose logits come from ``forward``)."""
-    model.hugging_face_forward = hugging_face
+    use_hugging_face_forward(model, hugging_face)
     model.zero_grad(set_to_none=True)
     torch.manual_seed(seed)  # the same dropout masks on both paths
     if hugging_face:
@@ -116,7 +117,7 @@ def test_encoder_outputs_scores_and_beams_equal_hugging_faces(small, case):
     out = {}
     with torch.no_grad():
         for hugging_face in (True, False):
-            model.hugging_face_forward = hugging_face
+            use_hugging_face_forward(model, hugging_face)
             encoded = model.encode(batch)[0].last_hidden_state
             generated = model.generate(batch, num_beams=5, num_return_sequences=5, max_new_tokens=6,
                                        output_scores=True, return_dict_in_generate=True)
@@ -130,7 +131,7 @@ def test_encoder_outputs_scores_and_beams_equal_hugging_faces(small, case):
     assert torch.equal(seq, seq_ref)
     assert torch.allclose(beam, beam_ref, atol=1e-5)
     # the packed scores of the lean path equal one Hugging Face pass per candidate
-    model.hugging_face_forward = False
+    use_hugging_face_forward(model, False)
     assert torch.allclose(cand, model.score_candidates_naive(batch, labels), atol=1e-5)
 
 
@@ -142,7 +143,7 @@ def training_losses(small, tmp_path, hugging_face: bool, steps: int, **overrides
     from peapod.generator.train import open_session, train_step
 
     model, tok, cfg = small_model(small, batch_size=6, learning_rate=1e-3, **overrides)
-    model.hugging_face_forward = hugging_face
+    use_hugging_face_forward(model, hugging_face)
     s = open_session(cfg, small[0], templates(), 0, tmp_path / str(hugging_face), torch.device("cpu"), model, tok,
                      None)
     if hugging_face:
@@ -187,7 +188,7 @@ def test_cpu_training_forms_no_dense_embedding_gradient(small):
     assert lookups and all(sparse and size == both for sparse, size in lookups), (lookups, both)
     loss.backward()
     assert not model.t5.shared.weight.grad.is_sparse
-    model.hugging_face_forward = True  # the reference forms both (so the checks can fail)
+    use_hugging_face_forward(model, True)  # the reference forms both (so the checks can fail)
     with profile() as prof:
         loss = model(batch).loss
     assert "aten::scatter_add_" in {event.key for event in prof.key_averages()}
@@ -218,7 +219,7 @@ def test_bf16_autocast_losses_and_gradients_match_hugging_face(small):
     batch = next(iter(padded_batches(small, cfg, tok).values()))
     out = {}
     for hugging_face in (True, False):
-        model.hugging_face_forward = hugging_face
+        use_hugging_face_forward(model, hugging_face)
         model.zero_grad(set_to_none=True)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             loss = model(batch).loss if hugging_face else model.training_loss(batch)

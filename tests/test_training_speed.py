@@ -10,6 +10,7 @@ import torch
 
 from peapod.generator import attention
 from peapod.generator.data import Batches
+from peapod.generator.reference import use_hugging_face_forward
 from peapod.generator.runtime import autocast, compute_dtype, cpu_has_native_bf16, set_precision
 
 from tests.generator_helpers import small_generator_inputs, small_model, templates
@@ -56,7 +57,7 @@ def loss_and_grads(model, batch):
 @pytest.mark.parametrize("variant", ["mha", "none"])
 def test_training_losses_and_gradients_equal_hugging_faces_sdpa(small, variant):
     model, tok, cfg = small_model(small, user_prompt=variant, batch_size=6)
-    model.hugging_face_forward = True  # the attention functions serve Hugging Face's T5 (generate, the reference)
+    use_hugging_face_forward(model, True)  # the attention functions serve Hugging Face's T5 (generate, the reference)
     assert model.t5.config._attn_implementation == attention.ATTENTION
     model.train()
     for task, batch in padded_batches(small, cfg, tok).items():
@@ -75,7 +76,7 @@ def test_training_losses_and_gradients_equal_hugging_faces_sdpa(small, variant):
 
 def test_beams_and_candidate_scores_equal_hugging_faces_sdpa(small):
     model, tok, cfg = small_model(small)
-    model.hugging_face_forward = True
+    use_hugging_face_forward(model, True)
     val = Batches(small[0], tok, templates(), cfg, seed=0).validation()
     batch = {k: v[:4] for k, v in val.batches["topn"][0].items()}
     labels = val.item_labels[torch.from_numpy(val.topn_candidates[:4, :20])]
@@ -96,7 +97,7 @@ def test_combined_mask_is_built_once_per_stack(small, monkeypatch):
     """The point of the module: one position-bias mask per stack, reused by every layer."""
     model, tok, cfg = small_model(small, tiny={"d_model": 32, "d_ff": 64, "num_layers": 3, "num_heads": 2,
                                                "vocab_size": 200})
-    model.hugging_face_forward = True
+    use_hugging_face_forward(model, True)
     batch = next(iter(padded_batches(small, cfg, tok).values()))
     built = []
     original = torch.where

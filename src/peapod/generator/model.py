@@ -163,9 +163,8 @@ class PeaPOD(nn.Module):
         self.cfg = cfg
         self.t5 = t5
         # Teacher-forced passes run peapod.generator.lean_t5 (the same arithmetic without Hugging
-        # Face's per-call machinery); True runs T5ForConditionalGeneration's own forward instead,
-        # the reference the equality tests compare against.
-        self.hugging_face_forward = False
+        # Face's per-call machinery); peapod.generator.reference switches a model to
+        # T5ForConditionalGeneration's own forward, the reference the equality tests compare against.
         float32_logits(t5)
         d = t5.config.d_model
         self.task_prompts = None
@@ -246,8 +245,6 @@ class PeaPOD(nn.Module):
     def encode(self, batch: dict[str, torch.Tensor], token_embeds: torch.Tensor | None = None):
         """Encoder outputs and the extended attention mask."""
         embeds, mask = self.encoder_inputs(batch, token_embeds)
-        if self.hugging_face_forward:
-            return self.t5.get_encoder()(inputs_embeds=embeds, attention_mask=mask), mask
         return BaseModelOutput(last_hidden_state=lean_t5.encoder_hidden(self.t5, embeds, mask)), mask
 
     def copy_source(self, batch: dict[str, torch.Tensor], encoded: torch.Tensor) -> CopySource | None:
@@ -281,12 +278,6 @@ class PeaPOD(nn.Module):
         """Hugging Face seq2seq output; ``.loss`` is the mean token cross-entropy over labels != -100
         and ``.logits`` the output layer's (the copy head's log-probabilities when it is on)."""
         labels = self.loss_labels(batch, labels)
-        if self.hugging_face_forward:
-            encoder_outputs, mask = self.encode(batch)
-            with self.copying_from(self.copy_source(batch, encoder_outputs.last_hidden_state)):
-                # the decoder's cross-attention sees the encoder mask, unless reproducing defect 2
-                return self.t5(encoder_outputs=encoder_outputs,
-                               attention_mask=mask if self.cfg.decoder_encoder_mask else None, labels=labels)
         hidden, source = self.teacher_forced(batch, labels)
         with self.copying_from(source):
             logits = self.t5.lm_head(hidden)
@@ -326,9 +317,6 @@ class PeaPOD(nn.Module):
                         ) -> tuple[torch.Tensor, torch.Tensor]:
         """(log p (B, T) of each target token, the targets ``loss_labels`` gives): the loss's terms."""
         labels = self.loss_labels(batch, labels)
-        if self.hugging_face_forward:
-            logits = self(batch, labels).logits.float()
-            return F.log_softmax(logits, dim=-1).gather(-1, labels.clamp_min(0)[..., None]).squeeze(-1), labels
         hidden, source = self.teacher_forced(batch, labels)
         return self.target_log_probs(hidden, labels.clamp_min(0), source), labels
 
@@ -368,10 +356,9 @@ class PeaPOD(nn.Module):
         it. Only the target tokens' log-probabilities are formed (``target_log_probs``), not the
         copy head's vocabulary-wide mixture.
 
-        With ``hugging_face_forward`` (the reference) the packed sequence goes through
-        ``T5ForConditionalGeneration.forward`` instead, which keeps a 4D boolean
-        ``decoder_attention_mask`` as given (``masking_utils._preprocess_mask_arguments``, read in
-        transformers 5.23.0). tests/test_generator.py checks both internals directly
+        Under ``peapod.generator.reference`` the packed sequence goes through
+        ``T5ForConditionalGeneration.forward`` instead (``packed_log_probs``). tests/test_generator.py
+        checks both internals directly
         (test_t5_passes_a_4d_decoder_mask_unchanged,
         test_t5_decoder_position_bias_depends_only_on_offsets) and the result against one forward
         pass per candidate (``score_candidates_naive``); each failure names the internal.
@@ -395,18 +382,20 @@ class PeaPOD(nn.Module):
             encoder_mask = mask[b0:b1] if self.cfg.decoder_encoder_mask else None
             inputs = decoder_inputs[b0:b1].reshape(b1 - b0, C * L)
             with self.copying_from(source.rows(slice(b0, b1)) if source is not None else None):
-                if self.hugging_face_forward:
-                    logits = self.t5(encoder_outputs=(hidden[b0:b1],), attention_mask=encoder_mask,
-                                     decoder_input_ids=inputs, decoder_attention_mask=allowed.expand(b1 - b0, 1, C * L, C * L),
-                                     use_cache=False).logits
-                    token_logp = log_softmax_at(logits.float(), tokens[b0:b1].reshape(b1 - b0, C * L))
-                else:
-                    decoded = lean_t5.decoder_hidden(self.t5, self.t5.decoder.embed_tokens(inputs), hidden[b0:b1],
-                                                     encoder_mask, self_allowed=allowed.view(1, 1, C * L, C * L))
-                    token_logp = self.target_log_probs(decoded, tokens[b0:b1].reshape(b1 - b0, C * L),
-                                                       self._copy_source)
+                token_logp = self.packed_log_probs(inputs, hidden[b0:b1], encoder_mask,
+                                                   allowed.view(1, 1, C * L, C * L),
+                                                   tokens[b0:b1].reshape(b1 - b0, C * L))
             scores.append((token_logp.view(b1 - b0, C, L) * keep[b0:b1]).sum(-1))
         return torch.cat(scores)
+
+    def packed_log_probs(self, decoder_inputs: torch.Tensor, encoded: torch.Tensor,
+                         encoder_mask: torch.Tensor | None, allowed: torch.Tensor, targets: torch.Tensor
+                         ) -> torch.Tensor:
+        """log p (b, C L) of ``targets`` for packed ``decoder_inputs`` (b, C L) against ``encoded``
+        (b, S, d), self-attention as ``allowed`` (1, 1, C L, C L); call inside ``copying_from``."""
+        decoded = lean_t5.decoder_hidden(self.t5, self.t5.decoder.embed_tokens(decoder_inputs), encoded,
+                                         encoder_mask, self_allowed=allowed)
+        return self.target_log_probs(decoded, targets, self._copy_source)
 
     @torch.no_grad()
     def score_candidates_naive(self, batch: dict[str, torch.Tensor], candidate_labels: torch.Tensor) -> torch.Tensor:
