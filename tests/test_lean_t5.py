@@ -103,8 +103,13 @@ def test_dropout_draws_the_same_masks_as_hugging_face(small):
     model, tok, cfg = small_model(small, batch_size=6, **CASES["dropout"])
     model.train()
     batch = next(iter(padded_batches(small, cfg, tok).values()))
-    first, _, _ = loss_and_grads(model, batch, hugging_face=False, seed=1)
+    first, _, grads = loss_and_grads(model, batch, hugging_face=False, seed=1)
+    reference, _, ref_grads = loss_and_grads(model, batch, hugging_face=True, seed=1)
     other, _, _ = loss_and_grads(model, batch, hugging_face=False, seed=2)
+    assert torch.allclose(first, reference, rtol=LOSS_RTOL, atol=0), (float(first), float(reference))
+    assert grads.keys() == ref_grads.keys()
+    for name, grad in grads.items():
+        assert torch.allclose(grad, ref_grads[name], atol=GRAD_ATOL, rtol=GRAD_RTOL), name
     assert not torch.allclose(first, other)
 
 
@@ -229,6 +234,44 @@ def test_bf16_autocast_losses_and_gradients_match_hugging_face(small):
                                               if p.grad is not None})
     (ref_loss, ref_grads), (loss, grads) = out[True], out[False]
     assert torch.allclose(loss, ref_loss, rtol=LOSS_RTOL, atol=0), (float(loss), float(ref_loss))
+    assert grads.keys() == ref_grads.keys(), set(grads) ^ set(ref_grads)  # no gradient only one path has
     for name, grad in grads.items():  # observed: 7e-8 of the largest entry
         scale = ref_grads[name].abs().max()
         assert (grad - ref_grads[name]).abs().max() <= 1e-4 * scale + 1e-7, name
+
+
+@pytest.mark.parametrize("internal", ["compute_bias", "n_heads", "key_value_proj_dim"])
+def test_a_missing_hugging_face_internal_stops_the_model_build_by_name(small, internal):
+    """The lean pass reads T5 internals; a transformers without one stops at model build with its
+    name and the supported range, not later with an AttributeError deep in a training step."""
+    from peapod.generator.lean_t5 import SUPPORTED_TRANSFORMERS, UnsupportedTransformers
+    from peapod.generator.model import PeaPOD
+
+    model, _, cfg = small_model(small, user_prompt="none")
+    attention = model.t5.decoder.block[0].layer[0].SelfAttention
+    if internal == "compute_bias":
+        attention.compute_bias = None  # an instance attribute hides the method
+    else:
+        delattr(attention, internal)
+    with pytest.raises(UnsupportedTransformers, match=f"decoder.block\\[0\\].layer\\[0\\].SelfAttention.{internal}") as error:
+        PeaPOD(model.t5, cfg)
+    assert SUPPORTED_TRANSFORMERS in str(error.value)
+
+
+def test_pyproject_states_the_supported_transformers_range_and_the_installed_one_is_in_it():
+    import tomllib
+
+    import transformers
+    from packaging.specifiers import SpecifierSet
+
+    from peapod.generator.lean_t5 import SUPPORTED_TRANSFORMERS
+    from tests.helpers import REPO
+
+    generator = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["generator"]
+    assert f"transformers{SUPPORTED_TRANSFORMERS}" in [d.replace(" ", "") for d in generator]
+    supported = SpecifierSet(SUPPORTED_TRANSFORMERS)
+    assert transformers.__version__ in supported
+    assert "5.17.0" in supported  # the GPU machine's (benchmarks/README.md, GPU figures)
+    pinned = next(line.split("==")[1].strip() for line in (REPO / "envs" / "constraints.txt").read_text().splitlines()
+                  if line.startswith("transformers=="))
+    assert pinned in supported

@@ -94,23 +94,33 @@ def test_beams_and_candidate_scores_equal_hugging_faces_sdpa(small):
 
 
 def test_combined_mask_is_built_once_per_stack(small, monkeypatch):
-    """The point of the module: one position-bias mask per stack, reused by every layer."""
+    """The point of the module: one position-bias mask per stack, reused by every layer, and it is
+    the position bias where attending is allowed and the dtype's minimum elsewhere."""
     model, tok, cfg = small_model(small, tiny={"d_model": 32, "d_ff": 64, "num_layers": 3, "num_heads": 2,
                                                "vocab_size": 200})
     use_hugging_face_forward(model, True)
     batch = next(iter(padded_batches(small, cfg, tok).values()))
-    built = []
-    original = torch.where
-    def where(condition, *rest, **kwargs):  # T5's position buckets use 2D wheres; the masks are 4D
-        if condition.dim() == 4:
-            built.append(tuple(condition.shape))
-        return original(condition, *rest, **kwargs)
+    received = []  # the additive mask each layer's attention is given, in call order
+    original = attention.biased_attention
 
-    monkeypatch.setattr(attention.torch, "where", where)
+    def recording(query, key, value, bias, *rest, **kwargs):
+        received.append(bias)
+        return original(query, key, value, bias, *rest, **kwargs)
+
+    monkeypatch.setattr(attention, "biased_attention", recording)
     with torch.no_grad():
         model(batch)
-    # encoder (padded: a boolean mask), decoder self-attention (causal), decoder cross-attention
-    assert len(built) == 3, f"{len(built)} masks built for 3 layers per stack: {built}"
+    assert len(received) == 9  # 3 encoder layers, then per decoder layer its self- and cross-attention
+    encoder, decoder_self, cross = received[:3], received[3::2], received[4::2]
+    for stack in (encoder, decoder_self, cross):
+        assert all(bias is stack[0] for bias in stack)  # one tensor shared by the stack's layers
+    assert len({id(encoder[0]), id(decoder_self[0]), id(cross[0])}) == 3
+    # the encoder's, built here from T5's own position bias and the padded batch's mask
+    _, mask = model.encoder_inputs(batch)
+    S = mask.shape[1]
+    bias = model.t5.encoder.block[0].layer[0].SelfAttention.compute_bias(S, S)
+    expected = torch.where(mask[:, None, None, :].bool(), bias, torch.finfo(bias.dtype).min)
+    assert not bool(mask.all()) and torch.equal(encoder[0], expected)
 
 
 def test_precision_setting(monkeypatch):

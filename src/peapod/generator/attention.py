@@ -24,8 +24,8 @@ the arithmetic beyond float rounding order:
 Masks are created exactly as for "sdpa" (the same mask function is registered under this name),
 so boolean 4D decoder masks reach the attention as given (``PeaPOD.score_candidates`` relies on
 it; tests/test_generator.py guards it). Every case this module does not handle (no position bias,
-a paged cache, GQA, and causal attention without a materialised mask, which T5 never asks for:
-its stacks always build their masks) goes to Hugging Face's own sdpa function.
+a paged cache, GQA, causal attention without a mask over more keys than queries, which T5 never
+asks for) goes to Hugging Face's own sdpa function.
 """
 
 from __future__ import annotations
@@ -37,29 +37,33 @@ import torch.nn.functional as F
 
 ATTENTION = "peapod_sdpa"
 
-# id(position bias) -> (weak reference to it, mask, combined additive mask). An entry
+# id(position bias) -> (weak reference to it, mask, is_causal, combined additive mask). An entry
 # lives as long as the stack's position bias does (one forward pass): the weak reference's callback
 # removes it, and the value never refers to the bias itself (autograd keeps graph nodes, not it).
 _combined: dict[int, tuple] = {}
 
 
-def combined_mask(position_bias: torch.Tensor, mask: torch.Tensor | None, q_length: int, kv_length: int,
-                  dtype: torch.dtype) -> torch.Tensor:
+def combined_mask(position_bias: torch.Tensor, mask: torch.Tensor | None, is_causal: bool,
+                  q_length: int, kv_length: int, dtype: torch.dtype) -> torch.Tensor:
     """The additive mask of ``sdpa_attention.create_position_bias_mask``: the position bias where
     attending is allowed and the dtype's minimum elsewhere (a float mask is added instead)."""
-    if mask is None:
+    if mask is None and not is_causal:
         return position_bias.to(dtype)
     key = id(position_bias)
     cached = _combined.get(key)
-    if cached is not None and cached[0]() is position_bias and cached[1] is mask \
-            and cached[2].dtype == dtype and cached[2].shape[-2:] == (q_length, kv_length):
-        return cached[2]
-    if mask.dtype == torch.bool:
+    if cached is not None and cached[0]() is position_bias and cached[1] is mask and cached[2] == is_causal \
+            and cached[3].dtype == dtype and cached[3].shape[-2:] == (q_length, kv_length):
+        return cached[3]
+    if mask is None:  # causal without a materialised mask
+        allowed = torch.ones(q_length, kv_length, dtype=torch.bool, device=position_bias.device).tril()
+        combined = additive_bias(position_bias, allowed.view(1, 1, q_length, kv_length), dtype)
+    elif mask.dtype == torch.bool:
         combined = additive_bias(position_bias, mask, dtype)
     else:
         combined = (position_bias + mask).to(dtype)
     combined = combined.contiguous()
-    _combined[key] = (weakref.ref(position_bias, lambda _, key=key: _combined.pop(key, None)), mask, combined)
+    _combined[key] = (weakref.ref(position_bias, lambda _, key=key: _combined.pop(key, None)), mask, is_causal,
+                      combined)
     return combined
 
 
@@ -83,12 +87,14 @@ def peapod_sdpa(module, query, key, value, attention_mask, dropout: float = 0.0,
     q_length, kv_length = query.shape[2], key.shape[2]
     grouped = getattr(module, "num_key_value_groups", 1) > 1
     causal = is_causal if is_causal is not None else getattr(module, "is_causal", True)
-    unmasked_causal = bool(q_length > 1 and attention_mask is None and causal)
-    if position_bias is None or grouped or unmasked_causal or kwargs.get("cache") is not None \
+    # T5's decoder self-attention in a full forward (Hugging Face's reference path, tested in
+    # tests/test_training_speed.py): causal with no materialised mask, as many keys as queries
+    causal = bool(q_length > 1 and attention_mask is None and causal)
+    if position_bias is None or grouped or (causal and kv_length != q_length) or kwargs.get("cache") is not None \
             or kwargs.get("softcap") is not None:
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
                                       is_causal=is_causal, position_bias=position_bias, **kwargs)
-    bias = combined_mask(position_bias, attention_mask, q_length, kv_length, query.dtype)
+    bias = combined_mask(position_bias, attention_mask, causal, q_length, kv_length, query.dtype)
     out = biased_attention(query, key, value, bias, dropout if module.training else 0.0,
                            1.0 if scaling is None else scaling)  # T5: unscaled scores
     return out.transpose(1, 2).contiguous(), None

@@ -165,6 +165,7 @@ class PeaPOD(nn.Module):
         # Teacher-forced passes run peapod.generator.lean_t5 (the same arithmetic without Hugging
         # Face's per-call machinery); peapod.generator.reference switches a model to
         # T5ForConditionalGeneration's own forward, the reference the equality tests compare against.
+        lean_t5.check_internals(t5)  # stops here, naming it, when transformers lacks an internal it reads
         float32_logits(t5)
         d = t5.config.d_model
         self.task_prompts = None
