@@ -214,6 +214,23 @@ def test_beams_restricted_to_candidates_are_each_users_own_candidates_across_bat
     assert (frame["share_candidates"] == 1.0).all() and (frame["top1_in_candidates"] == 1.0).all()
 
 
+def test_exact_scoring_ranks_each_users_own_target_across_batches(setup):
+    """Exact scoring over three batches of 8: each user's rank is its own target's among its own
+    scores, computed here from one batch of every user (a rank read against another row's target
+    would be off for most users; float noise between batchings is allowed as ties within 1e-4)."""
+    ev, data = evaluator(setup, topn_methods=("scoring",), max_users=24)
+    users, prompts, cands, target_index, _ = ev._topn_inputs(data)
+    assert len(users) > 2 * ev.s.batch_size
+    ranks = ev.topn(data).set_index("user_id")["rank"]
+    ev.s.batch_size = len(users)
+    (_, batch), = ev._batches("topn", users, ev._encode(prompts), "test")
+    scores = ev.model.score_candidates(batch, ev.item_labels[torch.as_tensor(np.stack(cands))]).numpy()
+    for i, user in enumerate(users):
+        truth = scores[i, target_index[i]]
+        ahead, tied = (scores[i] > truth + 1e-4).sum(), (scores[i] >= truth - 1e-4).sum() - 1
+        assert ahead <= ranks[user] <= tied, (user, ranks[user], ahead, tied)
+
+
 def test_candidate_scoring_ranks_the_preferred_item_first(setup):
     ev, data = evaluator(setup, topn_methods=("scoring", "beam"))
     users, prompts, cands, target_index, _ = ev._topn_inputs(data)

@@ -209,7 +209,7 @@ def test_finished_run_keeps_only_what_evaluation_needs(small, one_thread, monkey
     file is refused. The optional validation scoring runs after the export, and running out of
     memory there leaves the exported run standing."""
     from peapod.errors import InputError
-    from peapod.generator import train as T
+    from peapod.generator import validation as V
     from peapod.generator.checkpoint import load_model_dir
     from peapod.generator.collab import CollabSource
 
@@ -221,7 +221,7 @@ def test_finished_run_keeps_only_what_evaluation_needs(small, one_thread, monkey
         assert (tmp / "lean" / "model.safetensors").exists()  # exported before any scoring
         raise torch.OutOfMemoryError("simulated")
 
-    monkeypatch.setattr(T, "score_topn", out_of_memory)
+    monkeypatch.setattr(V, "score_topn", out_of_memory)
     summary = train_generator(cfg, data, templates(), 0, tmp / "lean", source.load(), cf_source=source)
     run = tmp / "lean"
     assert sorted(p.name for p in run.iterdir() if p.is_dir()) == []

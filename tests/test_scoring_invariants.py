@@ -142,3 +142,20 @@ def test_validation_loss_is_the_mean_over_real_target_tokens(small, overrides):
                 -1, batch["labels"][0][real][:, None]).sum())
             count += int(real.sum())
         assert got[task] == pytest.approx(total / count, rel=1e-5), task
+
+
+def test_learning_check_reads_each_users_own_target_across_batches(small):
+    """``validation.learning_check`` on a probe batched 4 at a time equals the same probe in one
+    batch: its beams and scores are read against each batch's own users' targets and candidates."""
+    from peapod.generator.data import Validation
+    from peapod.generator.validation import learning_check
+
+    model, tok, cfg = small_model(small)
+    points = {}
+    for size in (4, 64):
+        b = Batches(small[0], tok, templates(), cfg.with_overrides({"eval_batch_size": size}), seed=0)
+        probe = Validation.build(b, 12, ("sequential", "topn"))
+        assert len(probe.batches["topn"]) == (3 if size == 4 else 1)
+        points[size] = learning_check(model, probe, tok, b.catalogue, 10, torch.device("cpu"))
+        points[size].pop("curve_seconds")
+    assert points[4] == points[64]
