@@ -145,17 +145,48 @@ def test_validation_loss_is_the_mean_over_real_target_tokens(small, overrides):
 
 
 def test_learning_check_reads_each_users_own_target_across_batches(small):
-    """``validation.learning_check`` on a probe batched 4 at a time equals the same probe in one
-    batch: its beams and scores are read against each batch's own users' targets and candidates."""
+    """``validation.learning_check`` on a probe batched 4 at a time: a model made to put each user's
+    own validation target first (one token per item; a hook on the output layer) hits it for every
+    user of every batch, so HR@10 by beams is 1 for both tasks and the top-n beams sit inside the
+    prompts' own candidates. A batch read against another batch's targets would miss."""
     from peapod.generator.data import Validation
     from peapod.generator.validation import learning_check
 
-    model, tok, cfg = small_model(small)
-    points = {}
-    for size in (4, 64):
-        b = Batches(small[0], tok, templates(), cfg.with_overrides({"eval_batch_size": size}), seed=0)
-        probe = Validation.build(b, 12, ("sequential", "topn"))
-        assert len(probe.batches["topn"]) == (3 if size == 4 else 1)
-        points[size] = learning_check(model, probe, tok, b.catalogue, 10, torch.device("cpu"))
-        points[size].pop("curve_seconds")
-    assert points[4] == points[64]
+    model, tok, cfg = small_model(small, item_tokens="independent")
+    b = Batches(small[0], tok, templates(), cfg.with_overrides({"eval_batch_size": 4}), seed=0)
+    probe = Validation.build(b, 12, ("sequential", "topn"))
+    assert all(len(probe.batches[task]) == 3 for task in ("sequential", "topn"))
+    wanted = {}  # (task id, user) -> the token of that user's target item
+    for task in ("sequential", "topn"):
+        users = torch.cat([batch["user_ids"] for batch in probe.batches[task]]).tolist()
+        for user, item in zip(users, probe.targets[task].tolist()):
+            wanted[(int(probe.batches[task][0]["task_ids"][0]), user)] = tok.convert_tokens_to_ids(f"item_{item}")
+    start, now = model.t5.config.decoder_start_token_id, {}
+    generate = model.generate
+
+    def remembering(batch, **kwargs):  # which prompts' beams the output layer is scoring
+        now["tokens"] = torch.tensor([wanted[(int(t), int(u))] for t, u in zip(batch["task_ids"], batch["user_ids"])]
+                                     ).repeat_interleave(kwargs["num_beams"])
+        return generate(batch, **kwargs)
+
+    def boost(module, args, out):  # first step: the user's target item; then the end
+        if out.shape[1] != 1 or out.shape[0] != len(now["tokens"]):
+            return out  # teacher-forced scoring: untouched
+        first = (now["last"] == start)[:, None]
+        bias = torch.zeros_like(out[:, 0])
+        bias[torch.arange(len(bias)), now["tokens"]] = 40.0
+        ending = torch.zeros_like(bias)
+        ending[:, tok.eos_token_id] = 40.0
+        return out + torch.where(first, bias, ending)[:, None]
+
+    model.generate = remembering
+    hooks = [model.t5.decoder.register_forward_pre_hook(
+        lambda mod, args, kwargs: now.update(last=kwargs["input_ids"][:, -1]), with_kwargs=True),
+        model.t5.lm_head.register_forward_hook(boost)]
+    try:
+        point = learning_check(model, probe, tok, b.catalogue, 10, torch.device("cpu"))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    assert point["valid_hr10_sequential_beam"] == 1.0 and point["valid_hr10_topn_beam"] == 1.0, point
+    assert point["valid_topn_beam_in_candidates"] >= 0.1, point  # the first of ten beams, at least
