@@ -38,6 +38,7 @@ from bench_training import REFERENCE_SAMPLES_PER_S, TEMPLATES, build_model, make
 from peapod.generator.backbone import offline  # noqa: E402
 from peapod.generator.config import GeneratorConfig  # noqa: E402
 from peapod.generator.data import Batches, Templates  # noqa: E402
+from peapod.generator.reference import use_hugging_face_forward  # noqa: E402
 from peapod.generator.runtime import autocast, compile_model, describe_precision, pick_device, to_device  # noqa: E402
 from peapod.generator.tokenization import train_tokenizer  # noqa: E402
 
@@ -75,7 +76,7 @@ def train_throughput(size: dict, data, templates, tokenizer, device, reference_s
     cfg = generator_settings(size, reference_style)
     cf_dim = 64 if size["backbone"] == "tiny" else 512
     model = build_model(size["backbone"], tokenizer, data.n_users, cf_dim, cfg.neighbors, cfg, 0).to(device)
-    model.hugging_face_forward = reference_style  # the reference: Hugging Face's own T5 forward
+    use_hugging_face_forward(model, reference_style)  # the reference: Hugging Face's own T5 forward
     if compiled:
         compile_model(model, device)
     cuda = device.type == "cuda"

@@ -177,6 +177,60 @@ def test_free_topn_beams_keep_outside_ids_and_misses_in_place(setup, monkeypatch
     assert "prefix_allowed_tokens_fn" not in calls[0]
 
 
+def test_beam_ranks_reach_each_users_row_across_batches(setup, monkeypatch):
+    """Scripted beams that differ per user (the target at position user_id % 5, misses before it),
+    over five batches of 8 users: each user's rank is its own script's, so no batch after the
+    first is read into another user's row."""
+    ev, data = evaluator(setup, constrained=False)
+    target = {u: int(data.sequences[u][-1]) for u in data.sequences}
+    calls: list[dict] = []
+
+    def generate(batch, **kwargs):
+        calls.append(kwargs)
+        rows = []
+        for u in batch["user_ids"].tolist():
+            texts = ["no id"] * (u % 5) + [str(target[u])] + ["zz"] * kwargs["num_return_sequences"]
+            rows += [[ev.start] + ev.tokenizer(t)["input_ids"] for t in texts[: kwargs["num_return_sequences"]]]
+        width = max(map(len, rows))
+        return torch.tensor([row + [ev.tokenizer.pad_token_id] * (width - len(row)) for row in rows])
+
+    monkeypatch.setattr(ev.model, "generate", generate)
+    frame = ev.sequential(data)
+    assert len(calls) == 5 and len(frame) == SMALL.n_users
+    assert frame.set_index("user_id")["rank"].to_dict() == {u: u % 5 for u in data.sequences}
+
+
+def test_beams_restricted_to_candidates_are_each_users_own_candidates_across_batches(setup):
+    """The real ``beam_candidates`` search over several batches: every returned beam is an item
+    among its own user's 100 candidates (a batch after the first must not be restricted to
+    another user's)."""
+    ev, data = evaluator(setup, topn_methods=("beam_candidates",))
+    users, prompts, cands, _, _ = ev._topn_inputs(data)
+    assert len(users) > 2 * ev.s.batch_size
+    beams = ev._beam_rows("topn", users, ev._encode(prompts), "test", candidate_rows=cands)
+    for user, row, own in zip(users, beams.ranked(ev.in_catalogue), cands):
+        assert all(item is not None and item in set(own.tolist()) for item in row), (user, row)
+    frame = ev.topn(data)
+    assert (frame["share_candidates"] == 1.0).all() and (frame["top1_in_candidates"] == 1.0).all()
+
+
+def test_exact_scoring_ranks_each_users_own_target_across_batches(setup):
+    """Exact scoring over three batches of 8: each user's rank is its own target's among its own
+    scores, computed here from one batch of every user (a rank read against another row's target
+    would be off for most users; float noise between batchings is allowed as ties within 1e-4)."""
+    ev, data = evaluator(setup, topn_methods=("scoring",), max_users=24)
+    users, prompts, cands, target_index, _ = ev._topn_inputs(data)
+    assert len(users) > 2 * ev.s.batch_size
+    ranks = ev.topn(data).set_index("user_id")["rank"]
+    ev.s.batch_size = len(users)
+    (_, batch), = ev._batches("topn", users, ev._encode(prompts), "test")
+    scores = ev.model.score_candidates(batch, ev.item_labels[torch.as_tensor(np.stack(cands))]).numpy()
+    for i, user in enumerate(users):
+        truth = scores[i, target_index[i]]
+        ahead, tied = (scores[i] > truth + 1e-4).sum(), (scores[i] >= truth - 1e-4).sum() - 1
+        assert ahead <= ranks[user] <= tied, (user, ranks[user], ahead, tied)
+
+
 def test_candidate_scoring_ranks_the_preferred_item_first(setup):
     ev, data = evaluator(setup, topn_methods=("scoring", "beam"))
     users, prompts, cands, target_index, _ = ev._topn_inputs(data)

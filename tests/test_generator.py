@@ -17,6 +17,7 @@ from peapod.generator.collab import load_collaborative_inputs
 from peapod.generator.config import TASKS, GeneratorConfig, variant_config
 from peapod.generator.data import Batches, Templates
 from peapod.generator.model import PeaPOD
+from peapod.generator.reference import use_hugging_face_forward
 from peapod.generator.tokenization import ID_WORD, encode_with_whole_words, train_tokenizer
 from tests.generator_helpers import TINY, small_generator_inputs, small_model, templates
 from tests.helpers import REPO, assert_same_state_dict
@@ -232,7 +233,7 @@ def test_t5_passes_a_4d_decoder_mask_unchanged(small):
     ``masking_utils.create_causal_mask`` returns a 4D mask as-is instead of building its own."""
     data = small[0]
     model, tok, cfg = small_model(small)
-    model.hugging_face_forward = True  # the reference path (tests/test_lean_t5.py compares the two)
+    use_hugging_face_forward(model, True)  # the reference path (tests/test_lean_t5.py compares the two)
     val = Batches(data, tok, templates(), cfg, seed=0).validation()
     batch = {k: v[:2] for k, v in val.batches["topn"][0].items()}
     labels = val.item_labels[torch.from_numpy(val.topn_candidates[:2, :5])]  # 2 prompts, 5 candidates

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from peapod.generator.data import Batches
+from peapod.generator.reference import use_hugging_face_forward
 
 from tests.generator_helpers import small_generator_inputs, small_model, templates
 from tests.test_training_speed import GRAD_ATOL, GRAD_RTOL, LOSS_RTOL, padded_batches
@@ -22,7 +23,7 @@ def small(tmp_path_factory):
 def loss_and_grads(model, batch, hugging_face: bool, seed: int = 0):
     """(loss, logits, gradients): Hugging Face's ``T5ForConditionalGeneration.forward`` loss, or
     the training step's ``training_loss`` on the lean path (whose logits come from ``forward``)."""
-    model.hugging_face_forward = hugging_face
+    use_hugging_face_forward(model, hugging_face)
     model.zero_grad(set_to_none=True)
     torch.manual_seed(seed)  # the same dropout masks on both paths
     if hugging_face:
@@ -102,8 +103,13 @@ def test_dropout_draws_the_same_masks_as_hugging_face(small):
     model, tok, cfg = small_model(small, batch_size=6, **CASES["dropout"])
     model.train()
     batch = next(iter(padded_batches(small, cfg, tok).values()))
-    first, _, _ = loss_and_grads(model, batch, hugging_face=False, seed=1)
+    first, _, grads = loss_and_grads(model, batch, hugging_face=False, seed=1)
+    reference, _, ref_grads = loss_and_grads(model, batch, hugging_face=True, seed=1)
     other, _, _ = loss_and_grads(model, batch, hugging_face=False, seed=2)
+    assert torch.allclose(first, reference, rtol=LOSS_RTOL, atol=0), (float(first), float(reference))
+    assert grads.keys() == ref_grads.keys()
+    for name, grad in grads.items():
+        assert torch.allclose(grad, ref_grads[name], atol=GRAD_ATOL, rtol=GRAD_RTOL), name
     assert not torch.allclose(first, other)
 
 
@@ -116,7 +122,7 @@ def test_encoder_outputs_scores_and_beams_equal_hugging_faces(small, case):
     out = {}
     with torch.no_grad():
         for hugging_face in (True, False):
-            model.hugging_face_forward = hugging_face
+            use_hugging_face_forward(model, hugging_face)
             encoded = model.encode(batch)[0].last_hidden_state
             generated = model.generate(batch, num_beams=5, num_return_sequences=5, max_new_tokens=6,
                                        output_scores=True, return_dict_in_generate=True)
@@ -130,7 +136,7 @@ def test_encoder_outputs_scores_and_beams_equal_hugging_faces(small, case):
     assert torch.equal(seq, seq_ref)
     assert torch.allclose(beam, beam_ref, atol=1e-5)
     # the packed scores of the lean path equal one Hugging Face pass per candidate
-    model.hugging_face_forward = False
+    use_hugging_face_forward(model, False)
     assert torch.allclose(cand, model.score_candidates_naive(batch, labels), atol=1e-5)
 
 
@@ -142,7 +148,7 @@ def training_losses(small, tmp_path, hugging_face: bool, steps: int, **overrides
     from peapod.generator.train import open_session, train_step
 
     model, tok, cfg = small_model(small, batch_size=6, learning_rate=1e-3, **overrides)
-    model.hugging_face_forward = hugging_face
+    use_hugging_face_forward(model, hugging_face)
     s = open_session(cfg, small[0], templates(), 0, tmp_path / str(hugging_face), torch.device("cpu"), model, tok,
                      None)
     if hugging_face:
@@ -187,7 +193,7 @@ def test_cpu_training_forms_no_dense_embedding_gradient(small):
     assert lookups and all(sparse and size == both for sparse, size in lookups), (lookups, both)
     loss.backward()
     assert not model.t5.shared.weight.grad.is_sparse
-    model.hugging_face_forward = True  # the reference forms both (so the checks can fail)
+    use_hugging_face_forward(model, True)  # the reference forms both (so the checks can fail)
     with profile() as prof:
         loss = model(batch).loss
     assert "aten::scatter_add_" in {event.key for event in prof.key_averages()}
@@ -218,7 +224,7 @@ def test_bf16_autocast_losses_and_gradients_match_hugging_face(small):
     batch = next(iter(padded_batches(small, cfg, tok).values()))
     out = {}
     for hugging_face in (True, False):
-        model.hugging_face_forward = hugging_face
+        use_hugging_face_forward(model, hugging_face)
         model.zero_grad(set_to_none=True)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             loss = model(batch).loss if hugging_face else model.training_loss(batch)
@@ -228,6 +234,44 @@ def test_bf16_autocast_losses_and_gradients_match_hugging_face(small):
                                               if p.grad is not None})
     (ref_loss, ref_grads), (loss, grads) = out[True], out[False]
     assert torch.allclose(loss, ref_loss, rtol=LOSS_RTOL, atol=0), (float(loss), float(ref_loss))
+    assert grads.keys() == ref_grads.keys(), set(grads) ^ set(ref_grads)  # no gradient only one path has
     for name, grad in grads.items():  # observed: 7e-8 of the largest entry
         scale = ref_grads[name].abs().max()
         assert (grad - ref_grads[name]).abs().max() <= 1e-4 * scale + 1e-7, name
+
+
+@pytest.mark.parametrize("internal", ["compute_bias", "n_heads", "key_value_proj_dim"])
+def test_a_missing_hugging_face_internal_stops_the_model_build_by_name(small, internal):
+    """The lean pass reads T5 internals; a transformers without one stops at model build with its
+    name and the supported range, not later with an AttributeError deep in a training step."""
+    from peapod.generator.lean_t5 import SUPPORTED_TRANSFORMERS, UnsupportedTransformers
+    from peapod.generator.model import PeaPOD
+
+    model, _, cfg = small_model(small, user_prompt="none")
+    attention = model.t5.decoder.block[0].layer[0].SelfAttention
+    if internal == "compute_bias":
+        attention.compute_bias = None  # an instance attribute hides the method
+    else:
+        delattr(attention, internal)
+    with pytest.raises(UnsupportedTransformers, match=f"decoder.block\\[0\\].layer\\[0\\].SelfAttention.{internal}") as error:
+        PeaPOD(model.t5, cfg)
+    assert SUPPORTED_TRANSFORMERS in str(error.value)
+
+
+def test_pyproject_states_the_supported_transformers_range_and_the_installed_one_is_in_it():
+    import tomllib
+
+    import transformers
+    from packaging.specifiers import SpecifierSet
+
+    from peapod.generator.lean_t5 import SUPPORTED_TRANSFORMERS
+    from tests.helpers import REPO
+
+    generator = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["generator"]
+    assert f"transformers{SUPPORTED_TRANSFORMERS}" in [d.replace(" ", "") for d in generator]
+    supported = SpecifierSet(SUPPORTED_TRANSFORMERS)
+    assert transformers.__version__ in supported
+    assert "5.17.0" in supported  # the GPU machine's (benchmarks/README.md, GPU figures)
+    pinned = next(line.split("==")[1].strip() for line in (REPO / "envs" / "constraints.txt").read_text().splitlines()
+                  if line.startswith("transformers=="))
+    assert pinned in supported

@@ -121,6 +121,18 @@ def test_tables_round_trip_and_leave_two_out_roles(demo_dir):
         assert not set(valid.loc[user, "negatives"]) & set(items)
 
 
+def test_each_split_holds_out_its_item_and_gives_the_history_before_it():
+    """peapod.splits by hand: test holds out the last item, valid the one before; each split's
+    history stops before its target (a validation prompt holding its own target would leak it)."""
+    from peapod.splits import held_out_items, held_out_target, history_before, role_of, training_items
+
+    items = [10, 11, 12, 13, 14]
+    assert held_out_target(items, "test") == 14 and history_before(items, "test") == [10, 11, 12, 13]
+    assert held_out_target(items, "valid") == 13 and history_before(items, "valid") == [10, 11, 12]
+    assert training_items(items) == [10, 11, 12] and held_out_items(items) == [13, 14]
+    assert [role_of(p, len(items)) for p in range(len(items))] == ["train"] * 3 + ["valid", "test"]
+
+
 def test_table_schemas_are_typed(demo_dir):
     import pyarrow as pa
 

@@ -52,6 +52,25 @@ def test_users_and_pairs_files_count_by_content_not_by_path(tmp_path):
     assert rr.request_name(None, rr.asked(DEFAULTS["recommend"], evaluation, "demo")) == name()
 
 
+def test_an_edited_pairs_file_is_a_new_request(tmp_path):
+    """Explanations are generated for the pairs file's rows: editing it must not reuse the outputs
+    of the earlier request (the same content at another path may)."""
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("user,item\nu1,i1\n")
+    before = name(pairs=str(pairs))
+    pairs.write_text("user,item\nu1,i2\n")
+    edited = name(pairs=str(pairs))
+    assert edited != before
+    (tmp_path / "copy.csv").write_text("user,item\nu1,i2\n")
+    assert name(pairs=str(tmp_path / "copy.csv")) == edited
+
+
+def test_missing_files_at_different_paths_are_different_requests(tmp_path):
+    for key in ("users", "pairs"):
+        a, b = name(**{key: str(tmp_path / "a.txt")}), name(**{key: str(tmp_path / "b.txt")})
+        assert a != b and name(**{key: str(tmp_path / "a.txt")}) == a, key
+
+
 def test_dataset_in_a_file_path_is_filled_and_a_missing_file_is_named(tmp_path):
     (tmp_path / "demo.txt").write_text("u1\n")
     request = ask(users=str(tmp_path / "{dataset}.txt"))

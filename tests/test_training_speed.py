@@ -10,6 +10,7 @@ import torch
 
 from peapod.generator import attention
 from peapod.generator.data import Batches
+from peapod.generator.reference import use_hugging_face_forward
 from peapod.generator.runtime import autocast, compute_dtype, cpu_has_native_bf16, set_precision
 
 from tests.generator_helpers import small_generator_inputs, small_model, templates
@@ -56,7 +57,7 @@ def loss_and_grads(model, batch):
 @pytest.mark.parametrize("variant", ["mha", "none"])
 def test_training_losses_and_gradients_equal_hugging_faces_sdpa(small, variant):
     model, tok, cfg = small_model(small, user_prompt=variant, batch_size=6)
-    model.hugging_face_forward = True  # the attention functions serve Hugging Face's T5 (generate, the reference)
+    use_hugging_face_forward(model, True)  # the attention functions serve Hugging Face's T5 (generate, the reference)
     assert model.t5.config._attn_implementation == attention.ATTENTION
     model.train()
     for task, batch in padded_batches(small, cfg, tok).items():
@@ -75,7 +76,7 @@ def test_training_losses_and_gradients_equal_hugging_faces_sdpa(small, variant):
 
 def test_beams_and_candidate_scores_equal_hugging_faces_sdpa(small):
     model, tok, cfg = small_model(small)
-    model.hugging_face_forward = True
+    use_hugging_face_forward(model, True)
     val = Batches(small[0], tok, templates(), cfg, seed=0).validation()
     batch = {k: v[:4] for k, v in val.batches["topn"][0].items()}
     labels = val.item_labels[torch.from_numpy(val.topn_candidates[:4, :20])]
@@ -93,23 +94,33 @@ def test_beams_and_candidate_scores_equal_hugging_faces_sdpa(small):
 
 
 def test_combined_mask_is_built_once_per_stack(small, monkeypatch):
-    """The point of the module: one position-bias mask per stack, reused by every layer."""
+    """The point of the module: one position-bias mask per stack, reused by every layer, and it is
+    the position bias where attending is allowed and the dtype's minimum elsewhere."""
     model, tok, cfg = small_model(small, tiny={"d_model": 32, "d_ff": 64, "num_layers": 3, "num_heads": 2,
                                                "vocab_size": 200})
-    model.hugging_face_forward = True
+    use_hugging_face_forward(model, True)
     batch = next(iter(padded_batches(small, cfg, tok).values()))
-    built = []
-    original = torch.where
-    def where(condition, *rest, **kwargs):  # T5's position buckets use 2D wheres; the masks are 4D
-        if condition.dim() == 4:
-            built.append(tuple(condition.shape))
-        return original(condition, *rest, **kwargs)
+    received = []  # the additive mask each layer's attention is given, in call order
+    original = attention.biased_attention
 
-    monkeypatch.setattr(attention.torch, "where", where)
+    def recording(query, key, value, bias, *rest, **kwargs):
+        received.append(bias)
+        return original(query, key, value, bias, *rest, **kwargs)
+
+    monkeypatch.setattr(attention, "biased_attention", recording)
     with torch.no_grad():
         model(batch)
-    # encoder (padded: a boolean mask), decoder self-attention (causal), decoder cross-attention
-    assert len(built) == 3, f"{len(built)} masks built for 3 layers per stack: {built}"
+    assert len(received) == 9  # 3 encoder layers, then per decoder layer its self- and cross-attention
+    encoder, decoder_self, cross = received[:3], received[3::2], received[4::2]
+    for stack in (encoder, decoder_self, cross):
+        assert all(bias is stack[0] for bias in stack)  # one tensor shared by the stack's layers
+    assert len({id(encoder[0]), id(decoder_self[0]), id(cross[0])}) == 3
+    # the encoder's, built here from T5's own position bias and the padded batch's mask
+    _, mask = model.encoder_inputs(batch)
+    S = mask.shape[1]
+    bias = model.t5.encoder.block[0].layer[0].SelfAttention.compute_bias(S, S)
+    expected = torch.where(mask[:, None, None, :].bool(), bias, torch.finfo(bias.dtype).min)
+    assert not bool(mask.all()) and torch.equal(encoder[0], expected)
 
 
 def test_precision_setting(monkeypatch):

@@ -24,7 +24,8 @@ the arithmetic beyond float rounding order:
 Masks are created exactly as for "sdpa" (the same mask function is registered under this name),
 so boolean 4D decoder masks reach the attention as given (``PeaPOD.score_candidates`` relies on
 it; tests/test_generator.py guards it). Every case this module does not handle (no position bias,
-a paged cache, GQA) goes to Hugging Face's own sdpa function.
+a paged cache, GQA, causal attention without a mask over more keys than queries, which T5 never
+asks for) goes to Hugging Face's own sdpa function.
 """
 
 from __future__ import annotations
@@ -83,18 +84,17 @@ def peapod_sdpa(module, query, key, value, attention_mask, dropout: float = 0.0,
     """An ``AttentionInterface`` function: (B, q, heads, d) output and no weights, as "sdpa"."""
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
+    q_length, kv_length = query.shape[2], key.shape[2]
     grouped = getattr(module, "num_key_value_groups", 1) > 1
-    if position_bias is None or grouped or kwargs.get("cache") is not None or kwargs.get("softcap") is not None:
+    causal = is_causal if is_causal is not None else getattr(module, "is_causal", True)
+    # T5's decoder self-attention in a full forward (Hugging Face's reference path, tested in
+    # tests/test_training_speed.py): causal with no materialised mask, as many keys as queries
+    causal = bool(q_length > 1 and attention_mask is None and causal)
+    if position_bias is None or grouped or (causal and kv_length != q_length) or kwargs.get("cache") is not None \
+            or kwargs.get("softcap") is not None:
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
                                       is_causal=is_causal, position_bias=position_bias, **kwargs)
-    q_length, kv_length = query.shape[2], key.shape[2]
-    is_causal = is_causal if is_causal is not None else getattr(module, "is_causal", True)
-    is_causal = bool(q_length > 1 and attention_mask is None and is_causal)
-    if is_causal and kv_length > q_length:  # as sdpa: the first q_length keys
-        key, value = key[:, :, :q_length], value[:, :, :q_length]
-        position_bias = position_bias[:, :, :, :q_length]
-        kv_length = q_length
-    bias = combined_mask(position_bias, attention_mask, is_causal, q_length, kv_length, query.dtype)
+    bias = combined_mask(position_bias, attention_mask, causal, q_length, kv_length, query.dtype)
     out = biased_attention(query, key, value, bias, dropout if module.training else 0.0,
                            1.0 if scaling is None else scaling)  # T5: unscaled scores
     return out.transpose(1, 2).contiguous(), None

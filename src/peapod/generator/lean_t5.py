@@ -28,6 +28,48 @@ import torch.nn.functional as F
 from peapod.generator.attention import additive_bias, biased_attention
 
 
+# The transformers releases whose T5 internals this module reads (pyproject.toml states the same
+# range; checked on 5.17 on a GPU and 5.23 here). check_internals stops at model build when one is gone.
+SUPPORTED_TRANSFORMERS = ">=5.17,<6"
+# What is read of each T5 attention, each T5 block's sublayers and each stack.
+_ATTENTION_INTERNALS = ("n_heads", "key_value_proj_dim", "q", "k", "v", "o", "dropout")
+_STACK_INTERNALS = ("block", "final_layer_norm", "dropout")
+
+
+class UnsupportedTransformers(RuntimeError):
+    """The installed transformers' T5 lacks an internal the lean pass reads."""
+
+
+def check_internals(t5) -> None:
+    """Stop with a message naming the missing internal when the installed transformers' T5 lacks
+    one that this module reads (``compute_bias``, ``n_heads``, ``key_value_proj_dim``, ...)."""
+    import transformers
+
+    def missing(what: str) -> UnsupportedTransformers:
+        return UnsupportedTransformers(
+            f"transformers {transformers.__version__}: T5 has no {what}, which peapod.generator.lean_t5 reads; "
+            f"install transformers{SUPPORTED_TRANSFORMERS} (the range pyproject.toml states)")
+
+    for name, stack in (("encoder", t5.encoder), ("decoder", t5.decoder)):
+        for attr in _STACK_INTERNALS:
+            if not hasattr(stack, attr):
+                raise missing(f"{name}.{attr}")
+        first = stack.block[0].layer[0].SelfAttention
+        if not callable(getattr(first, "compute_bias", None)):
+            raise missing(f"{name}.block[0].layer[0].SelfAttention.compute_bias")
+        for b, block in enumerate(stack.block):
+            attentions = [("layer[0].SelfAttention", block.layer[0].SelfAttention)]
+            if name == "decoder":
+                attentions.append(("layer[1].EncDecAttention", getattr(block.layer[1], "EncDecAttention", None)))
+            for where, attention in attentions:
+                for attr in _ATTENTION_INTERNALS:
+                    if not hasattr(attention, attr):
+                        raise missing(f"{name}.block[{b}].{where}.{attr}")
+            dense = getattr(block.layer[-1], "DenseReluDense", None)
+            if dense is None or not (hasattr(dense, "wi") or hasattr(dense, "wi_0")) or not hasattr(dense, "wo"):
+                raise missing(f"{name}.block[{b}].layer[-1].DenseReluDense (wi or wi_0/wi_1, wo)")
+
+
 def rms_norm(norm, hidden: torch.Tensor) -> torch.Tensor:
     """``T5LayerNorm``: variance in float32, no mean, no bias."""
     variance = hidden.to(torch.float32).pow(2).mean(-1, keepdim=True)

@@ -19,6 +19,7 @@ from transformers.modeling_outputs import BaseModelOutput, Seq2SeqLMOutput
 
 from peapod.generator import lean_t5
 from peapod.generator.config import TASKS, GeneratorConfig
+from peapod.generator.copy_head import CopyHead, CopySource  # noqa: F401 (re-exported: their old home)
 
 
 class MHAUserPrompt(nn.Module):
@@ -62,93 +63,6 @@ class MLPUserPrompt(nn.Module):
         return self.out(user).view(user.shape[0], self.prompt_length, self.d_model)
 
 
-class CopyHead(nn.Module):
-    """A pointer-generator output (See et al., 2017), a switch for backbones trained from scratch
-    (``generator.copy_head``). A pretrained T5 already copies tokens from its input; a T5 trained
-    from scratch on these tasks learns item priors and never starts to (docs/results/beauty-cpu.md).
-    This head gives copying a direct path: an attention of the decoder's output over the encoder's
-    token positions puts probability on the tokens found there, and a learned gate mixes it with
-    the vocabulary's softmax:
-
-        p(w) = g * softmax(lm_logits)(w) + (1 - g) * sum of attention over positions holding w
-
-    The head returns log p(w) in place of the logits (a normalised distribution, so the loss,
-    beam search and candidate scoring read it unchanged).
-    """
-
-    def __init__(self, d_model: int):
-        super().__init__()
-        self.query = nn.Linear(d_model, d_model, bias=False)
-        self.key = nn.Linear(d_model, d_model, bias=False)
-        self.gate = nn.Linear(d_model, 1)
-        self.scale = d_model ** -0.5
-
-    def forward(self, vocab_logits: torch.Tensor, hidden: torch.Tensor, source: "CopySource") -> torch.Tensor:
-        """log p (B', T, V) from the vocabulary logits and decoder outputs (B', T, d); B' is a
-        multiple r of the source's batch B (beams are repeated per prompt, as generate repeats
-        them), so the r rows of a prompt are scored as one (B, r T) block against its keys, never
-        copying the encoder's outputs per beam."""
-        rows, T, V = vocab_logits.shape
-        with torch.autocast(hidden.device.type, enabled=False):
-            hidden, attention, gate = self.attention_and_gate(hidden, source)
-            B, rT, _ = attention.shape
-            copied = vocab_logits.new_zeros(B, rT, V).scatter_add_(
-                -1, source.token_ids[:, None, :].expand(-1, rT, -1), attention)
-            probs = gate * torch.softmax(vocab_logits.reshape(B, rT, V), dim=-1) + (1.0 - gate) * copied
-            return torch.log(probs.clamp_min(torch.finfo(probs.dtype).tiny)).reshape(rows, T, V)
-
-    def target_log_probs(self, vocab_logits: torch.Tensor, hidden: torch.Tensor, source: "CopySource",
-                         targets: torch.Tensor) -> torch.Tensor:
-        """log p(target) (B', T): ``forward`` read at ``targets`` (B', T) alone. The copied mass of a
-        target is the attention on the positions holding it, and its vocabulary probability the
-        softmax there, so no vocabulary-wide mixture is formed (training loss, exact scoring)."""
-        rows, T, V = vocab_logits.shape
-        with torch.autocast(hidden.device.type, enabled=False):
-            hidden, attention, gate = self.attention_and_gate(hidden, source)
-            B, rT, _ = attention.shape
-            flat = targets.reshape(B, rT)
-            copied = (attention * (source.token_ids[:, None, :] == flat[:, :, None])).sum(-1)  # (B, rT)
-            logits = vocab_logits.reshape(B, rT, V)
-            vocabulary = torch.exp(logits.gather(-1, flat[..., None]).squeeze(-1) - torch.logsumexp(logits, dim=-1))
-            probs = gate.squeeze(-1) * vocabulary + (1.0 - gate.squeeze(-1)) * copied
-            return torch.log(probs.clamp_min(torch.finfo(probs.dtype).tiny)).reshape(rows, T)
-
-    def attention_and_gate(self, hidden: torch.Tensor, source: "CopySource"
-                           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(decoder outputs as (B, r T, d) float32, their attention over the source (B, r T, S),
-        the gate (B, r T, 1)); call with autocast off."""
-        B = source.token_ids.shape[0]
-        hidden = hidden.float().reshape(B, -1, hidden.shape[-1])
-        scores = (self.query(hidden) @ self.keys(source).transpose(-1, -2)) * self.scale  # (B, rT, S)
-        scores = scores.masked_fill(~source.copyable[:, None, :], torch.finfo(scores.dtype).min)
-        return hidden, torch.softmax(scores, dim=-1), torch.sigmoid(self.gate(hidden))
-
-    def keys(self, source: "CopySource") -> torch.Tensor:
-        """The key of every source position (B, S, d); computed once per source when no gradient is
-        taken (beam search calls the head once per step)."""
-        if torch.is_grad_enabled():
-            return self.key(source.encoded.float())
-        if source.cached_keys is None:
-            source.cached_keys = self.key(source.encoded.float())
-        return source.cached_keys
-
-
-class CopySource:
-    """What the copy head may copy for the prompts of one decoder call: the encoder's outputs
-    (B, S, d), the token id at each position (B, S) and where copying is allowed (B, S): real
-    tokens, not padding or the prompt vectors."""
-
-    def __init__(self, encoded: torch.Tensor, token_ids: torch.Tensor, copyable: torch.Tensor):
-        self.encoded, self.token_ids, self.copyable = encoded, token_ids, copyable
-        self.cached_keys: torch.Tensor | None = None  # the head's keys, kept during beam search
-
-    def rows(self, index) -> "CopySource":
-        return CopySource(self.encoded[index], self.token_ids[index], self.copyable[index])
-
-    def repeated(self, times: int) -> "CopySource":
-        return CopySource(*(t.repeat_interleave(times, 0) for t in (self.encoded, self.token_ids, self.copyable)))
-
-
 class PeaPOD(nn.Module):
     """Wraps (does not fork) ``T5ForConditionalGeneration``.
 
@@ -163,9 +77,9 @@ class PeaPOD(nn.Module):
         self.cfg = cfg
         self.t5 = t5
         # Teacher-forced passes run peapod.generator.lean_t5 (the same arithmetic without Hugging
-        # Face's per-call machinery); True runs T5ForConditionalGeneration's own forward instead,
-        # the reference the equality tests compare against.
-        self.hugging_face_forward = False
+        # Face's per-call machinery); peapod.generator.reference switches a model to
+        # T5ForConditionalGeneration's own forward, the reference the equality tests compare against.
+        lean_t5.check_internals(t5)  # stops here, naming it, when transformers lacks an internal it reads
         float32_logits(t5)
         d = t5.config.d_model
         self.task_prompts = None
@@ -246,8 +160,6 @@ class PeaPOD(nn.Module):
     def encode(self, batch: dict[str, torch.Tensor], token_embeds: torch.Tensor | None = None):
         """Encoder outputs and the extended attention mask."""
         embeds, mask = self.encoder_inputs(batch, token_embeds)
-        if self.hugging_face_forward:
-            return self.t5.get_encoder()(inputs_embeds=embeds, attention_mask=mask), mask
         return BaseModelOutput(last_hidden_state=lean_t5.encoder_hidden(self.t5, embeds, mask)), mask
 
     def copy_source(self, batch: dict[str, torch.Tensor], encoded: torch.Tensor) -> CopySource | None:
@@ -281,12 +193,6 @@ class PeaPOD(nn.Module):
         """Hugging Face seq2seq output; ``.loss`` is the mean token cross-entropy over labels != -100
         and ``.logits`` the output layer's (the copy head's log-probabilities when it is on)."""
         labels = self.loss_labels(batch, labels)
-        if self.hugging_face_forward:
-            encoder_outputs, mask = self.encode(batch)
-            with self.copying_from(self.copy_source(batch, encoder_outputs.last_hidden_state)):
-                # the decoder's cross-attention sees the encoder mask, unless reproducing defect 2
-                return self.t5(encoder_outputs=encoder_outputs,
-                               attention_mask=mask if self.cfg.decoder_encoder_mask else None, labels=labels)
         hidden, source = self.teacher_forced(batch, labels)
         with self.copying_from(source):
             logits = self.t5.lm_head(hidden)
@@ -326,9 +232,6 @@ class PeaPOD(nn.Module):
                         ) -> tuple[torch.Tensor, torch.Tensor]:
         """(log p (B, T) of each target token, the targets ``loss_labels`` gives): the loss's terms."""
         labels = self.loss_labels(batch, labels)
-        if self.hugging_face_forward:
-            logits = self(batch, labels).logits.float()
-            return F.log_softmax(logits, dim=-1).gather(-1, labels.clamp_min(0)[..., None]).squeeze(-1), labels
         hidden, source = self.teacher_forced(batch, labels)
         return self.target_log_probs(hidden, labels.clamp_min(0), source), labels
 
@@ -368,10 +271,9 @@ class PeaPOD(nn.Module):
         it. Only the target tokens' log-probabilities are formed (``target_log_probs``), not the
         copy head's vocabulary-wide mixture.
 
-        With ``hugging_face_forward`` (the reference) the packed sequence goes through
-        ``T5ForConditionalGeneration.forward`` instead, which keeps a 4D boolean
-        ``decoder_attention_mask`` as given (``masking_utils._preprocess_mask_arguments``, read in
-        transformers 5.23.0). tests/test_generator.py checks both internals directly
+        Under ``peapod.generator.reference`` the packed sequence goes through
+        ``T5ForConditionalGeneration.forward`` instead (``packed_log_probs``). tests/test_generator.py
+        checks both internals directly
         (test_t5_passes_a_4d_decoder_mask_unchanged,
         test_t5_decoder_position_bias_depends_only_on_offsets) and the result against one forward
         pass per candidate (``score_candidates_naive``); each failure names the internal.
@@ -395,18 +297,20 @@ class PeaPOD(nn.Module):
             encoder_mask = mask[b0:b1] if self.cfg.decoder_encoder_mask else None
             inputs = decoder_inputs[b0:b1].reshape(b1 - b0, C * L)
             with self.copying_from(source.rows(slice(b0, b1)) if source is not None else None):
-                if self.hugging_face_forward:
-                    logits = self.t5(encoder_outputs=(hidden[b0:b1],), attention_mask=encoder_mask,
-                                     decoder_input_ids=inputs, decoder_attention_mask=allowed.expand(b1 - b0, 1, C * L, C * L),
-                                     use_cache=False).logits
-                    token_logp = log_softmax_at(logits.float(), tokens[b0:b1].reshape(b1 - b0, C * L))
-                else:
-                    decoded = lean_t5.decoder_hidden(self.t5, self.t5.decoder.embed_tokens(inputs), hidden[b0:b1],
-                                                     encoder_mask, self_allowed=allowed.view(1, 1, C * L, C * L))
-                    token_logp = self.target_log_probs(decoded, tokens[b0:b1].reshape(b1 - b0, C * L),
-                                                       self._copy_source)
+                token_logp = self.packed_log_probs(inputs, hidden[b0:b1], encoder_mask,
+                                                   allowed.view(1, 1, C * L, C * L),
+                                                   tokens[b0:b1].reshape(b1 - b0, C * L))
             scores.append((token_logp.view(b1 - b0, C, L) * keep[b0:b1]).sum(-1))
         return torch.cat(scores)
+
+    def packed_log_probs(self, decoder_inputs: torch.Tensor, encoded: torch.Tensor,
+                         encoder_mask: torch.Tensor | None, allowed: torch.Tensor, targets: torch.Tensor
+                         ) -> torch.Tensor:
+        """log p (b, C L) of ``targets`` for packed ``decoder_inputs`` (b, C L) against ``encoded``
+        (b, S, d), self-attention as ``allowed`` (1, 1, C L, C L); call inside ``copying_from``."""
+        decoded = lean_t5.decoder_hidden(self.t5, self.t5.decoder.embed_tokens(decoder_inputs), encoded,
+                                         encoder_mask, self_allowed=allowed)
+        return self.target_log_probs(decoded, targets, self._copy_source)
 
     @torch.no_grad()
     def score_candidates_naive(self, batch: dict[str, torch.Tensor], candidate_labels: torch.Tensor) -> torch.Tensor:
