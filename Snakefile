@@ -55,7 +55,7 @@ if workflow.is_main_process:
                         {rule: str(getattr(rules, rule).benchmark) for rule in LONG_RULES}), file=sys.stderr)
 
 
-# A failed run ends by naming each failed job, its log and the first error in it.
+# A failed run ends by naming each failed job, its log and the exception its log ends with.
 onerror:
     print(failure_summary(log), file=sys.stderr)
 
