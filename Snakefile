@@ -6,8 +6,9 @@ import sys
 from snakemake.common.configfile import load_configfile
 from snakemake.utils import min_version, validate
 
-from peapod import paths
+from peapod import paths, preflight
 from peapod.config import ConfigError, merge_configs, validate_config, with_twins
+from peapod.invocation import snakemake_command
 from peapod.logs import failure_summary
 from peapod.study import LONG_RULES, study_summary
 
@@ -47,6 +48,18 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/baselines.smk"
 include: "workflow/rules/recommend.smk"
 include: "workflow/rules/report.smk"
+
+
+# What can be checked with no job (a backbone missing offline, an interactions file that will not read,
+# a request's unknown users, a reused label) stops the run here, before Snakemake removes any output.
+# COMMAND: the targets named and whether this is a dry run (peapod.invocation), or None.
+COMMAND = snakemake_command() if workflow.is_main_process else None
+if workflow.is_main_process:
+    _stop, _warn = load_problems(COMMAND)
+    if _warn:
+        print(preflight.report(_warn, dry_run=True), file=sys.stderr)
+    if _stop:
+        sys.exit(preflight.report(_stop))
 
 
 # What the default target will run and roughly how long, once per run (dry runs too; not in jobs).

@@ -56,3 +56,111 @@ def test_the_last_traceback_and_an_input_errors_own_record_are_what_is_named(tmp
                    "2026-12-07 10:00:01,000 ERROR peapod: bad input: seq.txt, line 4: user 1 has 2 item(s)\n")
     assert error_line(log) == "bad input: seq.txt, line 4: user 1 has 2 item(s)"
     assert error_line(tmp_path / "absent.log") is None
+
+
+# ---- checks when the workflow loads: a doomed rerun removes nothing -------------------------------
+# Own interactions (30 users, each with 6 items in time order; line n+2 is row n) and one POD run,
+# trained in seconds: what a researcher has after a first run of their own data.
+OWN_RUN = """
+datasets:
+  mine: {source: interactions, path: mine.csv}
+seeds: [0]
+preprocess: {n_negatives: 9}
+generator:
+  backbone: tiny
+  tiny: {d_model: 32, d_ff: 64, num_layers: 1, num_heads: 2, vocab_size: 300, dropout_rate: 0.0}
+  batch_size: 16
+  negatives: 4
+  epochs: 1
+variants:
+  pod: {user_prompt: none}
+aggregate: {default_variant: pod, baseline_variant: pod}
+baselines: {models: []}
+devices: {threads_per_job: 1, gpus_per_job: 0}
+"""
+
+
+def interactions_lines() -> list[str]:
+    rows = [f"u{u},i{(u * 7 + k * 3) % 24},{1000 * u + k}" for u in range(30) for k in range(6)]
+    return ["user,item,timestamp", *rows]
+
+
+def files_of(directory: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file under ``directory``: its bytes and modification time."""
+    return {str(p.relative_to(directory)): (p.read_bytes(), p.stat().st_mtime_ns)
+            for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """A workflow copy whose own-data run is trained (the data stage and one generator run)."""
+    from tests.workflow_helpers import run, workflow_copy
+
+    work = workflow_copy(tmp_path_factory.mktemp("loop"))
+    (work / "mine.csv").write_text("\n".join(interactions_lines()) + "\n")
+    (work / "own.yaml").write_text(OWN_RUN)
+    run(["train", "--cores", "2", "--configfile", "own.yaml"], work)
+    assert (work / "results/mine/runs/pod/seed0/model.safetensors").is_file()
+    return work
+
+
+def doomed(work: Path, args: list[str], *expected: str) -> str:
+    """Run ``args``; it must stop when the workflow loads, saying ``expected``, with every file of
+    results/ as it was (bytes and modification times) and no traceback."""
+    from tests.workflow_helpers import run
+
+    before = files_of(work / "results")
+    proc = run(args, work, check=False)
+    out = proc.stdout + proc.stderr
+    after = files_of(work / "results")
+    assert [k for k in before if after.get(k) != before[k]] == [], "changed or removed"
+    assert proc.returncode != 0, out[-2000:]
+    assert "Stopped before any job ran (nothing was removed)" in out, out[-2000:]
+    for text in expected:
+        assert text in out, out[-2000:]
+    assert "Traceback" not in out and "InputFunctionException" not in out, out[-2000:]
+    assert after == before  # nor any file added
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("run_loop")
+def test_a_backbone_missing_offline_stops_the_rerun_before_its_run_is_removed(trained):
+    (trained / "big.yaml").write_text("generator: {backbone: t5-small, model_dir: no/such/dir}\n")
+    doomed(trained, ["train", "--cores", "2", "--configfile", "own.yaml", "big.yaml"],
+           "backbone t5-small (runs mine/pod) not found offline: looked in generator.model_dir no/such/dir/")
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("run_loop")
+def test_a_bad_timestamp_edited_into_the_interactions_stops_before_the_tables_are_removed(trained):
+    source = trained / "mine.csv"
+    good = source.read_bytes()
+    lines = interactions_lines()
+    lines[4] = "u0,i9,yesterday"
+    source.write_text("\n".join(lines) + "\n")
+    try:
+        doomed(trained, ["train", "--cores", "2", "--configfile", "own.yaml"],
+               "mine.csv, line 5: timestamp 'yesterday'", "tables in results/mine/data/ are kept")
+    finally:
+        source.write_bytes(good)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("run_loop")
+def test_a_requests_unknown_user_and_a_reused_label_stop_before_any_job(trained):
+    from peapod.evaluation import recommend_request
+    from peapod.io import write_json
+
+    (trained / "bad.txt").write_text("u3\nnobody\n")
+    (trained / "ask.yaml").write_text("recommend: {users: bad.txt}\n")
+    doomed(trained, ["recommendations", "--cores", "2", "--configfile", "own.yaml", "ask.yaml"],
+           "bad.txt, line 2: user 'nobody' is not in the dataset")
+    # A label recorded for another request (as record_recommend_request writes it) is not reused.
+    other = recommend_request.asked({"top_k": 3, "beams": 20, "history": "all", "exclude_history": True,
+                                     "users": None, "pairs": None}, {}, "mine")
+    record = trained / "results/mine/recommendations/mine/request.json"
+    write_json(recommend_request.request_record("mine", "mine", "mine", other, ["pod"], [0]), record)
+    (trained / "ask.yaml").write_text("recommend: {label: mine}\n")
+    doomed(trained, ["recommendations", "--cores", "2", "--configfile", "own.yaml", "ask.yaml"],
+           "holds an earlier request")
