@@ -10,7 +10,7 @@ from peapod import paths, preflight
 from peapod.config import ConfigError, merge_configs, validate_config, with_twins
 from peapod.invocation import snakemake_command
 from peapod.logs import failure_summary
-from peapod.study import LONG_RULES, study_summary
+from peapod.study import LONG_RULES, closing_block, setting_warnings, study_summary
 
 min_version("9.0")
 
@@ -62,10 +62,18 @@ if workflow.is_main_process:
         sys.exit(preflight.report(_stop))
 
 
-# What the default target will run and roughly how long, once per run (dry runs too; not in jobs).
+# What the default target will run and roughly how long, once per run (dry runs too; not in jobs),
+# and each deliberate setting worth a warning, once here rather than in every job's output.
 if workflow.is_main_process:
     print(study_summary(config, PLAN, GENERATOR_SETTINGS, all_outputs(None),
                         {rule: str(getattr(rules, rule).benchmark) for rule in LONG_RULES}), file=sys.stderr)
+    for warning in setting_warnings(GENERATOR_SETTINGS, PLAN.runs(), config["preprocess"]["n_negatives"]):
+        print(warning, file=sys.stderr)
+
+
+# A finished run ends by saying what to open and how to build the report.
+onsuccess:
+    print(closing_block(closing_groups(), report_command()), file=sys.stderr)
 
 
 # A failed run ends by naming each failed job, its log and the exception its log ends with.

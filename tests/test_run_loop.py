@@ -76,6 +76,7 @@ variants:
   pod: {user_prompt: none}
 aggregate: {default_variant: pod, baseline_variant: pod}
 baselines: {models: []}
+embeddings: {models: [pmf]}
 devices: {threads_per_job: 1, gpus_per_job: 0}
 """
 
@@ -92,16 +93,38 @@ def files_of(directory: Path) -> dict[str, tuple[bytes, int]]:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> Path:
-    """A workflow copy whose own-data run is trained (the data stage and one generator run)."""
+def finished(tmp_path_factory) -> tuple[Path, str]:
+    """A workflow copy whose own-data study ran to the end (the default target), and what it printed."""
     from tests.workflow_helpers import run, workflow_copy
 
     work = workflow_copy(tmp_path_factory.mktemp("loop"))
     (work / "mine.csv").write_text("\n".join(interactions_lines()) + "\n")
     (work / "own.yaml").write_text(OWN_RUN)
-    run(["train", "--cores", "2", "--configfile", "own.yaml"], work)
+    proc = run(["--cores", "2", "--configfile", "own.yaml"], work)
     assert (work / "results/mine/runs/pod/seed0/model.safetensors").is_file()
-    return work
+    return work, proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="module")
+def trained(finished) -> Path:
+    return finished[0]
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("run_loop")
+def test_a_finished_run_says_what_to_open_and_a_deliberate_setting_once(finished):
+    work, out = finished
+    closing = out[out.index("Done. To look at:"):]
+    for line in ("tables:   results/tables/sequential.md", "verdicts: results/aggregate/reproduced_vs_reported.md",
+                 "claims:   results/aggregate/claims.md", "figures:  results/figures/reproduced_vs_reported.png",
+                 " results/figures/learning_curves_mine.png",
+                 "report:   snakemake --report results/report.html --configfile own.yaml "):
+        assert line in closing, closing
+    assert "ablation_" not in closing  # no ablation configured: no figure of one named
+    # negatives 4 against 9 evaluation negatives: said once, at load; the training job's log keeps it
+    assert out.count("WARNING: generator.negatives is 4 (mine/pod)") == 1, out
+    job_line = "carry 5 candidates (negatives: 4), evaluation prompts 10"  # the training job's own wording
+    assert job_line not in out and job_line in (work / "results/mine/logs/train_generator/pod/seed0.log").read_text()
 
 
 def doomed(work: Path, args: list[str], *expected: str) -> str:
@@ -164,3 +187,16 @@ def test_a_requests_unknown_user_and_a_reused_label_stop_before_any_job(trained)
     (trained / "ask.yaml").write_text("recommend: {label: mine}\n")
     doomed(trained, ["recommendations", "--cores", "2", "--configfile", "own.yaml", "ask.yaml"],
            "holds an earlier request")
+
+
+def test_an_ablation_target_the_config_lacks_names_the_overlay_that_defines_it(tmp_path):
+    from tests.workflow_helpers import run, workflow_copy
+
+    work = workflow_copy(tmp_path)
+    proc = run(["ablation_embedding", "-n"], work, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "no target ablation_embedding: this config has no ablation 'embedding' (its ablations: heads)" in out, out
+    assert "snakemake ablation_embedding --configfile config/config.yaml config/demo_ablations.yaml" in out, out
+    assert "MissingRuleException" not in out and "Traceback" not in out
+    assert "Nothing to be done" not in out and "Building DAG" not in out  # stopped when the workflow loaded

@@ -11,8 +11,14 @@ from typing import Any, Callable
 from peapod.errors import InputError
 
 
+# extra= of a record for the job's log file only, not the terminal: a note the workflow already printed
+# once when it loaded (e.g. a deliberate setting, peapod.study.setting_warnings), not once per job.
+LOG_FILE_ONLY = {"log_file_only": True}
+
+
 def configure(log_path: str | Path | None) -> logging.Logger:
-    """Send the package's log records to ``log_path`` (and stderr), replacing earlier handlers."""
+    """Send the package's log records to ``log_path`` (and stderr, less those marked
+    LOG_FILE_ONLY), replacing earlier handlers."""
     logger = logging.getLogger("peapod")
     logger.setLevel(logging.INFO)
     logger.propagate = False
@@ -20,7 +26,9 @@ def configure(log_path: str | Path | None) -> logging.Logger:
         logger.removeHandler(handler)
         handler.close()
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    terminal = logging.StreamHandler(sys.stderr)
+    terminal.addFilter(lambda record: not getattr(record, "log_file_only", False))
+    handlers: list[logging.Handler] = [terminal]
     if log_path is not None:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
         handlers.append(logging.FileHandler(log_path, mode="w", encoding="utf-8"))

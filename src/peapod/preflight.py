@@ -105,6 +105,32 @@ def request_problems(dataset: str, users_file: str | None, pairs_file: str | Non
     return messages
 
 
+def unknown_ablation_targets(targets: Iterable[str], configured: Iterable[str], configs: str | Path = "config"
+                             ) -> list[str]:
+    """A message for each ``ablation_<name>`` target whose ablation this config lacks (Snakemake
+    would say MissingRuleException): the ablations it has, and the config files under ``configs``
+    that define that one, as an overlay to add."""
+    import yaml
+
+    configured = list(configured)
+    messages = []
+    for target in targets:
+        name = target.removeprefix("ablation_")
+        if not target.startswith("ablation_") or name in configured:
+            continue
+        defining = []
+        for path in sorted(Path(configs).glob("*.yaml")):
+            ablations = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("ablations") or {}
+            if isinstance(ablations, dict) and name in ablations:
+                defining.append(str(path))
+        where = (f"; defined in {', '.join(defining)} (e.g. the demo with that overlay: "
+                 f"snakemake {target} --configfile config/config.yaml {defining[0]})" if defining else
+                 f"; no config under {configs}/ defines it: add it under ablations:")
+        messages.append(f"no target {target}: this config has no ablation {name!r} (its ablations: "
+                        f"{', '.join(configured) or 'none'}){where}")
+    return messages
+
+
 def report(messages: list[str], dry_run: bool = False) -> str | None:
     """The message the workflow stops with (a dry run, which removes nothing, only warns), or None
     when every check passed."""

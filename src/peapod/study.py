@@ -204,3 +204,40 @@ def study_summary(config: dict[str, Any], plan: Any, settings: Mapping[tuple[str
     lines.append("  long jobs: " + (", ".join(_jobs_of(rule, n) for rule, n in counts.items() if n) or "none"))
     lines.append("  time: " + estimate(jobs, benchmarks, root).line())
     return "\n".join(lines)
+
+
+def setting_warnings(settings: Mapping[tuple[str, str], Any], runs: Iterable[tuple[str, str, int]],
+                     evaluated_negatives: int) -> list[str]:
+    """Each deliberate setting worth a warning, once for the whole run (the jobs write it to their
+    logs only): top-n training prompts with fewer candidates than the evaluation's
+    (``evaluated_negatives``: preprocess.n_negatives), as in peapod.generator.train."""
+    fewer: dict[int, list[str]] = {}
+    for dataset, variant, _ in runs:
+        run = settings[dataset, variant]
+        if "topn" in run.tasks and run.negatives < evaluated_negatives:
+            where = fewer.setdefault(run.negatives, [])
+            if f"{dataset}/{variant}" not in where:
+                where.append(f"{dataset}/{variant}")
+    return [f"WARNING: generator.negatives is {n} ({_listed(where)}): top-n training prompts carry {n + 1} "
+            f"candidates, evaluation prompts {evaluated_negatives + 1}, so positions and whole-word ids beyond the "
+            f"training prompts' are never trained; set generator.negatives: {evaluated_negatives} to train on "
+            "prompts like the evaluation's (each job's log says it too)" for n, where in fewer.items()]
+
+
+def closing_block(groups: Mapping[str, Iterable[str]], report_command: str, root: str | Path = ".") -> str:
+    """What a finished run prints last: the files to open that exist now, by kind (``groups``: kind ->
+    files), and how to build the HTML report. Kinds with no file yet are left out; with none at all
+    the block says how to make them."""
+    root = Path(root)
+    lines = ["Done. To look at:"]
+    for kind, files in groups.items():
+        present = [f for f in dict.fromkeys(map(str, files)) if (root / f).exists()]
+        if present:
+            shown = present if len(present) <= 4 else [*present[:3], f"... ({len(present)} files)"]
+            lines.append(f"  {kind + ':':<9} {shown[0]}")
+            lines += [f"  {'':<9} {f}" for f in shown[1:]]
+    if len(lines) == 1:
+        lines.append("  no tables or figures yet: `snakemake` (the default target) makes them")
+    else:
+        lines.append(f"  {'report:':<9} {report_command}  (every table, figure and verdict with captions)")
+    return "\n".join(lines)

@@ -1,4 +1,5 @@
 # Shared helpers: which outputs exist for the configured datasets, and where inputs come from.
+import os
 import sys
 from pathlib import Path
 
@@ -64,13 +65,15 @@ def load_problems(command):
     reruns (peapod.preflight), as (problems that stop it, problems a dry run only warns of).
     ``command``: the targets and dry-run flag (peapod.invocation), or None. The backbones of the
     planned runs are checked unless only stages before the generator are named; in a dry run a
-    missing one is a warning (a study is planned before its checkpoints are fetched). Then each
+    missing one is a warning (a study is planned before its checkpoints are fetched). Then an
+    ablation_<name> target this config lacks, each
     interactions file newer than its tables, and the recommendation request (recommend_load_problems)."""
     targets = command.targets if command else ()
     backbones = []
     if not (targets and set(targets) <= NO_GENERATOR_TARGETS):
         backbones = preflight.missing_backbones(GENERATOR_SETTINGS, PLAN.runs(), config["download"])
     problems = [] if command and command.dry_run else backbones
+    problems += preflight.unknown_ablation_targets(targets, PLAN.ablations)
     for name, spec in config["datasets"].items():
         if spec["source"] == "interactions":
             problems += [p for p in [preflight.interactions_problem(name, spec)] if p]
