@@ -10,7 +10,7 @@ from peapod import paths, preflight
 from peapod.config import ConfigError, merge_configs, validate_config, with_twins
 from peapod.invocation import snakemake_command
 from peapod.logs import failure_summary
-from peapod.study import LONG_RULES, closing_block, setting_warnings, study_summary
+from peapod.study import LONG_RULES, closing_block, setting_warnings, study_summary, targets_plan
 
 min_version("9.0")
 
@@ -62,13 +62,25 @@ if workflow.is_main_process:
         sys.exit(preflight.report(_stop))
 
 
+LONG_RULE_BENCHMARKS = {rule: str(getattr(rules, rule).benchmark) for rule in LONG_RULES}
+
+
 # What the default target will run and roughly how long, once per run (dry runs too; not in jobs),
 # and each deliberate setting worth a warning, once here rather than in every job's output.
 if workflow.is_main_process:
-    print(study_summary(config, PLAN, GENERATOR_SETTINGS, all_outputs(None),
-                        {rule: str(getattr(rules, rule).benchmark) for rule in LONG_RULES}), file=sys.stderr)
+    print(study_summary(config, PLAN, GENERATOR_SETTINGS, all_outputs(None), LONG_RULE_BENCHMARKS,
+                        asked=COMMAND and COMMAND.targets), file=sys.stderr)
     for warning in setting_warnings(GENERATOR_SETTINGS, PLAN.runs(), config["preprocess"]["n_negatives"]):
         print(warning, file=sys.stderr)
+
+
+# A command naming targets other than the default: the long jobs Snakemake will run for them, from its
+# job graph (known only now, before the first job; dry runs have no such hook: their job table lists them).
+onstart:
+    if not COMMAND or set(COMMAND.targets) - {"all"}:
+        needed = [(job.rule.name, job.wildcards_dict) for job in workflow.dag.needrun_jobs()]
+        print(targets_plan(needed, LONG_RULE_BENCHMARKS, COMMAND.targets if COMMAND else ["the targets asked"]),
+              file=sys.stderr)
 
 
 # A finished run ends by saying what to open and how to build the report.
