@@ -22,13 +22,15 @@ if not workflow.overwrite_configfiles:
 
     configfile: "config/config.yaml"
 
+    CONFIG_SOURCES = [("config/config.yaml", load_configfile("config/config.yaml"))]
 else:
-    given = [load_configfile(path) for path in workflow.overwrite_configfiles]
-    config.update(merge_configs(*given, dict(workflow.config_settings.config)))
+    CONFIG_SOURCES = [(str(path), load_configfile(path)) for path in workflow.overwrite_configfiles]
+    config.update(merge_configs(*(given for _, given in CONFIG_SOURCES), dict(workflow.config_settings.config)))
+CONFIG_SOURCES.append(("--config", dict(workflow.config_settings.config)))
 
 
-try:
-    validate_config(config, "workflow/schemas/config.schema.yaml")  # messages that name the key
+try:  # messages that name the key and the file (or --config) that set it
+    validate_config(config, "workflow/schemas/config.schema.yaml", CONFIG_SOURCES)
     config.update(with_twins(config))  # id_order_twins: each P5 dataset's twin, <name>_random
 except ConfigError as error:  # the message alone: a traceback into the validator helps nobody
     sys.exit(str(error))
