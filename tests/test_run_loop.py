@@ -200,3 +200,18 @@ def test_an_ablation_target_the_config_lacks_names_the_overlay_that_defines_it(t
     assert "snakemake ablation_embedding --configfile config/config.yaml config/demo_ablations.yaml" in out, out
     assert "MissingRuleException" not in out and "Traceback" not in out
     assert "Nothing to be done" not in out and "Building DAG" not in out  # stopped when the workflow loaded
+
+
+def test_futurewarnings_inside_the_recbole_sandbox_are_not_shown_and_others_are(tmp_path):
+    import warnings
+
+    from peapod.embeddings.recbole_compat import recbole_sandbox
+
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        with recbole_sandbox(tmp_path / "sandbox"):
+            warnings.warn("a pandas API RecBole calls will change", FutureWarning)
+            warnings.warn("something the user should see", UserWarning)
+        warnings.warn("after the block", FutureWarning)
+    assert [(w.category, str(w.message)) for w in shown] == [
+        (UserWarning, "something the user should see"), (FutureWarning, "after the block")]
