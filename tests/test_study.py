@@ -147,7 +147,7 @@ def test_before_any_record_the_time_is_epochs_times_samples_over_a_measured_rate
     seconds = 6 * 30 * 1400 / MEASURED_RATES["tiny"]  # 6 runs
     from peapod.progress import format_seconds
 
-    assert (f"before any record: at most about {format_seconds(seconds)} of generator training for 6 run(s): "
+    assert (f"before any record: about {format_seconds(seconds)} of generator training steps for 6 run(s): "
             "30 epochs x 1,400 samples at 594.3 samples/s (benchmarks/README.md's training rate of the tiny "
             "backbone on 2 CPU cores)") in text, text
     record(tmp_path, "train_generator", 90, dataset="mine", variant="pod", seed=0)

@@ -173,7 +173,7 @@ def samples_per_epoch(stats: Mapping[str, Any], tasks: Iterable[str]) -> int:
 
 
 def first_estimate(trainings: Iterable[tuple[str, Any]], root: str | Path = ".") -> str:
-    """Before any record: the longest the generator trainings can take (``trainings``: (dataset,
+    """Before any record: the time of the generator trainings' steps (``trainings``: (dataset,
     GeneratorConfig) of each), epochs x samples per epoch / a rate measured in benchmarks/, with
     its basis stated; or what it waits for (the data stage's statistics, a measured rate)."""
     import json
@@ -193,8 +193,9 @@ def first_estimate(trainings: Iterable[tuple[str, Any]], root: str | Path = ".")
         counted = sum(map(len, basis.values()))
         ways = "; ".join(f"{', '.join(dict.fromkeys(runs))} at {MEASURED_RATES[b]:g} samples/s ("
                          f"{RATE_BASIS.format(backbone=b)})" for b, runs in basis.items())
-        parts.append(f"at most about {format_seconds(seconds)} of generator training for {counted} run(s): {ways}; "
-                     "early stopping ends sooner, other jobs are not counted")
+        parts.append(f"about {format_seconds(seconds)} of generator training steps for {counted} run(s): {ways}; "
+                     "plus each job's start-up, validation and learning checks; early stopping ends sooner; "
+                     "other jobs are not counted")
     if waiting:
         parts.append("the generator's time follows from the samples per epoch once "
                      + " and ".join(sorted(waiting)) + " (`snakemake data`): epochs x samples "
