@@ -174,7 +174,8 @@ SHORT_TRAINING_PROMPTS = {
     "beauty_cpu.yaml": "the first real-Beauty CPU attempt, kept as it was run (docs/results/beauty-cpu.md)",
 }
 # Overlays given after a base config (base first).
-OVERLAYS = {"beauty_cpu_longer.yaml": "beauty_cpu.yaml", "demo_ablations.yaml": "config.yaml"}
+OVERLAYS = {"beauty_cpu_longer.yaml": "beauty_cpu.yaml", "demo_ablations.yaml": "config.yaml",
+            "own_data_quick.yaml": "paper.yaml"}  # the quick preset goes after one's own config; the paper's stands in
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in (REPO / "config").glob("*.yaml") if p.name != "templates.yaml"))
