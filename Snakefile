@@ -6,10 +6,11 @@ import sys
 from snakemake.common.configfile import load_configfile
 from snakemake.utils import min_version, validate
 
-from peapod import paths
+from peapod import paths, preflight
 from peapod.config import ConfigError, merge_configs, validate_config, with_twins
+from peapod.invocation import snakemake_command
 from peapod.logs import failure_summary
-from peapod.study import LONG_RULES, study_summary
+from peapod.study import LONG_RULES, closing_block, setting_warnings, study_summary, targets_plan
 
 min_version("9.0")
 
@@ -21,13 +22,15 @@ if not workflow.overwrite_configfiles:
 
     configfile: "config/config.yaml"
 
+    CONFIG_SOURCES = [("config/config.yaml", load_configfile("config/config.yaml"))]
 else:
-    given = [load_configfile(path) for path in workflow.overwrite_configfiles]
-    config.update(merge_configs(*given, dict(workflow.config_settings.config)))
+    CONFIG_SOURCES = [(str(path), load_configfile(path)) for path in workflow.overwrite_configfiles]
+    config.update(merge_configs(*(given for _, given in CONFIG_SOURCES), dict(workflow.config_settings.config)))
+CONFIG_SOURCES.append(("--config", dict(workflow.config_settings.config)))
 
 
-try:
-    validate_config(config, "workflow/schemas/config.schema.yaml")  # messages that name the key
+try:  # messages that name the key and the file (or --config) that set it
+    validate_config(config, "workflow/schemas/config.schema.yaml", CONFIG_SOURCES)
     config.update(with_twins(config))  # id_order_twins: each P5 dataset's twin, <name>_random
 except ConfigError as error:  # the message alone: a traceback into the validator helps nobody
     sys.exit(str(error))
@@ -49,13 +52,45 @@ include: "workflow/rules/recommend.smk"
 include: "workflow/rules/report.smk"
 
 
-# What the default target will run and roughly how long, once per run (dry runs too; not in jobs).
+# What can be checked with no job (a backbone missing offline, an interactions file that will not read,
+# a request's unknown users, a reused label) stops the run here, before Snakemake removes any output.
+# COMMAND: the targets named and whether this is a dry run (peapod.invocation), or None.
+COMMAND = snakemake_command() if workflow.is_main_process else None
 if workflow.is_main_process:
-    print(study_summary(config, PLAN, GENERATOR_SETTINGS, all_outputs(None),
-                        {rule: str(getattr(rules, rule).benchmark) for rule in LONG_RULES}), file=sys.stderr)
+    _stop, _warn = load_problems(COMMAND)
+    if _warn:
+        print(preflight.report(_warn, dry_run=True), file=sys.stderr)
+    if _stop:
+        sys.exit(preflight.report(_stop))
 
 
-# A failed run ends by naming each failed job, its log and the first error in it.
+LONG_RULE_BENCHMARKS = {rule: str(getattr(rules, rule).benchmark) for rule in LONG_RULES}
+
+
+# What the default target will run and roughly how long, once per run (dry runs too; not in jobs),
+# and each deliberate setting worth a warning, once here rather than in every job's output.
+if workflow.is_main_process:
+    print(study_summary(config, PLAN, GENERATOR_SETTINGS, all_outputs(None), LONG_RULE_BENCHMARKS,
+                        asked=COMMAND and COMMAND.targets), file=sys.stderr)
+    for warning in setting_warnings(GENERATOR_SETTINGS, PLAN.runs(), config["preprocess"]["n_negatives"]):
+        print(warning, file=sys.stderr)
+
+
+# A command naming targets other than the default: the long jobs Snakemake will run for them, from its
+# job graph (known only now, before the first job; dry runs have no such hook: their job table lists them).
+onstart:
+    if not COMMAND or set(COMMAND.targets) - {"all"}:
+        needed = [(job.rule.name, job.wildcards_dict) for job in workflow.dag.needrun_jobs()]
+        print(targets_plan(needed, LONG_RULE_BENCHMARKS, COMMAND.targets if COMMAND else ["the targets asked"]),
+              file=sys.stderr)
+
+
+# A finished run ends by saying what to open and how to build the report.
+onsuccess:
+    print(closing_block(closing_groups(), report_command()), file=sys.stderr)
+
+
+# A failed run ends by naming each failed job, its log and the exception its log ends with.
 onerror:
     print(failure_summary(log), file=sys.stderr)
 

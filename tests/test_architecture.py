@@ -15,8 +15,8 @@ PACKAGE = REPO / "src" / "peapod"
 # Bottom to top. Foundation modules serve every stage; a stage may import its own package, the
 # foundation and the stages listed before it.
 FOUNDATION = {"errors", "io", "logs", "provenance", "progress", "formatting", "config", "paths", "splits",
-              "metrics", "sampling", "devices", "fetch", "study"}
-STAGES = ["data", "embeddings", "neighbors", "generator", "evaluation", "baselines", "aggregate"]
+              "metrics", "sampling", "devices", "fetch", "study", "invocation"}
+STAGES = ["data", "embeddings", "neighbors", "generator", "evaluation", "baselines", "aggregate", "preflight"]
 
 
 def unit_of(module: str) -> str:

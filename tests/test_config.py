@@ -173,7 +173,8 @@ SHORT_TRAINING_PROMPTS = {
     "config.yaml": "the demo: 19 training negatives keep it within minutes on a CPU",
 }
 # Overlays given after a base config (base first).
-OVERLAYS = {"demo_ablations.yaml": "config.yaml"}
+OVERLAYS = {"demo_ablations.yaml": "config.yaml",
+            "own_data_quick.yaml": "paper.yaml"}  # the quick preset goes after one's own config; the paper's stands in
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in (REPO / "config").glob("*.yaml") if p.name != "templates.yaml"))
@@ -215,3 +216,28 @@ def test_config_files_merge_key_by_key_but_datasets_are_replaced_whole():
     overlay = load("demo_ablations.yaml")  # no datasets: the demo's stay
     assert merge_configs(demo, overlay)["datasets"] == demo["datasets"]
     assert demo == load("config.yaml")  # the inputs are not changed
+
+
+def test_a_problem_names_the_config_file_that_set_its_key():
+    """Several --configfile files (and --config) merge into one config: each problem says which
+    of them set the key, the later on a tie, as the Snakefile passes them."""
+    from peapod.config import merge_configs
+
+    demo = load("config.yaml")
+    mine = {"generator": {"epochs": 0}, "seed": [1]}
+    command_line = {"preprocess": {"n_negatives": "ninety-nine"}}
+    merged = merge_configs(demo, mine, command_line)
+    sources = [("config/config.yaml", demo), ("my.yaml", mine), ("--config", command_line)]
+    with pytest.raises(ConfigError) as error:
+        validate_config(merged, SCHEMA, sources)
+    lines = str(error.value).splitlines()[1:]
+    assert [line.rsplit(" (set in ", 1)[-1] for line in lines] == ["my.yaml)", "my.yaml)", "--config)"], lines
+    assert lines[0].startswith("  (top level): unknown key(s) 'seed'")
+    assert lines[1].startswith("  generator.epochs: 0 ")
+    # a key only the first file sets is the first file's; with no sources, no file is named
+    demo["seeds"] = "three"
+    with pytest.raises(ConfigError, match=r"seeds: 'three' is not of type 'array' \(set in config/config.yaml\)"):
+        validate_config(demo, SCHEMA, [("config/config.yaml", demo), ("my.yaml", mine)])
+    with pytest.raises(ConfigError) as bare:
+        validate_config(demo, SCHEMA)
+    assert "set in" not in str(bare.value)

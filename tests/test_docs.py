@@ -167,3 +167,16 @@ def test_cluster_env_table_is_generated_from_the_rules():
     listed = {rule for rules in script["rule_envs"]().values() for rule in rules}
     assert {"train_baseline", "compute_baselines", "check_claims", "plot_reproduction", "plot_learning_curves",
             "train_generator", "preprocess"} <= listed
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "workflow" / "report").glob("*.rst")), ids=lambda p: p.name)
+def test_report_captions_are_valid_restructuredtext(path):
+    """snakemake --report renders each caption with docutils; a stray * or ` warns in its output."""
+    import io
+
+    from docutils.core import publish_doctree
+
+    warnings = io.StringIO()
+    publish_doctree(path.read_text(encoding="utf-8"), source_path=str(path),
+                    settings_overrides={"warning_stream": warnings, "report_level": 2})
+    assert warnings.getvalue() == ""

@@ -466,6 +466,8 @@ CASES = [
     # -- your own interactions (source: interactions; .csv, .tsv, .gz, .parquet)
     ("own/missing-column", own(with_rows(replace_line={1: "user,item,time"})),
         1, ["no column 'timestamp'; columns found: 'user', 'item', 'time'"]),
+    ("own/semicolons", own(lambda h, r: [x.replace(",", ";") for x in with_rows()(h, r)]), 1,
+     ["no column 'user'", "one column holding ';'", "read as comma-separated", "with tabs as .tsv"]),
     ("own/missing-renamed-column", own(with_rows(), spec=InteractionsSpec(columns={"user": "customer"})),
         1, ["no column 'customer' (user); columns found: 'user', 'item', 'timestamp', 'rating', 'text'"]),
     ("own/missing-named-optional-column", own(with_rows(), spec=InteractionsSpec(columns={"rating": "stars"})),

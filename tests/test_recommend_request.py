@@ -132,14 +132,18 @@ def test_each_request_writes_under_its_own_name_and_another_name_is_refused(tmp_
     assert stray.returncode != 0
     assert f"results/demo/recommendations/{default}/ is not the configured request, which recommend: names 'mine'" \
         in stray.stdout + stray.stderr
-    # "mine" recorded for top_k 5; asking top_k 6 under the same label is refused.
-    run(["results/demo/recommendations/mine/request.json", "--cores", "1", *ask[1:]], work)
-    record = json.loads((work / "results/demo/recommendations/mine/request.json").read_text())
-    assert record["request"] == record["label"] == "mine" and record["settings"]["top_k"] == 5
+    # "mine" recorded for top_k 5 (as its job writes it, last, once its lists exist): top_k 6 under
+    # the same label is refused when the workflow loads, with no traceback.
+    [planned_record] = dry_run_outputs(work, ask, cores=2)["record_recommend_request"]
+    path = work / planned_record
+    top5 = rr.asked({**DEFAULTS["recommend"], "top_k": 5}, DEFAULTS["evaluation"], "demo")
+    write_json(rr.stamped(rr.request_record("mine", "mine", "demo", top5, ["peapod"], [0])), path)
+    record = json.loads(path.read_text())
     (work / "ask.yaml").write_text("recommend: {label: mine, top_k: 6}\n")
     reused = run(["-n", *ask], work, check=False)
-    assert reused.returncode != 0 and "holds an earlier request" in reused.stdout + reused.stderr
-    assert json.loads((work / "results/demo/recommendations/mine/request.json").read_text()) == record
+    out = reused.stdout + reused.stderr
+    assert reused.returncode != 0 and "holds an earlier request" in out and "Traceback" not in out, out[-2000:]
+    assert json.loads(path.read_text()) == record
 
 
 # A small demo with one run (POD: no CF stage), trained in seconds, for real recommendation jobs.
@@ -187,6 +191,8 @@ def everyone(tmp_path_factory) -> tuple[Path, Path, list[str]]:
     ask_for(work, "recommend: {}\n")  # trains the run, then recommends to every user
     [request] = request_dirs(work)
     users = pd.read_parquet(work / "results/demo/data/users.parquet")["raw_id"].tolist()
+    lists = [p.stat().st_mtime_ns for p in request.rglob("next_items.*")]
+    assert lists and (request / "request.json").stat().st_mtime_ns >= max(lists)  # written last
     assert len(pd.read_parquet(request / "pod/seed0/next_items.parquet")) == 10 * len(users)
     return work, request, users
 
@@ -213,8 +219,9 @@ def test_a_second_request_is_kept_beside_the_first(everyone):
 @pytest.mark.slow
 @pytest.mark.xdist_group("recommend_requests")
 def test_a_failed_request_removes_no_earlier_file(everyone):
-    """A users file with an unknown user: the job fails, naming it, and every file of the
-    requests before it stays as it was (bytes and times)."""
+    """A users file with an unknown user: the workflow stops when it loads (the data stage's users
+    are known), naming it, before any job; every file of the requests before it stays as it was
+    (bytes and times), and the failed request leaves no request.json."""
     work, first, users = everyone
     kept = files_of(work / "results/demo/recommendations")
     assert "pod/seed0/next_items.parquet" in {k.split("/", 1)[1] for k in kept}
@@ -222,6 +229,5 @@ def test_a_failed_request_removes_no_earlier_file(everyone):
     failed = ask_for(work, "recommend: {users: bad.txt}\n", check=False)
     assert failed.returncode != 0
     assert "bad.txt, line 2: user 'nobody' is not in the dataset" in failed.stdout + failed.stderr
-    after = files_of(work / "results/demo/recommendations")
-    assert {k: v for k, v in after.items() if k in kept} == kept
-    assert not [k for k in after if k not in kept and k.endswith("next_items.parquet")]
+    assert "Stopped before any job ran" in failed.stdout + failed.stderr
+    assert files_of(work / "results/demo/recommendations") == kept

@@ -102,8 +102,10 @@ def test_summary_of_a_config_of_datasets_alone(tmp_path):
     assert "generator (peapod): tiny backbone, at most 30 epochs (patience 5), 99 negatives" in text
     assert "RecBole baselines: none (baselines.models)" in text
     assert "long jobs: 3 CF model trainings, 3 neighbour tables, 6 generator trainings, 6 evaluations\n" in text
-    assert text.endswith("time: no recorded job times yet (each long job records its time in "
-                         "results/<dataset>/benchmarks/; the next run estimates from them)")
+    assert ("time: no recorded job times yet (each long job records its time in "
+            "results/<dataset>/benchmarks/; the next run estimates from them)\n") in text
+    assert text.splitlines()[-1].startswith("  before any record: the generator's time follows from the samples "
+                                            "per epoch once the data stage has run (`snakemake data`)")
     record(tmp_path, "train_generator", 90, dataset="mine", variant="pod", seed=0)
     assert "1 of 18 already ran (1m30s" in summary(own_config(), tmp_path)
 
@@ -129,3 +131,49 @@ def test_the_plan_shown_in_own_data_md_is_what_its_config_prints(tmp_path):
     assert set(config) == {"datasets"}
     shown = re.search(r"```text\n(.*?)\n```", section, re.S).group(1)
     assert summary(with_defaults(config), tmp_path) == shown
+
+
+def test_before_any_record_the_time_is_epochs_times_samples_over_a_measured_rate(tmp_path):
+    """With the data stage's statistics and no record: 30 epochs x (2 x 400 users + 600 training
+    explanations) / 594.3 samples/s per run, the basis named."""
+    import json
+
+    from peapod.study import MEASURED_RATES
+
+    stats = tmp_path / paths.DATASET_STATS.format(dataset="mine")
+    stats.parent.mkdir(parents=True)
+    stats.write_text(json.dumps({"users": 400, "explanations": {"train": 600}}))
+    text = summary(own_config(), tmp_path)
+    seconds = 6 * 30 * 1400 / MEASURED_RATES["tiny"]  # 6 runs
+    from peapod.progress import format_seconds
+
+    assert (f"before any record: about {format_seconds(seconds)} of generator training steps for 6 run(s): "
+            "30 epochs x 1,400 samples at 594.3 samples/s (benchmarks/README.md's training rate of the tiny "
+            "backbone on 2 CPU cores)") in text, text
+    record(tmp_path, "train_generator", 90, dataset="mine", variant="pod", seed=0)
+    assert "before any record" not in summary(own_config(), tmp_path)
+
+
+def test_the_plan_says_when_it_covers_more_than_the_targets_asked_for():
+    from peapod.study import plan_header
+
+    assert plan_header(()) == plan_header(["all"]) == "Study planned by this config (snakemake's default target, all):"
+    assert "the whole config, snakemake's default target, all; this command asks for ablation_heads" in \
+        plan_header(["ablation_heads"])
+    assert "this command's targets are not known here" in plan_header(None)
+
+
+def test_the_targets_plan_counts_the_jobs_snakemake_will_run_and_their_own_records(tmp_path):
+    """A forced rerun of one training: its own record is its estimate (not 'already ran')."""
+    from peapod.study import targets_plan
+
+    record(tmp_path, "train_generator", 120, dataset="mine", variant="pod", seed=0)
+    record(tmp_path, "evaluate_generator", 30, dataset="mine", variant="pod", seed=1)
+    jobs = [("train_generator", {"dataset": "mine", "variant": "pod", "seed": 0}),
+            ("evaluate_generator", {"dataset": "mine", "variant": "pod", "seed": 0}),
+            ("preprocess", {"dataset": "mine"})]
+    text = targets_plan(jobs, BENCHMARKS, ["evaluate"], tmp_path)
+    assert text.splitlines()[:2] == ["Jobs this command runs for evaluate:",
+                                     "  long jobs: 1 generator training, 1 evaluation"]
+    assert "about 2m30s of job time for 2 long job(s) still to run" in text and "already ran" not in text
+    assert targets_plan(jobs[2:], BENCHMARKS, ["data"], tmp_path).endswith("time: no long job")

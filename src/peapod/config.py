@@ -45,30 +45,64 @@ def generator_schema(schema_path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
     return {"$defs": schema.get("$defs", {}), **schema["properties"]["generator"]}
 
 
-def schema_problems(instance: Any, schema: dict[str, Any]) -> list[str]:
-    """Every violation of ``schema`` by ``instance`` as ``key: problem``: unknown keys with the
-    ones allowed there, a schema's own ``x-message`` where it has one, else jsonschema's message."""
+def _located_problems(instance: Any, schema: dict[str, Any]) -> list[tuple[tuple, str]]:
+    """(key path, ``key: problem``) of every violation of ``schema`` (see schema_problems)."""
     validator = jsonschema.validators.validator_for(schema)(schema)
     problems = []
     for error in sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path))):
-        key = _key_path(error.absolute_path)
+        where = tuple(error.absolute_path)
+        key = _key_path(where)
         if error.validator == "additionalProperties":
             allowed = sorted(error.schema.get("properties", {}))
             extra = sorted(set(error.instance) - set(allowed)) if isinstance(error.instance, dict) else []
             detail = f"unknown key(s) {', '.join(map(repr, extra))}"
             if allowed:
                 detail += f"; allowed here: {', '.join(allowed)}"
-            problems.append(f"{key}: {detail}")
+            where += tuple(extra[:1])  # the unknown key is what a file set
+            problems.append((where, f"{key}: {detail}"))
         elif isinstance(error.schema, dict) and "x-message" in error.schema:  # the schema's own words
-            problems.append(f"{key}: {error.instance!r}: {error.schema['x-message']}")
+            problems.append((where, f"{key}: {error.instance!r}: {error.schema['x-message']}"))
         else:
-            problems.append(f"{key}: {error.message}")
+            problems.append((where, f"{key}: {error.message}"))
     return problems
 
 
-def validate_config(config: dict[str, Any], schema_path: str | Path) -> None:
-    """Raise ConfigError listing every violation as ``key: problem``; the config is not changed."""
-    problems = schema_problems(config, load_schema(schema_path))
+def schema_problems(instance: Any, schema: dict[str, Any]) -> list[str]:
+    """Every violation of ``schema`` by ``instance`` as ``key: problem``: unknown keys with the
+    ones allowed there, a schema's own ``x-message`` where it has one, else jsonschema's message."""
+    return [text for _, text in _located_problems(instance, schema)]
+
+
+def _depth(config: Any, where: tuple) -> int:
+    """How many steps of the key path ``where`` a config holds."""
+    depth = 0
+    for step in where:
+        if not isinstance(config, dict) or step not in config:
+            break
+        config, depth = config[step], depth + 1
+    return depth
+
+
+def source_of(where: tuple, sources: list[tuple[str, dict[str, Any]]]) -> str | None:
+    """Which of ``sources`` ((name, config) in merge order) set the key at ``where``: the one that
+    holds the most of its path, the later on a tie (the later file wins); None when none holds it."""
+    best, name = 0, None
+    for source, config in sources:
+        depth = _depth(config, where)
+        if depth and depth >= best:
+            best, name = depth, source
+    return name
+
+
+def validate_config(config: dict[str, Any], schema_path: str | Path,
+                    sources: list[tuple[str, dict[str, Any]]] | None = None) -> None:
+    """Raise ConfigError listing every violation as ``key: problem``; the config is not changed.
+    ``sources``: the config files (and --config) merged into ``config``, in order, as (name,
+    content): each problem then says which one set its key."""
+    problems = []
+    for where, text in _located_problems(config, load_schema(schema_path)):
+        source = source_of(where, sources or [])
+        problems.append(f"{text} (set in {source})" if source else text)
     if problems:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
 

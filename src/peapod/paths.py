@@ -38,6 +38,7 @@ AGGREGATE_DIR = RESULTS + "/aggregate"  # collected metrics, tests, verdicts, cl
 TABLES_DIR = RESULTS + "/tables"  # the papers' tables and the dataset statistics
 FIGURES_DIR = RESULTS + "/figures"
 ABLATION_DIR = RESULTS + "/ablations/{ablation}"
+REPORT_HTML = RESULTS + "/report.html"  # where the docs and the closing block say to build the report
 
 
 def aggregate_file(name: str) -> str:

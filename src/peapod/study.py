@@ -123,9 +123,11 @@ class Estimate:
         return ";\n        ".join(parts)
 
 
-def estimate(jobs: Iterable[Job], benchmarks: Mapping[str, str], root: str | Path = ".") -> Estimate:
+def estimate(jobs: Iterable[Job], benchmarks: Mapping[str, str], root: str | Path = ".",
+             all_to_run: bool = False) -> Estimate:
     """The time of ``jobs`` from the benchmark files under ``root`` (``benchmarks``: rule -> its
-    benchmark pattern, e.g. results/{dataset}/benchmarks/train_generator/{variant}/seed{seed}.tsv)."""
+    benchmark pattern, e.g. results/{dataset}/benchmarks/train_generator/{variant}/seed{seed}.tsv).
+    ``all_to_run``: every job will run (Snakemake said so), its own earlier record its estimate."""
     root = Path(root)
     result = Estimate()
     peers: dict[str, list[float]] = {}  # glob -> recorded times, read once
@@ -133,6 +135,10 @@ def estimate(jobs: Iterable[Job], benchmarks: Mapping[str, str], root: str | Pat
         result.jobs += 1
         pattern = benchmarks[job.rule]
         own = recorded_seconds(root / _fill(pattern, job.values))
+        if own is not None and all_to_run:
+            result.estimated += 1
+            result.seconds += own
+            continue
         if own is not None:
             result.ran += 1
             result.ran_seconds += own
@@ -152,25 +158,96 @@ def estimate(jobs: Iterable[Job], benchmarks: Mapping[str, str], root: str | Pat
     return result
 
 
+# Training rates measured by benchmarks/README.md (bench_training.py, task batches, fp32, 2 shared CPU
+# cores, 2026-11-22), the basis of the first estimate before any job of a dataset has a record.
+MEASURED_RATES = {"tiny": 594.3, "t5-small": 1.9}  # samples per second
+RATE_BASIS = "benchmarks/README.md's training rate of the {backbone} backbone on 2 CPU cores"
+
+
+def samples_per_epoch(stats: Mapping[str, Any], tasks: Iterable[str]) -> int:
+    """Training samples of one epoch from a dataset's stats.json: one per user for the sequential
+    and top-n tasks, one per training explanation (peapod.generator.data's units)."""
+    per_task = {"sequential": stats["users"], "topn": stats["users"],
+                "explanation": stats.get("explanations", {}).get("train", 0)}
+    return sum(per_task.get(task, 0) for task in tasks)
+
+
+def first_estimate(trainings: Iterable[tuple[str, Any]], root: str | Path = ".") -> str:
+    """Before any record: the time of the generator trainings' steps (``trainings``: (dataset,
+    GeneratorConfig) of each), epochs x samples per epoch / a rate measured in benchmarks/, with
+    its basis stated; or what it waits for (the data stage's statistics, a measured rate)."""
+    import json
+
+    seconds, basis, waiting = 0.0, {}, set()
+    for dataset, run in trainings:
+        stats_path = Path(root) / paths.DATASET_STATS.format(dataset=dataset)
+        rate = MEASURED_RATES.get(run.backbone)
+        if rate is None or not stats_path.is_file():
+            waiting.add(f"a rate is measured for {run.backbone}" if rate is None else "the data stage has run")
+            continue
+        samples = samples_per_epoch(json.loads(stats_path.read_text(encoding="utf-8")), run.tasks)
+        seconds += run.epochs * samples / rate
+        basis.setdefault(run.backbone, []).append(f"{run.epochs} epochs x {samples:,} samples")
+    parts = []
+    if basis:
+        counted = sum(map(len, basis.values()))
+        ways = "; ".join(f"{', '.join(dict.fromkeys(runs))} at {MEASURED_RATES[b]:g} samples/s ("
+                         f"{RATE_BASIS.format(backbone=b)})" for b, runs in basis.items())
+        parts.append(f"about {format_seconds(seconds)} of generator training steps for {counted} run(s): {ways}; "
+                     "plus each job's start-up, validation and learning checks; early stopping ends sooner; "
+                     "other jobs are not counted")
+    if waiting:
+        parts.append("the generator's time follows from the samples per epoch once "
+                     + " and ".join(sorted(waiting)) + " (`snakemake data`): epochs x samples "
+                     "per epoch / a measured rate, e.g. " + ", ".join(f"{r:g} samples/s for {b}" for b, r in
+                                                                   MEASURED_RATES.items()) + " on 2 CPU cores "
+                     "(benchmarks/README.md)")
+    return ";\n        ".join(parts)
+
+
 def _listed(values: Iterable[Any]) -> str:
     return ", ".join(map(str, values)) or "none"
 
 
+def plan_header(targets: Iterable[str] | None) -> str:
+    """The plan's first line: it covers the default target; a command naming others is told so
+    (``targets``: those named, None when the command is not known)."""
+    named = [t for t in (targets or ()) if t != "all"]
+    if targets is not None and not named:
+        return "Study planned by this config (snakemake's default target, all):"
+    asked = f"this command asks for {', '.join(named)}" if named else "this command's targets are not known here"
+    return (f"Study planned by this config (the whole config, snakemake's default target, all; {asked}: "
+            "Snakemake's job table lists its jobs, and a run that is not dry counts its long jobs when it starts):")
+
+
+def targets_plan(dag_jobs: Iterable[tuple[str, Mapping[str, str]]], benchmarks: Mapping[str, str],
+                 targets: Iterable[str], root: str | Path = ".") -> str:
+    """The long jobs Snakemake will run for the targets named and their time (``dag_jobs``: (rule,
+    wildcards) of each job it will run, from its job graph)."""
+    jobs = [Job(rule, tuple(sorted((k, str(v)) for k, v in wildcards.items())))
+            for rule, wildcards in dag_jobs if rule in LONG_RULES]
+    counts = {rule: sum(job.rule == rule for job in jobs) for rule in LONG_RULES}
+    listed = ", ".join(_jobs_of(rule, n) for rule, n in counts.items() if n) or "none"
+    return "\n".join([f"Jobs this command runs for {', '.join(targets)}:", f"  long jobs: {listed}",
+                      "  time: " + (estimate(jobs, benchmarks, root, all_to_run=True).line() if jobs else "no long job")])
+
+
 def study_summary(config: dict[str, Any], plan: Any, settings: Mapping[tuple[str, str], Any],
-                  targets: Iterable[str], benchmarks: Mapping[str, str], root: str | Path = ".") -> str:
+                  targets: Iterable[str], benchmarks: Mapping[str, str], root: str | Path = ".",
+                  asked: Iterable[str] | None = ()) -> str:
     """The plan of a run, a few lines for the terminal.
 
     ``config``: the validated config with its defaults; ``plan``: its AggregationPlan
     (peapod.aggregate.settings.make_plan); ``settings``: each (dataset, variant)'s generator
     settings; ``targets``: the default target's input files; ``benchmarks``: rule -> benchmark
-    pattern of the long rules."""
+    pattern of the long rules; ``asked``: the targets the command names (plan_header)."""
     jobs = long_jobs(targets)
     trained = [job.values for job in jobs if job.rule == "train_generator"]
     ordered = [plan.default_variant, plan.baseline_variant, *plan.table_variants, *(t["variant"] for t in trained)]
     variants = [v for v in dict.fromkeys(ordered) if any(t["variant"] == v for t in trained)]
     labels = config["aggregate"]["labels"]
     seeds = list(plan.seeds)
-    lines = ["Study planned by this config (snakemake's default target, all):",
+    lines = [plan_header(asked),
              f"  datasets: {_listed(config['datasets'])}",
              f"  variants: {_listed(variants)} at seeds {_listed(seeds)}"]
     default, baseline = plan.default_variant, plan.baseline_variant
@@ -202,5 +279,47 @@ def study_summary(config: dict[str, Any], plan: Any, settings: Mapping[tuple[str
     lines.append(f"  CF models: {_listed(config['embeddings']['models'])}; RecBole baselines: {baselines}")
     counts = {rule: sum(job.rule == rule for job in jobs) for rule in LONG_RULES}
     lines.append("  long jobs: " + (", ".join(_jobs_of(rule, n) for rule, n in counts.items() if n) or "none"))
-    lines.append("  time: " + estimate(jobs, benchmarks, root).line())
+    times = estimate(jobs, benchmarks, root)
+    lines.append("  time: " + times.line())
+    if not times.ran and not times.estimated:
+        first = first_estimate([(t["dataset"], settings[t["dataset"], t["variant"]]) for t in trained], root)
+        if first:
+            lines.append("  before any record: " + first)
+    return "\n".join(lines)
+
+
+def setting_warnings(settings: Mapping[tuple[str, str], Any], runs: Iterable[tuple[str, str, int]],
+                     evaluated_negatives: int) -> list[str]:
+    """Each deliberate setting worth a warning, once for the whole run (the jobs write it to their
+    logs only): top-n training prompts with fewer candidates than the evaluation's
+    (``evaluated_negatives``: preprocess.n_negatives), as in peapod.generator.train."""
+    fewer: dict[int, list[str]] = {}
+    for dataset, variant, _ in runs:
+        run = settings[dataset, variant]
+        if "topn" in run.tasks and run.negatives < evaluated_negatives:
+            where = fewer.setdefault(run.negatives, [])
+            if f"{dataset}/{variant}" not in where:
+                where.append(f"{dataset}/{variant}")
+    return [f"WARNING: generator.negatives is {n} ({_listed(where)}): top-n training prompts carry {n + 1} "
+            f"candidates, evaluation prompts {evaluated_negatives + 1}, so positions and whole-word ids beyond the "
+            f"training prompts' are never trained; set generator.negatives: {evaluated_negatives} to train on "
+            "prompts like the evaluation's (each job's log says it too)" for n, where in fewer.items()]
+
+
+def closing_block(groups: Mapping[str, Iterable[str]], report_command: str, root: str | Path = ".") -> str:
+    """What a finished run prints last: the files to open that exist now, by kind (``groups``: kind ->
+    files), and how to build the HTML report. Kinds with no file yet are left out; with none at all
+    the block says how to make them."""
+    root = Path(root)
+    lines = ["Done. To look at:"]
+    for kind, files in groups.items():
+        present = [f for f in dict.fromkeys(map(str, files)) if (root / f).exists()]
+        if present:
+            shown = present if len(present) <= 4 else [*present[:3], f"... ({len(present)} files)"]
+            lines.append(f"  {kind + ':':<9} {shown[0]}")
+            lines += [f"  {'':<9} {f}" for f in shown[1:]]
+    if len(lines) == 1:
+        lines.append("  no tables or figures yet: `snakemake` (the default target) makes them")
+    else:
+        lines.append(f"  {'report:':<9} {report_command}  (every table, figure and verdict with captions)")
     return "\n".join(lines)

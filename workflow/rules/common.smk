@@ -1,8 +1,9 @@
 # Shared helpers: which outputs exist for the configured datasets, and where inputs come from.
+import os
 import sys
 from pathlib import Path
 
-from peapod import paths
+from peapod import paths, preflight
 from peapod.aggregate.settings import ABLATION_NAMES, FIGURE_ABLATIONS, make_plan
 from peapod.aggregate.tables import TABLE_NAMES, table_names
 from peapod.baselines.registry import BASELINES, NAMES as BASELINE_NAMES
@@ -53,3 +54,27 @@ def dataset_spec(wildcards):
 def data_tables(wildcards, names=DATA_TABLES):
     """The data stage's tables of one dataset, named <table>_table (Snakemake reserves "items")."""
     return {f"{name}_table": paths.data_table(name).format(dataset=wildcards.dataset) for name in names}
+
+
+# Stage targets that train no generator: asking only for them needs no backbone.
+NO_GENERATOR_TARGETS = {"data", "embeddings", "neighbors", "baselines"}
+
+
+def load_problems(command):
+    """What the workflow checks when it loads, before Snakemake removes any output of a job it
+    reruns (peapod.preflight), as (problems that stop it, problems a dry run only warns of).
+    ``command``: the targets and dry-run flag (peapod.invocation), or None. The backbones of the
+    planned runs are checked unless only stages before the generator are named; in a dry run a
+    missing one is a warning (a study is planned before its checkpoints are fetched). Then an
+    ablation_<name> target this config lacks, each
+    interactions file newer than its tables, and the recommendation request (recommend_load_problems)."""
+    targets = command.targets if command else ()
+    backbones = []
+    if not (targets and set(targets) <= NO_GENERATOR_TARGETS):
+        backbones = preflight.missing_backbones(GENERATOR_SETTINGS, PLAN.runs(), config["download"])
+    problems = [] if command and command.dry_run else backbones
+    problems += preflight.unknown_ablation_targets(targets, PLAN.ablations)
+    for name, spec in config["datasets"].items():
+        if spec["source"] == "interactions":
+            problems += [p for p in [preflight.interactions_problem(name, spec)] if p]
+    return problems + recommend_load_problems(), [b for b in backbones if b not in problems]

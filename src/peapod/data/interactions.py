@@ -107,8 +107,23 @@ def pick_columns(path: Path, found: list[str], spec: InteractionsSpec, where: in
             renamed = "" if name == role else f" ({role})"
             raise InputError(
                 path, f"no column '{name}'{renamed}; columns found: {', '.join(map(repr, found)) or 'none'} "
-                f"(datasets.<name>.columns maps other names)", where)  # fmt: skip
+                f"(datasets.<name>.columns maps other names){delimiter_hint(path, found)}", where)  # fmt: skip
     return positions
+
+
+def delimiter_hint(path: Path, header: list[str]) -> str:
+    """A hint when the header is one column holding another delimiter (a CSV saved with semicolons,
+    as spreadsheets in many locales do), else ""."""
+    kind = file_kind(path)
+    if kind not in DELIMITERS or len(header) != 1:
+        return ""
+    for other, name in ((";", "';'"), ("\t", "tabs"), (",", "','"), ("|", "'|'")):
+        if other != DELIMITERS[kind] and other in header[0]:
+            wanted = "comma-separated" if kind == ".csv" else "tab-separated"
+            return (f"; the header is one column holding {name}: a {kind} file is read as {wanted}, so save it "
+                    f"{'with commas' if kind == '.csv' else 'with tabs'}"
+                    f"{' (or with tabs as .tsv)' if kind == '.csv' else ' (or with commas as .csv)'}")
+    return ""
 
 
 def text_rows(path: Path, kind: str) -> Iterator[tuple[int, list[str]]]:
@@ -219,15 +234,17 @@ def drop_repeats(
     return kept, notes
 
 
-def read_interactions(
-    path: str | Path,
-    spec: InteractionsSpec = InteractionsSpec(),
-    k: int = 0,
-    item_numbering: str = "p5",
-    explanations_from_text: bool | None = None,
-) -> RawDataset:
-    """Your own interactions file the P5 way (``k``-core, 0: none). Explanations come from the text
-    column when ``explanations_from_text`` is true, or is None and the file has one."""
+def spec_of(dataset: dict[str, Any]) -> InteractionsSpec:
+    """The InteractionsSpec of a dataset's config entry (``source: interactions``)."""
+    return InteractionsSpec(columns=dict(dataset.get("columns", {})), duplicates=dataset.get("duplicates", "error"))
+
+
+def checked_interactions(
+    path: str | Path, spec: InteractionsSpec = InteractionsSpec(), explanations_from_text: bool | None = None
+) -> tuple[list[Interaction], list[str], bool, Locate]:
+    """Every row of the file, checked, each (user, item) once: (rows, notes, whether the text
+    column makes explanations, how rows are located). Nothing is built, so the workflow can check
+    a file when it loads (peapod.preflight) as the data stage will read it."""
     path = Path(path)
     kind = file_kind(path)
     header, header_line, locate, rows = raw_rows(path, kind)
@@ -244,5 +261,18 @@ def read_interactions(
     if not records:
         raise InputError(path, "file holds no interactions")
     kept, notes = drop_repeats(path, records, spec.duplicates, locate)
-    return build_p5_dataset(path, kept, k=k, item_numbering=item_numbering, with_explanations=with_text,
-                            locate=locate, notes=[f"interactions read from {kind[1:]}", *notes])
+    return kept, [f"interactions read from {kind[1:]}", *notes], with_text, locate
+
+
+def read_interactions(
+    path: str | Path,
+    spec: InteractionsSpec = InteractionsSpec(),
+    k: int = 0,
+    item_numbering: str = "p5",
+    explanations_from_text: bool | None = None,
+) -> RawDataset:
+    """Your own interactions file the P5 way (``k``-core, 0: none). Explanations come from the text
+    column when ``explanations_from_text`` is true, or is None and the file has one."""
+    kept, notes, with_text, locate = checked_interactions(path, spec, explanations_from_text)
+    return build_p5_dataset(Path(path), kept, k=k, item_numbering=item_numbering, with_explanations=with_text,
+                            locate=locate, notes=notes)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from peapod.data.amazon import read_amazon_reviews
-from peapod.data.interactions import InteractionsSpec, read_interactions
+from peapod.data.interactions import read_interactions, spec_of
 from peapod.data.p5 import read_p5_files
 from peapod.data.p5_explanations import read_explanations
 from peapod.data.p5_sequences import ITEM_RENUMBERING_SEED
@@ -32,7 +32,7 @@ def read_source(spec: dict[str, Any], inputs: dict[str, str], n_negatives: int) 
     if spec["source"] == "interactions":
         return read_interactions(
             inputs["interactions"],
-            InteractionsSpec(columns=dict(spec.get("columns", {})), duplicates=spec.get("duplicates", "error")),
+            spec_of(spec),
             k=spec.get("k_core", 0),
             item_numbering=spec.get("item_numbering", "p5"),
             explanations_from_text=spec.get("explanations_from_text"),

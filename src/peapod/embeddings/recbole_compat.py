@@ -19,6 +19,9 @@ current directory. :func:`recbole_sandbox` fixes all of that for the duration of
   RecBole's file logger (``log/``) is never initialised.
 * command line: ``Config`` parses ``sys.argv`` for ``--key=value`` overrides (so a pytest or
   Snakemake flag could change a setting); inside the block it sees only the program name.
+* FutureWarnings: the libraries RecBole 1.2.1 calls (pandas, torch) warn about its calls of APIs
+  they will change; nobody running the workflow can act on them, so inside the block they are not
+  shown (a job's output keeps its own lines). Other warnings pass.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import sys
+import warnings
 from pathlib import Path
 from typing import Iterator
 
@@ -118,7 +122,9 @@ def recbole_sandbox(workdir: str | Path) -> Iterator[Path]:
     if not hasattr(sp.dok_matrix, "_update"):
         sp.dok_matrix._update = _dok_update
     try:
-        yield workdir
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # RecBole's calls of changing APIs: noise here
+            yield workdir
     finally:
         sys.argv = saved["argv"]
         configurator.Config.compatibility_settings = saved["compat"]

@@ -54,6 +54,7 @@ from peapod.generator.validation import (  # noqa: F401
     validation_topn_diagnostic,
 )
 from peapod.io import atomic_path, write_json
+from peapod.logs import LOG_FILE_ONLY
 from peapod.progress import Progress
 from peapod.provenance import provenance
 
@@ -302,7 +303,7 @@ def warn_if_fewer_training_negatives(cfg: GeneratorConfig, data: TaskData) -> bo
     log.warning("top-n training prompts carry %d candidates (negatives: %d), evaluation prompts %d: positions "
                 "and whole-word ids beyond the training prompts' are never trained; set generator.negatives: %d "
                 "to train on prompts like the evaluation's", cfg.negatives + 1, cfg.negatives, evaluated + 1,
-                evaluated)
+                evaluated, extra=LOG_FILE_ONLY)  # the terminal had it once, at load (peapod.study.setting_warnings)
     return True
 
 

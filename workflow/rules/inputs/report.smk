@@ -106,3 +106,25 @@ def all_outputs(wildcards):
     outputs += cf_model_outputs(cf_outputs)
     outputs += baseline_runs()
     return outputs + evaluated_runs() + aggregation_outputs()
+
+
+def closing_groups():
+    """The files a finished run points to, by kind (peapod.study.closing_block): the papers' tables,
+    the verdicts against the paper, the claims, the figures and the recommendation requests."""
+    return {
+        "tables": expand(rules.tabulate_results.output.markdown, table=RESULT_TABLES)
+        + [rules.tabulate_dataset_statistics.output.markdown],
+        "verdicts": [rules.test_significance.output.reproduced_md, rules.test_significance.output.paired],
+        "claims": [rules.check_claims.output.markdown],
+        "figures": [rules.plot_reproduction.output.png]
+        + expand(rules.plot_ablation.output.png, ablation=ABLATION_FIGURES)
+        + expand(rules.plot_learning_curves.output.png, dataset=DATASETS),
+        "requests": recommendation_targets(None),
+    }
+
+
+def report_command():
+    """How to build the HTML report of this config (its --configfile files, as given)."""
+    given = " ".join(os.path.relpath(path) if Path(path).resolve().is_relative_to(Path.cwd()) else str(path)
+                     for path in workflow.overwrite_configfiles)
+    return f"snakemake --report {paths.REPORT_HTML}" + (f" --configfile {given}" if given else "")
