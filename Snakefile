@@ -25,6 +25,8 @@ else:
     given = [load_configfile(path) for path in workflow.overwrite_configfiles]
     config.update(merge_configs(*given, dict(workflow.config_settings.config)))
 
+# The study's name (results/studies/<study>/): study: if set, else the config files' names.
+config.setdefault("study", paths.default_study(workflow.overwrite_configfiles or [], "config/config.yaml"))
 
 try:
     validate_config(config, "workflow/schemas/config.schema.yaml")  # messages that name the key
@@ -85,8 +87,7 @@ rule neighbors:
 
 rule train:
     input:
-        lambda wildcards: [paths.located(paths.run_file("model.safetensors"), dataset=d, variant=v, seed=s)
-                           for d, v, s in PLAN.runs()],
+        lambda wildcards: [run_path(paths.run_file("model.safetensors"), d, v, s) for d, v, s in PLAN.runs()],
 
 
 rule evaluate:

@@ -14,6 +14,7 @@ from peapod.embeddings.registry import SOURCES as EMBEDDING_SOURCES
 from peapod.evaluation import recommend_request
 from peapod.fetch import HUB_REPOS, reviews_input
 from peapod.generator.config import all_run_settings, neighbors_to_store
+from peapod.generator.runs import run_keys
 
 DATASETS = list(config["datasets"])
 # A P5 dataset without its files stops here, naming them, rather than as a missing input of a job.
@@ -26,6 +27,17 @@ SEEDS = [int(seed) for seed in config["seeds"]]
 # the variant's on that dataset.
 # Checked now, so a bad value stops the workflow before any job runs.
 GENERATOR_SETTINGS = all_run_settings(config)
+# Each (dataset, variant)'s run folder: a hash of what its training reads (peapod.generator.runs), so
+# runs whose settings differ never share a folder, and two studies with equal settings share runs.
+RUN_KEYS = run_keys(config)
+# Where this config's tables, figures and aggregate go: results/studies/<study>/ (peapod.paths).
+STUDY = config["study"]
+if workflow.is_main_process:
+    _old = paths.old_layout_folders()
+    if _old:
+        print(f"note: {len(_old)} folder(s) of the results/ layout before studies and run keys are no longer "
+              f"read ({', '.join(_old[:3])}{', ...' if len(_old) > 3 else ''}); move or delete them "
+              "(docs/outputs.md, \"Results of older versions\")", file=sys.stderr)
 # The runs to train and evaluate: the main tables' variants on every dataset, each ablation's
 # variants on its datasets, per seed (peapod.aggregate.settings.make_plan).
 PLAN = make_plan(config)
@@ -42,6 +54,7 @@ wildcard_constraints:
     dataset="|".join(DATASETS),
     variant="|".join(VARIANTS),
     seed=r"\d+",
+    run_key="|".join(sorted(set(RUN_KEYS.values()))),
     cf_model="|".join(EMBEDDING_SOURCES),
     baseline="|".join(BASELINE_NAMES),
 
@@ -53,3 +66,8 @@ def dataset_spec(wildcards):
 def data_tables(wildcards, names=DATA_TABLES):
     """The data stage's tables of one dataset, named <table>_table (Snakemake reserves "items")."""
     return {f"{name}_table": paths.data_table(name).format(dataset=wildcards.dataset) for name in names}
+
+
+def run_path(pattern, dataset, variant, seed):
+    """``pattern`` (paths.RUN_METRICS, paths.run_file(...)) of one run, in its settings' folder."""
+    return paths.located(pattern, dataset=dataset, variant=variant, seed=seed, run_key=RUN_KEYS[dataset, variant])
