@@ -10,7 +10,7 @@ import yaml
 
 from peapod import paths
 from peapod.config import SCHEMA_PATH, ConfigError, load_schema, validate_config, with_defaults
-from peapod.generator.runs import run_key, run_keys
+from peapod.generator.runs import run_folders, run_key, run_keys
 from tests.helpers import REPO
 
 
@@ -79,3 +79,10 @@ def test_old_layout_folders_are_found(tmp_path):
         (results / folder).mkdir(parents=True)
     assert paths.old_layout_folders(results) == [str(results / "tables"), str(results / "demo/runs/pod/seed0")]
     assert paths.old_layout_folders(tmp_path / "absent") == []
+
+
+def test_run_folders_name_the_workflows_folders(demo):
+    """`python -m peapod.generator.runs CONFIG` prints the folders the workflow trains into."""
+    keys = run_keys(demo)
+    assert run_folders([REPO / "config" / "config.yaml"]) == [
+        f"demo {v} results/demo/runs/{v}/{keys['demo', v]}/" for v in demo["variants"]]

@@ -65,3 +65,24 @@ def run_path(pattern: str, config: dict[str, Any], dataset: str, variant: str, s
     ``config``, under ``root``."""
     return paths.located(pattern, root, dataset=dataset, variant=variant, seed=seed,
                          run_key=run_key(config, dataset, variant))
+
+
+def run_folders(config_files: list[str | Path]) -> list[str]:
+    """One line per (dataset, variant) of the merged config files, as the workflow merges them:
+    ``<dataset> <variant> results/<dataset>/runs/<variant>/<run_key>/``; to name one run as a target."""
+    import yaml
+
+    from peapod.config import merge_configs
+
+    merged = merge_configs(*(yaml.safe_load(Path(f).read_text(encoding="utf-8")) for f in config_files))
+    folders = {run: Path(paths.located(paths.RUN_DIR, dataset=run[0], variant=run[1], run_key=key, seed=0)).parent
+               for run, key in run_keys(merged).items()}
+    return [f"{d} {v} {folder}/" for (d, v), folder in folders.items()]
+
+
+if __name__ == "__main__":  # python -m peapod.generator.runs CONFIG [OVERLAY ...]
+    import sys
+
+    if len(sys.argv) < 2:
+        sys.exit("usage: python -m peapod.generator.runs CONFIG [OVERLAY ...]: each run's folder under results/")
+    print("\n".join(run_folders(sys.argv[1:])))
