@@ -3,11 +3,12 @@ nor overwrites, a run trained with other settings.
 
 A run's folder (peapod.paths.RUN_DIR, ``results/<dataset>/runs/<variant>/<run_key>/seed<k>``) is
 keyed by a short hash of everything in the config that its training reads: its generator settings,
-the dataset's entry and the data stage's settings (which make its tables), and for a user prompt
-the settings of the CF model it reads. Two studies whose runs agree on all of these share the
-runs (neither retrains the other's); a changed setting (``epochs: 8``) gives a new folder and leaves
-the old one as it was. Settings that do not change what is trained (the evaluation's, the device's,
-the number of neighbours the index stores beyond those a run reads) are not in the key.
+the dataset's entry and the data stage's settings (which make its tables), and the settings of the
+CF model whose files it reads (for its user prompt or its item tokens). Two studies whose runs
+agree on all of these share the runs (neither retrains the other's); a changed setting
+(``epochs: 8``) gives a new folder and leaves the old one as it was. Settings that do not change
+what is trained (the evaluation's, the device's, the number of neighbours the index stores beyond
+those a run reads) are not in the key.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ def run_identity(config: dict[str, Any], dataset: str, variant: str) -> dict[str
         "data": {k: v for k, v in spec.items() if k not in NOT_DATA_KEYS},
         "preprocess": config.get("preprocess") or {},
     }
-    if settings.user_prompt != "none":
+    # The CF model's files: a user prompt reads its user vectors, item_init: cf its item factors.
+    if settings.user_prompt != "none" or identity["generator"].get("item_init") == "cf":
         identity["cf"] = embedding_settings(config["embeddings"], spec.get("embeddings"), settings.cf_model, dataset)
     return identity
 
