@@ -76,8 +76,11 @@ def ablation_outputs(ablation):
 
 
 def aggregation_params(wildcards):
-    """The config sections the aggregation reads (so a change to them reruns it)."""
-    keys = ("datasets", "seeds", "generator", "variants", "ablations", "aggregate", "evaluation")
+    """The config sections the aggregation reads (so a change to them reruns it), with those that
+    name each run's folder (peapod.generator.runs: preprocess, embeddings), so that the aggregation
+    finds the runs where the workflow put them."""
+    keys = ("datasets", "seeds", "generator", "variants", "ablations", "aggregate", "evaluation", "preprocess",
+            "embeddings")
     return {key: config[key] for key in keys if key in config}
 
 
