@@ -28,6 +28,8 @@ else:
     config.update(merge_configs(*(given for _, given in CONFIG_SOURCES), dict(workflow.config_settings.config)))
 CONFIG_SOURCES.append(("--config", dict(workflow.config_settings.config)))
 
+# The study's name (results/studies/<study>/): study: if set, else the config files' names.
+config.setdefault("study", paths.default_study(workflow.overwrite_configfiles or [], "config/config.yaml"))
 
 try:  # messages that name the key and the file (or --config) that set it
     validate_config(config, "workflow/schemas/config.schema.yaml", CONFIG_SOURCES)
@@ -120,8 +122,7 @@ rule neighbors:
 
 rule train:
     input:
-        lambda wildcards: [paths.located(paths.run_file("model.safetensors"), dataset=d, variant=v, seed=s)
-                           for d, v, s in PLAN.runs()],
+        lambda wildcards: [run_path(paths.run_file("model.safetensors"), d, v, s) for d, v, s in PLAN.runs()],
 
 
 rule evaluate:

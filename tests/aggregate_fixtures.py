@@ -85,11 +85,12 @@ def run_metrics(variant: str, seed: int, dataset: str = "sports") -> pd.DataFram
 def write_runs(root: Path, config: dict, skip: set = frozenset()) -> dict:
     """Write every planned run's metrics.parquet under ``root``; ``skip`` holds (dataset, variant, seed) left out."""
     from peapod.aggregate.settings import make_plan
-    from peapod.paths import RUN_METRICS, located
+    from peapod.generator.runs import run_path
+    from peapod.paths import RUN_METRICS
 
     paths = {}
     for key in make_plan(config).runs():
-        path = Path(located(RUN_METRICS, root, dataset=key[0], variant=key[1], seed=key[2]))
+        path = Path(run_path(RUN_METRICS, config, *key, root=root))
         paths[key] = str(path)
         if key in skip:
             continue

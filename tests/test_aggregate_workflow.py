@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from peapod.generator.runs import run_key
 from tests.aggregate_fixtures import make_config, write_runs
 from tests.workflow_helpers import dry_run_outputs, run, runs_of, workflow_copy
 
@@ -30,13 +31,17 @@ def aggregation_config(work: Path) -> tuple[Path, dict]:
     return path, cfg
 
 
+STUDY = "aggregate_test"  # the study of config/aggregate_test.yaml: its outputs go to results/studies/aggregate_test/
+STUDY_DIR = f"results/studies/{STUDY}"
+
+
 def targets(cfg) -> list[str]:
     return (
-        [f"results/tables/{t}.{e}" for t in TABLES for e in ("md", "tex", "csv", "html")]
-        + [f"results/figures/ablation_{a}.{e}" for a in FIGURES for e in ("png", "pdf")]
-        + ["results/aggregate/missing_runs.csv", "results/aggregate/reproduced_vs_reported.csv",
-           "results/aggregate/reproduced_vs_reported.html", "results/figures/reproduced_vs_reported.png",
-           "results/aggregate/claims.csv", "results/aggregate/claims.html"]
+        [f"{STUDY_DIR}/tables/{t}.{e}" for t in TABLES for e in ("md", "tex", "csv", "html")]
+        + [f"{STUDY_DIR}/figures/ablation_{a}.{e}" for a in FIGURES for e in ("png", "pdf")]
+        + [f"{STUDY_DIR}/aggregate/{name}" for name in ("missing_runs.csv", "reproduced_vs_reported.csv",
+                                                        "reproduced_vs_reported.html", "claims.csv", "claims.html")]
+        + [f"{STUDY_DIR}/figures/reproduced_vs_reported.png"]
     )
 
 
@@ -52,19 +57,20 @@ def test_dry_run_plans_the_aggregation_when_variants_are_configured(tmp_path):
     for rule in ("train_generator", "evaluate_generator"):  # 2 datasets x 12 variants x 3 seeds, once each
         assert len(jobs[rule]) == len(set(jobs[rule])) == len(runs) * len(cfg["seeds"]) == 72, rule
         assert runs_of(jobs[rule]) == runs, rule
-    assert sorted(jobs["evaluate_generator"])[0] == "results/demo/runs/base/seed0/metrics.parquet"
+    first_run = f"results/demo/runs/base/{run_key(cfg, 'demo', 'base')}/seed0/metrics.parquet"
+    assert sorted(jobs["evaluate_generator"])[0] == first_run
     assert sorted(jobs["preprocess"]) == [f"results/{d}/data/users.parquet" for d in datasets]
     assert sorted(jobs["train_embeddings"]) == sorted(
         f"results/{d}/embeddings/{m}/user_embeddings.parquet" for d in datasets for m in ("pmf", "bivae", "lightgcn"))
     assert sorted(jobs["compute_baselines"]) == [f"results/{d}/baselines/metrics.csv" for d in datasets]
-    assert jobs["collect_metrics"] == ["results/aggregate/metrics.parquet"]
-    assert jobs["test_significance"] == ["results/aggregate/tests_vs_reported.csv"]
-    assert jobs["plot_reproduction"] == ["results/figures/reproduced_vs_reported.png"]
-    assert jobs["check_claims"] == ["results/aggregate/claims.csv"]
-    assert sorted(jobs["tabulate_results"]) == sorted(f"results/tables/{t}.md" for t in TABLES)
-    assert sorted(jobs["summarize_ablation"]) == [f"results/ablations/{a}/summary.parquet" for a in ablations]
-    assert sorted(jobs["plot_ablation"]) == [f"results/figures/ablation_{a}.png" for a in ablations]
-    assert sorted(jobs["plot_learning_curves"]) == [f"results/figures/learning_curves_{d}.png" for d in datasets]
+    assert jobs["collect_metrics"] == [f"{STUDY_DIR}/aggregate/metrics.parquet"]
+    assert jobs["test_significance"] == [f"{STUDY_DIR}/aggregate/tests_vs_reported.csv"]
+    assert jobs["plot_reproduction"] == [f"{STUDY_DIR}/figures/reproduced_vs_reported.png"]
+    assert jobs["check_claims"] == [f"{STUDY_DIR}/aggregate/claims.csv"]
+    assert sorted(jobs["tabulate_results"]) == sorted(f"{STUDY_DIR}/tables/{t}.md" for t in TABLES)
+    assert sorted(jobs["summarize_ablation"]) == [f"{STUDY_DIR}/ablations/{a}/summary.parquet" for a in ablations]
+    assert sorted(jobs["plot_ablation"]) == [f"{STUDY_DIR}/figures/ablation_{a}.png" for a in ablations]
+    assert sorted(jobs["plot_learning_curves"]) == [f"{STUDY_DIR}/figures/learning_curves_{d}.png" for d in datasets]
     assert set(jobs) == {"all", "make_demo_dataset", "preprocess", "tabulate_dataset_statistics", "train_embeddings",
                          "build_neighbors", "train_generator", "evaluate_generator", "compute_baselines",
                          "collect_metrics", "test_significance", "tabulate_results", "summarize_ablation",
@@ -80,12 +86,13 @@ def test_missing_run_without_require_all_runs_is_reported(tmp_path):
     work = workflow_copy(tmp_path)
     cfg_path, cfg = aggregation_config(work)
     write_runs(work / "results", cfg, skip={("demo", "pod", 1)})
-    run(["results/aggregate/missing_runs.csv", "results/aggregate/tests_paired.csv", "--cores", "1", "--configfile", str(cfg_path)], work)
-    missing = pd.read_csv(work / "results" / "aggregate" / "missing_runs.csv")
+    run([f"{STUDY_DIR}/aggregate/missing_runs.csv", f"{STUDY_DIR}/aggregate/tests_paired.csv", "--cores", "1",
+         "--configfile", str(cfg_path)], work)
+    missing = pd.read_csv(work / STUDY_DIR / "aggregate" / "missing_runs.csv")
     assert missing[["dataset", "variant", "seed"]].values.tolist() == [["demo", "pod", 1]]
-    log = (work / "results" / "logs" / "collect_metrics.log").read_text()
+    log = (work / STUDY_DIR / "logs" / "collect_metrics.log").read_text()
     assert "missing: demo pod seed 1 run: metrics file absent" in log
-    paired = pd.read_csv(work / "results" / "aggregate" / "tests_paired.csv", dtype={"unpaired_seeds": str})
+    paired = pd.read_csv(work / STUDY_DIR / "aggregate" / "tests_paired.csv", dtype={"unpaired_seeds": str})
     row = paired[(paired.dataset == "demo") & (paired.variant_b == "pod")].iloc[0]
     assert row.n == 2 and row.unpaired_seeds == "1"
 
@@ -100,7 +107,7 @@ def test_tables_figures_and_report(tmp_path):
     run([*targets(cfg), "--cores", "2", "--configfile", str(cfg_path)], work)
     for t in targets(cfg):
         assert (work / t).stat().st_size > 0, t
-    md = (work / "results" / "tables" / "sequential.md").read_text()
+    md = (work / STUDY_DIR / "tables" / "sequential.md").read_text()
     assert "PeaPOD (ours)" in md and "POD (ours)" in md and "**" in md
     run([*targets(cfg), "--configfile", str(cfg_path), "--report", "report.zip"], work)
     with zipfile.ZipFile(work / "report.zip") as z:
@@ -109,5 +116,5 @@ def test_tables_figures_and_report(tmp_path):
                  "reproduced_vs_reported.html", "reproduced_vs_reported.png", "claims.html"):
         assert any(n.endswith(name) for n in names), name
     # The demo datasets have no reported numbers: the verdict section says so rather than vanishing.
-    verdicts = (work / "results" / "aggregate" / "reproduced_vs_reported.md").read_text()
+    verdicts = (work / STUDY_DIR / "aggregate" / "reproduced_vs_reported.md").read_text()
     assert "No reported cell is reproduced by this configuration" in verdicts

@@ -124,6 +124,30 @@ def test_resume_after_kill_ends_like_an_uninterrupted_run(small, one_thread, sig
     assert drop((reference / "train_log.csv").read_text()) == drop((tmp / run / "train_log.csv").read_text())
 
 
+def test_state_of_other_settings_is_replaced_by_a_fresh_start(small, one_thread, caplog):
+    """A last/ written with other settings (a run of 2 epochs killed mid-way; the run now asks for
+    1) is never resumed, and nobody is asked to delete a folder: the run starts afresh, says so,
+    and ends exactly like a run that never had that state."""
+    import logging
+
+    tmp, data, collab = small
+    run = "stale"
+    script = KILLER.format(repo=str(REPO), tmp=str(tmp), demo=SMALL.__dict__, kill_after=3, signal="SIGKILL",
+                           settings=SETTINGS, run=run)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    assert (tmp / run / "last" / "state.json").exists()
+    one_epoch = GeneratorConfig.from_dict({**SETTINGS, "epochs": 1, **UNSCORED})
+    with caplog.at_level(logging.WARNING, logger="peapod.generator.train"):
+        summary = train_generator(one_epoch, data, templates(), 0, tmp / run, collab)
+    assert summary["resumed"] == 0 and summary["epochs_run"] == 1
+    assert "was written with other settings or CF inputs: starting this run afresh" in caplog.text
+    fresh = tmp / "fresh_one_epoch"
+    train_generator(one_epoch, data, templates(), 0, fresh, collab)
+    assert same_weights(fresh, tmp / run)
+
+
 @pytest.mark.slow
 def test_trained_model_beats_random_on_topn_validation(tmp_path, one_thread):
     """The demo's planted groups, CF stand-ins that know them, and the demo's generator settings:

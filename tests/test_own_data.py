@@ -290,17 +290,17 @@ def test_a_config_of_datasets_alone_plans_peapod_against_pod_at_three_seeds(tmp_
     jobs = planned_outputs(proc.stdout)
     for rule in ("train_generator", "evaluate_generator"):
         assert runs_of(jobs[rule]) == {("mine", "peapod"), ("mine", "pod")}, rule
-        assert sorted(Path(p).parts[4] for p in jobs[rule]) == ["seed0", "seed0", "seed1", "seed1", "seed2", "seed2"]
+        assert sorted(Path(p).parts[5] for p in jobs[rule]) == ["seed0", "seed0", "seed1", "seed1", "seed2", "seed2"]
     assert "make_demo_dataset" not in jobs and "train_baseline" not in jobs
     assert [p.split("/")[1] for p in jobs["preprocess"]] == ["mine"]
-    assert not [p for outputs in jobs.values() for p in outputs if "demo" in p]
+    assert not [p for outputs in jobs.values() for p in outputs if p.startswith("results/demo/")]
     plan = proc.stderr
     assert "variants: peapod, pod at seeds 0, 1, 2" in plan and "tables: PeaPOD against POD, paired t-tests over 3 seeds" in plan
     assert "RecBole baselines: none" in plan and "6 generator trainings, 6 evaluations" in plan
     # After the demo's config (to borrow its settings): its variants and seeds, only our dataset.
     jobs = dry_run_outputs(work, ["--configfile", "config/config.yaml", "own.yaml"], cores=2)
     assert [p.split("/")[1] for p in jobs["preprocess"]] == ["mine"]
-    assert not [p for outputs in jobs.values() for p in outputs if "demo" in p]
+    assert not [p for outputs in jobs.values() for p in outputs if p.startswith("results/demo/")]
     assert runs_of(jobs["train_generator"]) == {("mine", v) for v in ("peapod", "mlp", "pod")}
 
 

@@ -62,7 +62,7 @@ def test_shrunk_paper_config_runs_every_job(tmp_path):
         work)
 
     results = work / "results"
-    metrics = sorted(results.glob("*/runs/*/seed1/metrics.parquet"))
+    metrics = sorted(results.glob("*/runs/*/*/seed1/metrics.parquet"))
     # 17 variants per dataset, PeaPOD and POD on each id-order twin (docs/paper-study.md, "Running the study")
     assert len(metrics) == 3 * 17 + 3 * 2
     # The neighbour index keeps what neighbors_30 reads; BiVAE's keeps neighbors.k.
@@ -70,8 +70,8 @@ def test_shrunk_paper_config_runs_every_job(tmp_path):
         width = pq.read_table(results / dataset / "neighbors" / "pmf" / "neighbors.parquet").schema.field(
             "neighbor_ids").type.list_size
         assert width == 30, dataset
-    run_json = {p.parts[-3] + "/" + p.parts[-5]: json.loads(p.read_text())
-                for p in results.glob("*/runs/*/seed1/run.json")}
+    run_json = {p.parts[-4] + "/" + p.parts[-6]: json.loads(p.read_text())  # <dataset>/runs/<variant>/<key>/seed1
+                for p in results.glob("*/runs/*/*/seed1/run.json")}
     assert run_json["pod/sports"]["config"]["learning_rate"] == 0.001
     assert run_json["pod/beauty"]["config"]["learning_rate"] == 0.0005
     assert run_json["peapod/toys"]["config"]["neighbors"] == 10
@@ -84,10 +84,11 @@ def test_shrunk_paper_config_runs_every_job(tmp_path):
         ("sequential", "beam"), ("topn", "beam"), ("topn", "beam_candidates"), ("topn", "scoring"),
         ("topn", "scoring_blind"), ("explanation", "beam"), ("explanation", "beam_reference")}
     # Only what evaluation needs is kept per run.
-    assert not list(results.glob("*/runs/*/seed1/last")) and not list(results.glob("*/runs/*/seed1/best"))
+    assert not list(results.glob("*/runs/*/*/seed1/last")) and not list(results.glob("*/runs/*/*/seed1/best"))
+    study = results / "studies" / "paper_shrunk"  # the config file's name
     for ablation in paper["ablations"]:
-        assert (results / "ablations" / ablation / "summary.csv").exists(), ablation
+        assert (study / "ablations" / ablation / "summary.csv").exists(), ablation
     assert len(list(results.glob("*/baselines/*/seed1/metrics.parquet"))) == 3 * 2  # SASRec and MF per dataset
     # The sequential table has each twin's columns beside its dataset's.
-    header = (results / "tables" / "sequential.md").read_text().split("| Model | ")[1].split("\n")[0]
+    header = (study / "tables" / "sequential.md").read_text().split("| Model | ")[1].split("\n")[0]
     assert "Beauty NDCG@10 | Beauty, random ids HR@5" in header

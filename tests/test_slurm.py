@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from tests.helpers import REPO
-from tests.workflow_helpers import SNAKEMAKE, request_dirs, workflow_copy
+from tests.workflow_helpers import SNAKEMAKE, config_of, request_dirs, run_dir, workflow_copy
 
 # One cluster per module: under pytest-xdist, the module's tests share one worker (xdist_group).
 pytestmark = [pytest.mark.slow, pytest.mark.slurm, pytest.mark.xdist_group("slurm")]
@@ -139,7 +139,7 @@ def slurm_workflow(root: Path, *targets: str) -> tuple[Path, list[str]]:
 
 
 def run_metrics(work: Path) -> dict[str, pd.DataFrame]:
-    return {str(p.relative_to(work)): pd.read_parquet(p) for p in sorted(work.glob("results/demo/runs/*/seed*/metrics.parquet"))}
+    return {str(p.relative_to(work)): pd.read_parquet(p) for p in sorted(work.glob("results/demo/runs/*/*/seed*/metrics.parquet"))}
 
 
 @pytest.fixture(scope="module")
@@ -169,9 +169,10 @@ def test_every_rule_runs_through_the_slurm_profile(slurm_run, slurm_env):
     work, log = slurm_run
     results = work / "results"
     assert len(run_metrics(work)) == 3
+    study = results / "studies" / "slurm_demo"  # the config file's name
     for table in ("sequential", "topn", "explanation"):
-        assert (results / "tables" / f"{table}.csv").stat().st_size > 0
-    assert (results / "figures" / "ablation_heads.png").read_bytes()[:4] == b"\x89PNG"
+        assert (study / "tables" / f"{table}.csv").stat().st_size > 0
+    assert (study / "figures" / "ablation_heads.png").read_bytes()[:4] == b"\x89PNG"
     # Every rule's jobs went through sbatch and completed; GPU rules asked SLURM for a GPU.
     submitted = re.findall(r"submitted with SLURM jobid (\d+) \(log: \S*/slurm_logs/rule_(\w+)/", log)
     assert {rule for _, rule in submitted} == workflow_rules() - FETCH_RULES, submitted
@@ -195,12 +196,13 @@ def test_every_rule_runs_through_the_slurm_profile(slurm_run, slurm_env):
     assert len(pd.read_parquet(asked / "next_items.parquet")) == 3 * 40
     assert len(pd.read_parquet(asked / "explanations.parquet")) == 1
     # The stand-in GPU is no CUDA device: the device claim falls back to the CPU.
-    assert json.loads((results / "demo" / "runs" / "pod" / "seed0" / "run.json").read_text())["device"] == "cpu"
+    pod_run = run_dir(results, config_of(work / "slurm_demo.yaml"), "pod", 0)
+    assert json.loads((pod_run / "run.json").read_text())["device"] == "cpu"
 
 
-def wait_for_epoch_checkpoint(run_dir: Path, proc: subprocess.Popen, timeout: float = 900) -> None:
+def wait_for_epoch_checkpoint(directory: Path, proc: subprocess.Popen, timeout: float = 900) -> None:
     deadline = time.monotonic() + timeout
-    while not (run_dir / "last" / "state.json").exists():
+    while not (directory / "last" / "state.json").exists():
         assert proc.poll() is None, "the workflow ended before the training job saved a checkpoint"
         assert time.monotonic() < deadline, "no epoch checkpoint within the timeout"
         time.sleep(0.05)
@@ -216,18 +218,19 @@ def training_job_ids(env: dict) -> list[str]:
 @pytest.mark.timeout(2400)  # the module took 8 min under CI, mostly waiting on the cluster
 def test_cancelled_training_job_is_resubmitted_and_resumes(slurm_run, slurm_env, tmp_path):
     reference, _ = slurm_run
-    target = "results/demo/runs/pod/seed0/metrics.parquet"
+    pod_run = run_dir(Path("results"), config_of(reference / "slurm_demo.yaml"), "pod", 0)
+    target = f"{pod_run}/metrics.parquet"
     work, command = slurm_workflow(tmp_path / "cancelled", target)
     start = time.monotonic()
     proc = subprocess.Popen(command, cwd=work, env=slurm_env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     try:
-        run_dir = work / "results" / "demo" / "runs" / "pod" / "seed0"
-        wait_for_epoch_checkpoint(run_dir, proc)
+        pod_dir = work / pod_run
+        wait_for_epoch_checkpoint(pod_dir, proc)
         jobs = training_job_ids(slurm_env)
         assert len(jobs) == 1, jobs
         subprocess.run(["scancel", jobs[0]], env=slurm_env, check=True)
-        assert not (run_dir / "run.json").exists(), "the training job finished before it was cancelled"
+        assert not (pod_dir / "run.json").exists(), "the training job finished before it was cancelled"
         out, _ = proc.communicate(timeout=1200)
     finally:
         if proc.poll() is None:
@@ -239,6 +242,6 @@ def test_cancelled_training_job_is_resubmitted_and_resumes(slurm_run, slurm_env,
                            capture_output=True, text=True).stdout.strip()
     assert state == "CANCELLED", state
     assert f"SLURM-job '{jobs[0]}' failed" in out  # the executor saw the cancellation and resubmitted
-    assert json.loads((run_dir / "run.json").read_text())["resumed"] >= 1
+    assert json.loads((pod_dir / "run.json").read_text())["resumed"] >= 1
     expected = run_metrics(reference)[target]
     pd.testing.assert_frame_equal(pd.read_parquet(work / target), expected, check_exact=True)

@@ -9,31 +9,33 @@ from peapod.study import Job, estimate, long_jobs, recorded_seconds, study_summa
 BENCHMARKS = {
     "train_embeddings": "results/{dataset}/benchmarks/train_embeddings_{cf_model}.tsv",
     "build_neighbors": "results/{dataset}/benchmarks/build_neighbors_{cf_model}.tsv",
-    "train_generator": "results/{dataset}/benchmarks/train_generator/{variant}/seed{seed}.tsv",
-    "evaluate_generator": "results/{dataset}/benchmarks/evaluate_generator/{variant}/seed{seed}.tsv",
+    "train_generator": "results/{dataset}/benchmarks/train_generator/{variant}/{run_key}/seed{seed}.tsv",
+    "evaluate_generator": "results/{dataset}/benchmarks/evaluate_generator/{variant}/{run_key}/seed{seed}.tsv",
     "train_baseline": "results/{dataset}/benchmarks/train_baseline_{baseline}_seed{seed}.tsv",
 }
+RUN_KEY = "0123456789"  # a run's folder key (peapod.generator.runs); one set of settings per variant here
 HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
 
 
 def record(root, rule, seconds, **wildcards):
     """A benchmark file as Snakemake writes it after a job."""
-    path = root / BENCHMARKS[rule].format(**wildcards)
+    path = root / BENCHMARKS[rule].format(**{"run_key": RUN_KEY, **wildcards})
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(HEADER + f"{seconds}\t0:00:00\t1\t1\t1\t1\t0\t0\t90\t{seconds}\n")
     return path
 
 
 def training(dataset, variant, seed):
-    return Job("train_generator", (("dataset", dataset), ("variant", variant), ("seed", str(seed))))
+    return Job("train_generator", (("dataset", dataset), ("variant", variant), ("run_key", RUN_KEY), ("seed", str(seed))))
 
 
 def test_long_jobs_from_the_default_targets_files():
-    runs = [paths.located(paths.RUN_METRICS, dataset="mine", variant=v, seed=s) for v in ("peapod", "pod") for s in (0, 1)]
+    runs = [paths.located(paths.RUN_METRICS, dataset="mine", variant=v, run_key=RUN_KEY, seed=s)
+            for v in ("peapod", "pod") for s in (0, 1)]
     targets = [*runs, paths.located(paths.CF_METRICS, dataset="mine", cf_model="pmf"),
                paths.located(paths.NEIGHBORS, dataset="mine", cf_model="pmf"),
                paths.located(paths.baseline_file("metrics.parquet"), dataset="mine", baseline="SASRec", seed=0),
-               "results/mine/data/stats.json", "results/tables/topn.md", runs[0]]  # others count nothing; repeats once
+               "results/mine/data/stats.json", paths.table_file("mine", "topn.md"), runs[0]]  # others count nothing; repeats once
     jobs = long_jobs(targets)
     counts = {rule: sum(j.rule == rule for j in jobs) for rule in BENCHMARKS}
     assert counts == {"train_embeddings": 1, "build_neighbors": 1, "train_generator": 4, "evaluate_generator": 4,
@@ -86,9 +88,10 @@ def own_config(**extra):
 def summary(config, root):
     from peapod.aggregate.settings import make_plan
     from peapod.generator.config import all_run_settings
+    from peapod.generator.runs import run_path
 
     plan = make_plan(config)
-    targets = [paths.located(paths.RUN_METRICS, dataset=d, variant=v, seed=s) for d, v, s in plan.runs()]
+    targets = [run_path(paths.RUN_METRICS, config, d, v, s) for d, v, s in plan.runs()]
     targets += [paths.located(p, dataset=d, cf_model=m) for p in (paths.CF_METRICS, paths.NEIGHBORS)
                 for d in config["datasets"] for m in config["embeddings"]["models"]]
     return study_summary(config, plan, all_run_settings(config), targets, BENCHMARKS, root)
@@ -106,7 +109,10 @@ def test_summary_of_a_config_of_datasets_alone(tmp_path):
             "results/<dataset>/benchmarks/; the next run estimates from them)\n") in text
     assert text.splitlines()[-1].startswith("  before any record: the generator's time follows from the samples "
                                             "per epoch once the data stage has run (`snakemake data`)")
-    record(tmp_path, "train_generator", 90, dataset="mine", variant="pod", seed=0)
+    from peapod.generator.runs import run_key
+
+    record(tmp_path, "train_generator", 90, dataset="mine", variant="pod", seed=0,
+           run_key=run_key(own_config(), "mine", "pod"))
     assert "1 of 18 already ran (1m30s" in summary(own_config(), tmp_path)
 
 

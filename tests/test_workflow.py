@@ -13,8 +13,8 @@ import yaml
 
 from tests.helpers import REPO
 from tests.workflow_helpers import (
-    ONE_THREAD_PER_JOB, dry_run_outputs, dry_run_resources, paper_workflow, request_dirs, run, runs_of,
-    workflow_copy,
+    DEMO_STUDY_DIR, ONE_THREAD_PER_JOB, config_of, dry_run_outputs, dry_run_resources, paper_workflow, request_dirs,
+    run, run_dir, runs_of, workflow_copy,
 )
 
 
@@ -28,8 +28,8 @@ def test_dry_run_and_lint(tmp_path):
     for rule in ("train_generator", "evaluate_generator"):  # 3 variants x 3 seeds
         assert len(set(jobs[rule])) == len(jobs[rule]) == 9 and runs_of(jobs[rule]) == {
             ("demo", "peapod"), ("demo", "mlp"), ("demo", "pod")}, rule
-    assert jobs["plot_ablation"] == ["results/figures/ablation_heads.png"]
-    assert jobs["plot_learning_curves"] == ["results/figures/learning_curves_demo.png"]
+    assert jobs["plot_ablation"] == [f"{DEMO_STUDY_DIR}/figures/ablation_heads.png"]
+    assert jobs["plot_learning_curves"] == [f"{DEMO_STUDY_DIR}/figures/learning_curves_demo.png"]
     lint = run(["--lint"], work)
     assert "good condition" in lint.stdout + lint.stderr
 
@@ -153,7 +153,7 @@ def test_each_ablation_target_touches_only_its_own_jobs(tmp_path, ablation):
     per_pair = len(jobs["train_generator"]) / len(trained)
     assert per_pair == 10  # every seed, no run twice
     # Only this ablation's aggregation; nothing of the main tables or other ablations.
-    assert jobs["summarize_ablation"] == [f"results/ablations/{ablation}/summary.parquet"]
+    assert jobs["summarize_ablation"] == [f"results/studies/paper/ablations/{ablation}/summary.parquet"]
     assert set(jobs) <= {"preprocess", "train_embeddings", "build_neighbors", "train_generator",
                          "evaluate_generator", "summarize_ablation", "plot_ablation", f"ablation_{ablation}"}
     cf_models = {Path(o).parts[3] for o in jobs.get("train_embeddings", [])}
@@ -180,7 +180,7 @@ def test_unconfigured_ablation_has_no_target(tmp_path):
     assert "MissingRuleException" in out and "No rule to produce ablation_neighbors" in out, out[-2000:]
     # The configured one is a target, and builds its own figure.
     jobs = dry_run_outputs(work, ["ablation_heads"])
-    assert jobs["ablation_heads"] == [""] and jobs["plot_ablation"] == ["results/figures/ablation_heads.png"]
+    assert jobs["ablation_heads"] == [""] and jobs["plot_ablation"] == [f"{DEMO_STUDY_DIR}/figures/ablation_heads.png"]
 
 
 # Each stage target, the rules it runs (besides those of the stages before it), and later stages'
@@ -204,7 +204,7 @@ def test_every_stage_has_a_named_target(tmp_path, target):
     assert runs <= set(jobs), f"{target}: {sorted(runs - set(jobs))} not planned"
     assert not never & set(jobs), f"{target}: plans {sorted(never & set(jobs))}"
     if target == "train":
-        planned = {(d, v, s) for d, v, s in [(p.split("/")[1], p.split("/")[3], p.split("/")[4]) for p in
+        planned = {(d, v, s) for d, v, s in [(p.split("/")[1], p.split("/")[3], p.split("/")[5]) for p in
                                               jobs["train_generator"]]}
         assert len(planned) == len(jobs["train_generator"]) == 9  # the demo: 3 variants x 3 seeds
 
@@ -227,7 +227,8 @@ def test_recommendations_target_builds_only_the_runs_it_recommends_from(tmp_path
     default = f"results/demo/recommendations/{demo_request()}"
     assert jobs["record_recommend_request"] == [f"{default}/request.json"]
     assert jobs["recommend_next_items"] == [f"{default}/peapod/seed0/next_items.parquet"]
-    assert jobs["train_generator"] == ["results/demo/runs/peapod/seed0/model.safetensors"]
+    demo_run = run_dir(Path("results"), config_of(REPO / "config" / "config.yaml"), "peapod", 0)
+    assert jobs["train_generator"] == [f"{demo_run}/model.safetensors"]
     assert "explain_pairs" not in jobs and "evaluate_generator" not in jobs and "train_baseline" not in jobs
     (work / "pairs").mkdir()
     (work / "pairs" / "demo.csv").write_text("user,item\n")
@@ -305,7 +306,7 @@ def assert_provenance(record: dict, where: str) -> None:
     assert prov["packages"]["torch"] and prov["packages"]["pandas"] and prov["python"], where
 
 
-def assert_outputs_record_what_made_them(results: Path) -> None:
+def assert_outputs_record_what_made_them(results: Path, study: Path) -> None:
     """Each stage's output records its config, its seed, the package versions and the git commit."""
     from peapod.provenance import read_stamp
 
@@ -323,16 +324,17 @@ def assert_outputs_record_what_made_them(results: Path) -> None:
         stamp = read_stamp(demo / "neighbors" / model / "neighbors.parquet")
         assert stamp["config"]["k"] == 20 and stamp["embeddings"].endswith(f"{model}/user_embeddings.parquet")
         assert_provenance(stamp, f"{model} neighbors.parquet")
+    config = config_of(REPO / "config" / "config.yaml")
     for seed in (0, 1, 2):
-        run_dir = demo / "runs" / "peapod" / f"seed{seed}"
-        trained = json.loads((run_dir / "run.json").read_text())
+        peapod_run = run_dir(results, config, "peapod", seed)
+        trained = json.loads((peapod_run / "run.json").read_text())
         assert trained["seed"] == seed and trained["config"]["user_prompt"] == "mha"
         assert_provenance(trained, f"seed {seed} run.json")
-        evaluated = json.loads((run_dir / "evaluation.json").read_text())
+        evaluated = json.loads((peapod_run / "evaluation.json").read_text())
         assert evaluated["seed"] == seed and evaluated["generator_config"] == trained["config"]
         assert evaluated["settings"]["beams"] == 20
         assert_provenance(evaluated, f"seed {seed} evaluation.json")
-    stamp = read_stamp(results / "aggregate" / "metrics.parquet")
+    stamp = read_stamp(study / "aggregate" / "metrics.parquet")
     assert stamp["seeds"] == [0, 1, 2] and "peapod" in stamp["config"]["variants"]
     assert_provenance(stamp, "aggregate/metrics.parquet")
 
@@ -355,21 +357,22 @@ DEMO_MARGIN_OVER_BLIND = 0.25
 DEMO_PAIRED_P = 0.05
 
 
-def assert_demo_results(results: Path, seeds=(0, 1, 2)) -> None:
+def assert_demo_results(results: Path, study: Path, seeds=(0, 1, 2)) -> None:
     """Every number of the demo's results is finite, and PeaPOD learned: its top-n HR@10 by exact
     scoring on the test split is at least twice random for every seed."""
-    runs = sorted(results.glob("demo/runs/*/seed*/metrics.parquet"))
+    config = config_of(REPO / "config" / "config.yaml")  # the overlay changes no run's settings
+    runs = sorted(results.glob("demo/runs/*/*/seed*/metrics.parquet"))
     assert len(runs) == 9
     for path in runs:
         metrics = pd.read_parquet(path)
         assert len(metrics) and np.isfinite(metrics["value"]).all(), path
     for seed in seeds:
-        metrics = pd.read_parquet(results / "demo" / "runs" / "peapod" / f"seed{seed}" / "metrics.parquet")
+        metrics = pd.read_parquet(run_dir(results, config, "peapod", seed) / "metrics.parquet")
         hr10 = metrics.query("task == 'topn' and method == 'scoring' and split == 'test' and metric == 'hr@10'")
         assert len(hr10) == 1, f"seed {seed}: no top-n scoring HR@10 in {sorted(set(metrics.method))}"
         assert hr10["value"].iloc[0] >= DEMO_MIN_SCORING_HR10, f"seed {seed}: PeaPOD top-n HR@10 {hr10['value'].iloc[0]}"
-    assert_collaborative_prompt_wins(results, seeds)
-    summary = pd.read_csv(results / "aggregate" / "summary.csv")
+    assert_collaborative_prompt_wins(results, study, seeds)
+    summary = pd.read_csv(study / "aggregate" / "summary.csv")
     assert len(summary) and np.isfinite(summary["mean"]).all()
     assert (summary["n_seeds"] == len(seeds)).all()
     assert np.isfinite(summary[["std", "sem", "ci_low", "ci_high"]].to_numpy(float)).all()
@@ -377,7 +380,7 @@ def assert_demo_results(results: Path, seeds=(0, 1, 2)) -> None:
     # The result tables, on the demo's columns: every number of our runs (value and 95% interval) and
     # of the baselines computed on the demo is finite (the papers' rows have no demo numbers).
     for name in ("sequential", "topn", "explanation"):
-        table = pd.read_csv(results / "tables" / f"{name}.csv")
+        table = pd.read_csv(study / "tables" / f"{name}.csv")
         values = [c for c in table.columns if c.startswith("demo:") and c.count(":") == 2]
         intervals = [c for c in table.columns if c.startswith("demo:") and c.endswith((":ci_low", ":ci_high"))]
         ours, baselines = table[table["kind"] == "reproduced"], table[table["kind"] == "baseline"]
@@ -386,13 +389,13 @@ def assert_demo_results(results: Path, seeds=(0, 1, 2)) -> None:
         assert np.isfinite(baselines[values].to_numpy(float)).all(), name
 
 
-def assert_collaborative_prompt_wins(results: Path, seeds=(0, 1, 2)) -> None:
+def assert_collaborative_prompt_wins(results: Path, study: Path, seeds=(0, 1, 2)) -> None:
     """On the demo's planted structure, by exact top-n scoring (mean over seeds): PeaPOD above POD,
     above most popular and above its own prompt-blind control by the measured margins, and the
     paired test over seeds PeaPOD > POD significant (one-sided, as the structure implies a direction)."""
     from scipy import stats
 
-    tidy = pd.read_parquet(results / "aggregate" / "metrics.parquet")
+    tidy = pd.read_parquet(study / "aggregate" / "metrics.parquet")
     hr = tidy[(tidy.split == "test") & (tidy.task == "topn") & (tidy.metric == "hr@10")]
     score = {(r.variant, r.method, r.seed): r.value for r in hr.itertuples()}
     peapod = np.array([score["peapod", "scoring", s] for s in seeds])
@@ -408,19 +411,20 @@ def assert_collaborative_prompt_wins(results: Path, seeds=(0, 1, 2)) -> None:
     assert stats.ttest_rel(peapod, pod, alternative="greater").pvalue < DEMO_PAIRED_P, summary
 
 
-def assert_demo_baselines(results):
+def assert_demo_baselines(results, study):
     """Every configured RecBole baseline ran once (seed 0) and its row sits in the tables."""
     for model in ("SASRec", "GRU4Rec", "BERT4Rec", "MF", "MLP"):
-        run_dir = results / "demo" / "baselines" / model / "seed0"
-        record = json.loads((run_dir / "run.json").read_text())
+        baseline_dir = results / "demo" / "baselines" / model / "seed0"
+        record = json.loads((baseline_dir / "run.json").read_text())
         assert record["model"] == model and record["epochs_run"] >= 1 and record["versions"]["recbole"] == "1.2.1"
-        per_user = pd.read_parquet(run_dir / "per_user.parquet")
+        per_user = pd.read_parquet(baseline_dir / "per_user.parquet")
         assert len(per_user[per_user.split == "test"]) == 400
     rows = pd.read_csv(results / "demo" / "baselines" / "metrics.csv")
     assert {"most_popular", "id_order", "SASRec", "MF"} <= set(rows["model"])
-    seq = (results / "tables" / "sequential.md").read_text()
+    tables = study / "tables"
+    seq = (tables / "sequential.md").read_text()
     assert "SASRec (ours, same split)" in seq and "Id order (+1, +2, ...) (ours, same split)" in seq
-    assert "MF (ours, same candidates)" in (results / "tables" / "topn.md").read_text()
+    assert "MF (ours, same candidates)" in (tables / "topn.md").read_text()
 
 
 @pytest.mark.slow
@@ -435,20 +439,21 @@ def test_demo_runs_end_to_end(tmp_path):
     assert stats["users"] == 400 and stats["explanation_task"] is True
     for name in ("users", "items", "sequences", "candidates", "explanations"):
         assert len(pd.read_parquet(data / f"{name}.parquet")) > 0
-    table = pd.read_csv(work / "results" / "tables" / "dataset_statistics.csv")
+    study = work / "results" / "studies" / "demo+scoring"  # no study: set, so the config files' names
+    table = pd.read_csv(study / "tables" / "dataset_statistics.csv")
     assert table.loc[0, "dataset"] == "demo" and table.loc[0, "reviews"] == stats["reviews"]
     # Every run evaluated; every table, the heads figure and the heads ablation's own summary.
     results = work / "results"
-    assert len(list(results.glob("demo/runs/*/seed*/metrics.parquet"))) == 9
+    assert len(list(results.glob("demo/runs/*/*/seed*/metrics.parquet"))) == 9
     for table in ("sequential", "topn", "explanation"):
         for ext in ("md", "tex", "csv", "html"):
-            assert (results / "tables" / f"{table}.{ext}").stat().st_size > 0
-    assert (results / "figures" / "ablation_heads.png").read_bytes()[:4] == b"\x89PNG"
-    assert set(pd.read_csv(results / "ablations" / "heads" / "summary.csv")["variant"]) == {"mlp", "peapod"}
-    assert pd.read_csv(results / "aggregate" / "missing_runs.csv").empty
-    assert_outputs_record_what_made_them(results)
-    assert_demo_results(results)
-    assert_demo_baselines(results)
+            assert (study / "tables" / f"{table}.{ext}").stat().st_size > 0
+    assert (study / "figures" / "ablation_heads.png").read_bytes()[:4] == b"\x89PNG"
+    assert set(pd.read_csv(study / "ablations" / "heads" / "summary.csv")["variant"]) == {"mlp", "peapod"}
+    assert pd.read_csv(study / "aggregate" / "missing_runs.csv").empty
+    assert_outputs_record_what_made_them(results, study)
+    assert_demo_results(results, study)
+    assert_demo_baselines(results, study)
     # Second invocation: nothing left to do; the HTML report builds from the finished run.
     again = run(["--cores", "2", "-n", *config], work)
     assert "Nothing to be done" in again.stdout + again.stderr
@@ -457,7 +462,7 @@ def test_demo_runs_end_to_end(tmp_path):
     assert "ablation_heads.png" in html and "sequential.html" in html
     # The verdict section is there on the demo too, saying there is nothing to compare.
     assert "reproduced_vs_reported.html" in html and "claims.html" in html
-    verdicts = (results / "aggregate" / "reproduced_vs_reported.md").read_text()
+    verdicts = (study / "aggregate" / "reproduced_vs_reported.md").read_text()
     assert "No reported cell is reproduced by this configuration" in verdicts
     assert_recommendations_from_the_finished_demo(work, config)
 

@@ -63,14 +63,15 @@ def small_workflow(tmp_path: Path, name: str) -> Path:
 def metrics_tables(work: Path) -> dict[str, pd.DataFrame]:
     """Every run's metrics and the aggregated tables, by path."""
     results = work / "results"
-    paths = sorted(results.glob("demo/runs/*/seed*/metrics.parquet")) + sorted(results.glob("tables/*.csv"))
-    paths += [results / "aggregate" / "summary.csv"]
+    study = results / "studies" / "small"  # the config file's name
+    paths = sorted(results.glob("demo/runs/*/*/seed*/metrics.parquet")) + sorted(study.glob("tables/*.csv"))
+    paths += [study / "aggregate" / "summary.csv"]
     return {str(p.relative_to(work)): pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p) for p in paths}
 
 
 def resumable_runs(work: Path) -> list[Path]:
     """Training runs that have saved their state (last/state.json) and not finished (no run.json)."""
-    states = (work / "results" / "demo" / "runs").glob("*/seed*/last/state.json")
+    states = (work / "results" / "demo" / "runs").glob("*/*/seed*/last/state.json")
     return [state.parent.parent for state in states if not (state.parent.parent / "run.json").exists()]
 
 
@@ -125,3 +126,43 @@ def test_killed_workflow_resumes_and_two_runs_agree(tmp_path):
     jobs = dry_run_outputs(work, ["ablation_heads", "-R", "train_generator", "--configfile", "small.yaml"])
     assert {v for _, v in runs_of(jobs["train_generator"])} == {"mlp", "peapod"}
     assert len(jobs["train_generator"]) == 2 and "preprocess" not in jobs and "collect_metrics" not in jobs
+
+
+def pod_only(epochs: int) -> str:
+    """The small demo with POD alone (no CF stage) and one seed: `snakemake train` makes one run in
+    seconds."""
+    return SMALL_DEMO.split("variants:")[0].replace("epochs: 4", f"epochs: {epochs}") + (
+        "variants:\n  pod: {user_prompt: none}\n"
+        "aggregate: {default_variant: pod, baseline_variant: pod}\nbaselines: {models: []}\n")
+
+
+def files_with_times(directory: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file under ``directory``: its bytes and modification time (ns)."""
+    return {str(p.relative_to(directory)): (p.read_bytes(), p.stat().st_mtime_ns)
+            for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_a_changed_setting_trains_a_new_run_and_leaves_the_old_one(tmp_path):
+    """A rerun after `epochs` changed trains in a new folder (no traceback asking to delete the old
+    one); the old run's files keep their bytes and times, and the old settings still need nothing."""
+    work = small_workflow(tmp_path, "changed")
+    train = ["train", "--cores", "2", *ONE_THREAD_PER_JOB, "--configfile", "pod.yaml"]
+    (work / "pod.yaml").write_text(pod_only(epochs=2))
+    run(train, work)
+    [old] = (work / "results" / "demo" / "runs" / "pod").glob("*/seed0")
+    before = files_with_times(old)
+    assert "run.json" in before and "model.safetensors" in before
+
+    (work / "pod.yaml").write_text(pod_only(epochs=3))
+    run(train, work)
+    runs = sorted((work / "results" / "demo" / "runs" / "pod").glob("*/seed0"))
+    [new] = [r for r in runs if r != old]
+    assert len(runs) == 2 and json.loads((new / "run.json").read_text())["config"]["epochs"] == 3
+    assert files_with_times(old) == before
+    assert json.loads((old / "run.json").read_text())["config"]["epochs"] == 2
+
+    (work / "pod.yaml").write_text(pod_only(epochs=2))  # back to the first settings: its run stands
+    again = run([*train, "-n"], work)
+    assert "Nothing to be done" in again.stdout + again.stderr

@@ -109,5 +109,26 @@ def request_dirs(work: Path, dataset: str = "demo") -> list[Path]:
 
 
 def runs_of(outputs: list[str]) -> set[tuple[str, str]]:
-    """(dataset, variant) of results/<dataset>/runs/<variant>/seed<k>/... paths."""
+    """(dataset, variant) of results/<dataset>/runs/<variant>/<run_key>/seed<k>/... paths."""
     return {(Path(o).parts[1], Path(o).parts[3]) for o in outputs}
+
+
+# Where the demo config's (config/config.yaml) tables, aggregate and figures go (peapod.paths).
+DEMO_STUDY_DIR = "results/studies/demo"
+
+
+def config_of(path: Path) -> dict:
+    """A config file read as the workflow reads it: validated, its defaults filled."""
+    import yaml
+
+    from peapod.config import with_defaults
+
+    return with_defaults(yaml.safe_load(Path(path).read_text()))
+
+
+def run_dir(results: Path, config: dict, variant: str, seed: int, dataset: str = "demo") -> Path:
+    """The folder of one run of ``config`` under ``results``: named by its settings' key."""
+    from peapod.generator.runs import run_path
+    from peapod.paths import RUN_DIR
+
+    return Path(run_path(RUN_DIR, config, dataset, variant, seed, root=results))

@@ -15,6 +15,7 @@ from peapod.embeddings.registry import SOURCES as EMBEDDING_SOURCES
 from peapod.evaluation import recommend_request
 from peapod.fetch import HUB_REPOS, reviews_input
 from peapod.generator.config import all_run_settings, neighbors_to_store
+from peapod.generator.runs import run_keys
 
 DATASETS = list(config["datasets"])
 # A P5 dataset without its files stops here, naming them, rather than as a missing input of a job.
@@ -27,6 +28,17 @@ SEEDS = [int(seed) for seed in config["seeds"]]
 # the variant's on that dataset.
 # Checked now, so a bad value stops the workflow before any job runs.
 GENERATOR_SETTINGS = all_run_settings(config)
+# Each (dataset, variant)'s run folder: a hash of what its training reads (peapod.generator.runs), so
+# runs whose settings differ never share a folder, and two studies with equal settings share runs.
+RUN_KEYS = run_keys(config)
+# Where this config's tables, figures and aggregate go: results/studies/<study>/ (peapod.paths).
+STUDY = config["study"]
+if workflow.is_main_process:
+    _old = paths.old_layout_folders()
+    if _old:
+        print(f"note: {len(_old)} folder(s) of the results/ layout before studies and run keys are no longer "
+              f"read ({', '.join(_old[:3])}{', ...' if len(_old) > 3 else ''}); move or delete them "
+              "(docs/outputs.md, \"Results of older versions\")", file=sys.stderr)
 # The runs to train and evaluate: the main tables' variants on every dataset, each ablation's
 # variants on its datasets, per seed (peapod.aggregate.settings.make_plan).
 PLAN = make_plan(config)
@@ -43,6 +55,7 @@ wildcard_constraints:
     dataset="|".join(DATASETS),
     variant="|".join(VARIANTS),
     seed=r"\d+",
+    run_key="|".join(sorted(set(RUN_KEYS.values()))),
     cf_model="|".join(EMBEDDING_SOURCES),
     baseline="|".join(BASELINE_NAMES),
 
@@ -56,6 +69,11 @@ def data_tables(wildcards, names=DATA_TABLES):
     return {f"{name}_table": paths.data_table(name).format(dataset=wildcards.dataset) for name in names}
 
 
+def run_path(pattern, dataset, variant, seed):
+    """``pattern`` (paths.RUN_METRICS, paths.run_file(...)) of one run, in its settings' folder."""
+    return paths.located(pattern, dataset=dataset, variant=variant, seed=seed, run_key=RUN_KEYS[dataset, variant])
+
+
 # Stage targets that train no generator: asking only for them needs no backbone.
 NO_GENERATOR_TARGETS = {"data", "embeddings", "neighbors", "baselines"}
 
@@ -64,14 +82,16 @@ def load_problems(command):
     """What the workflow checks when it loads, before Snakemake removes any output of a job it
     reruns (peapod.preflight), as (problems that stop it, problems a dry run only warns of).
     ``command``: the targets and dry-run flag (peapod.invocation), or None. The backbones of the
-    planned runs are checked unless only stages before the generator are named; in a dry run a
+    planned runs that are not trained yet are checked unless only stages before the generator are
+    named (a finished run is evaluated from its own export, which holds its weights); in a dry run a
     missing one is a warning (a study is planned before its checkpoints are fetched). Then an
     ablation_<name> target this config lacks, each
     interactions file newer than its tables, and the recommendation request (recommend_load_problems)."""
     targets = command.targets if command else ()
     backbones = []
     if not (targets and set(targets) <= NO_GENERATOR_TARGETS):
-        backbones = preflight.missing_backbones(GENERATOR_SETTINGS, PLAN.runs(), config["download"])
+        untrained = [run for run in PLAN.runs() if not Path(run_path(paths.run_file("model.safetensors"), *run)).exists()]
+        backbones = preflight.missing_backbones(GENERATOR_SETTINGS, untrained, config["download"])
     problems = [] if command and command.dry_run else backbones
     problems += preflight.unknown_ablation_targets(targets, PLAN.ablations)
     for name, spec in config["datasets"].items():

@@ -46,13 +46,13 @@ rule tabulate_dataset_statistics:
         expand(rules.preprocess.output.stats, dataset=DATASETS),
     output:
         csv=report(
-            paths.table_file("dataset_statistics.csv"),
+            paths.table_file(STUDY, "dataset_statistics.csv"),
             caption="../report/dataset_statistics.rst",
             category="Data",
         ),
-        markdown=paths.table_file("dataset_statistics.md"),
+        markdown=paths.table_file(STUDY, "dataset_statistics.md"),
     log:
-        "results/logs/tabulate_dataset_statistics.log",
+        paths.study_log(STUDY, "tabulate_dataset_statistics.log"),
     conda:
         "../../envs/data.yaml"
     script:

@@ -24,9 +24,9 @@ rule evaluate_generator:
     resources:
         gpu=GENERATOR_GPUS,
     log:
-        "results/{dataset}/logs/evaluate_generator/{variant}/seed{seed}.log",
+        "results/{dataset}/logs/evaluate_generator/{variant}/{run_key}/seed{seed}.log",
     benchmark:
-        "results/{dataset}/benchmarks/evaluate_generator/{variant}/seed{seed}.tsv"
+        "results/{dataset}/benchmarks/evaluate_generator/{variant}/{run_key}/seed{seed}.tsv"
     conda:
         "../../envs/generator.yaml"
     script:

@@ -1,6 +1,7 @@
 # Generator stage: one training run per dataset, variant and seed (GPU when there is one).
 # Inputs: the data tables, the templates and, for a user prompt (mha/mlp), the CF stage's user
-# embeddings and neighbours. Resumable: a restarted job continues from runs/.../last/.
+# embeddings and neighbours. Each run's folder is named by its settings' key (peapod.generator.runs).
+# Resumable: a restarted job continues from its folder's last/ (only with the same settings).
 
 include: "inputs/generator.smk"  # this stage's input functions
 
@@ -23,9 +24,9 @@ rule train_generator:
     resources:
         gpu=GENERATOR_GPUS,
     log:
-        "results/{dataset}/logs/train_generator/{variant}/seed{seed}.log",
+        "results/{dataset}/logs/train_generator/{variant}/{run_key}/seed{seed}.log",
     benchmark:
-        "results/{dataset}/benchmarks/train_generator/{variant}/seed{seed}.tsv"
+        "results/{dataset}/benchmarks/train_generator/{variant}/{run_key}/seed{seed}.tsv"
     conda:
         "../../envs/generator.yaml"
     script:

@@ -17,22 +17,22 @@ rule collect_metrics:
     input:
         runs=run_metrics_inputs,
     output:
-        metrics=paths.aggregate_file("metrics.parquet"),
-        summary=paths.aggregate_file("summary.parquet"),
+        metrics=paths.aggregate_file(STUDY, "metrics.parquet"),
+        summary=paths.aggregate_file(STUDY, "summary.parquet"),
         summary_csv=report(
-            paths.aggregate_file("summary.csv"),
+            paths.aggregate_file(STUDY, "summary.csv"),
             caption="../report/summary.rst",
             category="Seeds and tests",
         ),
         missing=report(
-            paths.aggregate_file("missing_runs.csv"),
+            paths.aggregate_file(STUDY, "missing_runs.csv"),
             caption="../report/missing_runs.rst",
             category="Seeds and tests",
         ),
     params:
         config=aggregation_params,
     log:
-        "results/logs/collect_metrics.log",
+        paths.study_log(STUDY, "collect_metrics.log"),
     conda:
         "../../envs/report.yaml"
     script:
@@ -61,30 +61,30 @@ rule test_significance:
         baselines=baseline_tables,
     output:
         vs_reported=report(
-            paths.aggregate_file("tests_vs_reported.csv"),
+            paths.aggregate_file(STUDY, "tests_vs_reported.csv"),
             caption="../report/tests_vs_reported.rst",
             category="Seeds and tests",
         ),
         paired=report(
-            paths.aggregate_file("tests_paired.csv"),
+            paths.aggregate_file(STUDY, "tests_paired.csv"),
             caption="../report/tests_paired.rst",
             category="Seeds and tests",
         ),
         reproduced_csv=report(
-            paths.aggregate_file("reproduced_vs_reported.csv"),
+            paths.aggregate_file(STUDY, "reproduced_vs_reported.csv"),
             caption="../report/reproduced_vs_reported.rst",
             category="Reproduction verdict",
         ),
-        reproduced_md=paths.aggregate_file("reproduced_vs_reported.md"),
+        reproduced_md=paths.aggregate_file(STUDY, "reproduced_vs_reported.md"),
         reproduced_html=report(
-            paths.aggregate_file("reproduced_vs_reported.html"),
+            paths.aggregate_file(STUDY, "reproduced_vs_reported.html"),
             caption="../report/reproduced_vs_reported.rst",
             category="Reproduction verdict",
         ),
     params:
         config=aggregation_params,
     log:
-        "results/logs/test_significance.log",
+        paths.study_log(STUDY, "test_significance.log"),
     conda:
         "../../envs/report.yaml"
     script:
@@ -99,11 +99,11 @@ rule tabulate_results:
         paired=rules.test_significance.output.paired,
         baselines=baseline_tables,
     output:
-        markdown=paths.table_file("{table}.md"),
-        latex=paths.table_file("{table}.tex"),
-        csv=paths.table_file("{table}.csv"),
+        markdown=paths.table_file(STUDY, "{table}.md"),
+        latex=paths.table_file(STUDY, "{table}.tex"),
+        csv=paths.table_file(STUDY, "{table}.csv"),
         html=report(
-            paths.table_file("{table}.html"),
+            paths.table_file(STUDY, "{table}.html"),
             caption="../report/paper_table.rst",
             category="Tables",
             labels={"table": "{table}"},
@@ -111,7 +111,7 @@ rule tabulate_results:
     params:
         config=aggregation_params,
     log:
-        "results/logs/tabulate_results_{table}.log",
+        paths.study_log(STUDY, "tabulate_results_{table}.log"),
     conda:
         "../../envs/report.yaml"
     script:
@@ -123,15 +123,15 @@ rule plot_reproduction:
         verdicts=rules.test_significance.output.reproduced_csv,
     output:
         png=report(
-            paths.figure_file("reproduced_vs_reported.png"),
+            paths.figure_file(STUDY, "reproduced_vs_reported.png"),
             caption="../report/reproduction_figure.rst",
             category="Reproduction verdict",
         ),
-        pdf=paths.figure_file("reproduced_vs_reported.pdf"),
+        pdf=paths.figure_file(STUDY, "reproduced_vs_reported.pdf"),
     params:
         config=aggregation_params,
     log:
-        "results/logs/plot_reproduction.log",
+        paths.study_log(STUDY, "plot_reproduction.log"),
     conda:
         "../../envs/report.yaml"
     script:
@@ -143,21 +143,21 @@ rule check_claims:
         metrics=rules.collect_metrics.output.metrics,
     output:
         csv=report(
-            paths.aggregate_file("claims.csv"),
+            paths.aggregate_file(STUDY, "claims.csv"),
             caption="../report/claims.rst",
             category="Claims",
         ),
-        detail=paths.aggregate_file("claims_detail.csv"),
-        markdown=paths.aggregate_file("claims.md"),
+        detail=paths.aggregate_file(STUDY, "claims_detail.csv"),
+        markdown=paths.aggregate_file(STUDY, "claims.md"),
         html=report(
-            paths.aggregate_file("claims.html"),
+            paths.aggregate_file(STUDY, "claims.html"),
             caption="../report/claims.rst",
             category="Claims",
         ),
     params:
         config=aggregation_params,
     log:
-        "results/logs/check_claims.log",
+        paths.study_log(STUDY, "check_claims.log"),
     conda:
         "../../envs/report.yaml"
     script:
@@ -168,14 +168,14 @@ rule summarize_ablation:
     input:
         runs=ablation_run_inputs,
     output:
-        summary=paths.ablation_file("summary.parquet"),
-        summary_csv=paths.ablation_file("summary.csv"),
-        missing=paths.ablation_file("missing_runs.csv"),
-        paired=paths.ablation_file("tests_paired.csv"),
+        summary=paths.ablation_file(STUDY, "summary.parquet"),
+        summary_csv=paths.ablation_file(STUDY, "summary.csv"),
+        missing=paths.ablation_file(STUDY, "missing_runs.csv"),
+        paired=paths.ablation_file(STUDY, "tests_paired.csv"),
     params:
         config=aggregation_params,
     log:
-        "results/logs/summarize_ablation_{ablation}.log",
+        paths.study_log(STUDY, "summarize_ablation_{ablation}.log"),
     conda:
         "../../envs/report.yaml"
     script:
@@ -187,16 +187,16 @@ rule plot_ablation:
         summary=rules.summarize_ablation.output.summary,
     output:
         png=report(
-            paths.figure_file("ablation_{ablation}.png"),
+            paths.figure_file(STUDY, "ablation_{ablation}.png"),
             caption="../report/ablation_figure.rst",
             category="Figures",
             labels={"ablation": "{ablation}"},
         ),
-        pdf=paths.figure_file("ablation_{ablation}.pdf"),
+        pdf=paths.figure_file(STUDY, "ablation_{ablation}.pdf"),
     params:
         config=aggregation_params,
     log:
-        "results/logs/plot_ablation_{ablation}.log",
+        paths.study_log(STUDY, "plot_ablation_{ablation}.log"),
     conda:
         "../../envs/report.yaml"
     script:
@@ -219,16 +219,16 @@ rule plot_learning_curves:
         logs=learning_curve_inputs,
     output:
         png=report(
-            paths.figure_file("learning_curves_{dataset}.png"),
+            paths.figure_file(STUDY, "learning_curves_{dataset}.png"),
             caption="../report/learning_curves.rst",
             category="Figures",
             labels={"dataset": "{dataset}"},
         ),
-        pdf=paths.figure_file("learning_curves_{dataset}.pdf"),
+        pdf=paths.figure_file(STUDY, "learning_curves_{dataset}.pdf"),
     params:
         runs=learning_curve_runs,
     log:
-        "results/logs/plot_learning_curves_{dataset}.log",
+        paths.study_log(STUDY, "plot_learning_curves_{dataset}.log"),
     conda:
         "../../envs/report.yaml"
     script:

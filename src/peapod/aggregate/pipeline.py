@@ -25,6 +25,7 @@ from peapod.aggregate.reported import PAPERS, attach_variants, load_reported
 from peapod.aggregate.settings import make_plan, settings_table
 from peapod.aggregate.stats import summarize
 from peapod.formatting import markdown_table
+from peapod.generator.runs import run_keys
 from peapod.io import write_parquet, write_text
 from peapod.paths import RESULTS, RUN_METRICS, located
 from peapod.provenance import stamp_table
@@ -45,7 +46,9 @@ def expected_run_paths(
     plan = make_plan(config)
     if ablation is not None:
         plan = plan.for_ablation(ablation)
-    return {(d, v, s): located(RUN_METRICS, root, dataset=d, variant=v, seed=s) for d, v, s in plan.runs()}
+    keys = run_keys(config)  # each run's folder: its settings' key (peapod.generator.runs)
+    return {(d, v, s): located(RUN_METRICS, root, dataset=d, variant=v, seed=s, run_key=keys[d, v])
+            for d, v, s in plan.runs()}
 
 
 def collect_metrics(config: dict[str, Any], paths: dict[tuple[str, str, int], str], outputs: dict[str, str]) -> None:

@@ -12,6 +12,9 @@ The exported files are written only when training ends, so a workflow that delet
 of a killed job never deletes the state a restarted job resumes from; once they are written,
 ``last/`` and ``best/`` are deleted (a finished T5-small run keeps about 245 MB, not 1.2 GB).
 The CF tables are not copied into any checkpoint: config.json names their files and hashes.
+A run resumes only from a ``last/`` written with its own settings and CF inputs; another one is
+replaced by a fresh start (the workflow gives runs with other settings their own directory:
+peapod.generator.runs).
 
 The loop: ``train_generator`` builds the model (``fresh_model`` or ``resumed_model``), opens a
 ``Session`` (optimizer, batches, validation data, and the ``TrainingState`` — fresh or restored
@@ -181,9 +184,9 @@ def train_generator(
     offline()
     run_dir = Path(run_dir)
     dev = pick_device(device)
-    resume_from = resumable_state(run_dir / "last")
+    resume_from = resumable_state(run_dir / "last", cfg, cf_source)
     if resume_from is not None:
-        model, tokenizer = resumed_model(cfg, resume_from, run_dir, collab, cf_source)
+        model, tokenizer = resumed_model(cfg, resume_from, collab)
     else:
         model, tokenizer = fresh_model(cfg, data, templates, seed, collab, cf_source, resources, item_factors)
     session = open_session(cfg, data, templates, seed, run_dir, dev, model, tokenizer, resume_from)
@@ -218,26 +221,42 @@ def parameter_counts(model: PeaPOD) -> dict[str, int]:
     return {"total": count(model), "backbone": count(model.t5), "user_prompt": count(model.user_prompt)}
 
 
-def resumable_state(last_dir: Path) -> Path | None:
+def resumable_state(last_dir: Path, cfg: GeneratorConfig, cf_source: CollabSource | None) -> Path | None:
     """The training-state directory to resume from (``last/`` or, after a kill mid-swap, its
-    ``.old`` copy), or None to start fresh."""
+    ``.old`` copy), or None to start fresh. A state written with other settings or CF inputs (the
+    job reruns because they changed; settings outside the run's folder key, such as the contents of
+    the CF files) is never resumed: the run starts afresh, saying so, and replaces it."""
     resume_from = existing_dir(last_dir)
     if resume_from is not None and not (resume_from / "state.json").exists():
+        return None
+    if resume_from is not None and not same_run(resume_from, cfg, cf_source):
+        log.warning("%s was written with other settings or CF inputs: starting this run afresh (the stale state "
+                    "is replaced)", resume_from)
+        discard_training_state(last_dir.parent)
         return None
     return resume_from
 
 
-def resumed_model(cfg: GeneratorConfig, resume_from: Path, run_dir: Path,
-                  collab: tuple[np.ndarray, np.ndarray] | None, cf_source: CollabSource | None):
+def same_run(state_dir: Path, cfg: GeneratorConfig, cf_source: CollabSource | None) -> bool:
+    """Whether the training state in ``state_dir`` was written with ``cfg`` and these CF inputs."""
+    meta = json.loads((state_dir / "config.json").read_text())
+    source = cf_source.to_dict() if cf_source is not None and cfg.user_prompt != "none" else None
+    return meta["generator"] == cfg.to_dict() and meta.get("cf_source") == source
+
+
+def discard_training_state(run_dir: Path) -> None:
+    """Delete the run's resumable state (last/, best/ and their half-swapped copies)."""
+    for name in ("last", "best"):
+        for directory in (run_dir / name, run_dir / f"{name}.old", run_dir / f"{name}.tmp"):
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def resumed_model(cfg: GeneratorConfig, resume_from: Path, collab: tuple[np.ndarray, np.ndarray] | None):
     """(model of the saved shape, saved tokenizer); its weights are loaded with the training state.
-    Refuses a state written with other settings or CF inputs."""
+    ``resume_from`` holds a state of these settings (resumable_state checked)."""
     from transformers import AutoTokenizer
 
     meta = json.loads((resume_from / "config.json").read_text())
-    source = cf_source.to_dict() if cf_source is not None and cfg.user_prompt != "none" else None
-    if meta["generator"] != cfg.to_dict() or meta.get("cf_source") != source:
-        raise ValueError(f"{resume_from} was written with other settings or CF inputs; delete {run_dir} "
-                         "to start over")
     model = build_from_meta(meta, collab if cfg.user_prompt != "none" else None)
     tokenizer = AutoTokenizer.from_pretrained(str(resume_from), local_files_only=True)
     return model, tokenizer
@@ -456,9 +475,7 @@ def export_run(cfg: GeneratorConfig, run_dir: Path, seed: int, state: TrainingSt
             shutil.copyfile(best / name, tmp)
     _write_log_csv(state.rows, run_dir / "train_log.csv")
     write_json(summary, run_dir / "run.json")
-    for name in ("last", "best"):
-        for directory in (run_dir / name, run_dir / f"{name}.old", run_dir / f"{name}.tmp"):
-            shutil.rmtree(directory, ignore_errors=True)
+    discard_training_state(run_dir)
     return summary
 
 

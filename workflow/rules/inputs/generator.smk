@@ -2,7 +2,14 @@
 # linter wants functions apart from rules). The workflow's shared helpers are in common.smk.
 
 def generator_settings(wildcards):
-    """The variant's generator settings as a plain mapping (config defaults + overrides)."""
+    """The variant's generator settings as a plain mapping (config defaults + overrides); stops on a
+    run folder whose key is not these settings' (a run made with other settings is never retrained
+    with these)."""
+    key = RUN_KEYS[wildcards.dataset, wildcards.variant]
+    if wildcards.run_key != key:
+        raise ValueError(f"results/{wildcards.dataset}/runs/{wildcards.variant}/{wildcards.run_key}/ holds a run with "
+                         f"other settings than this config's for {wildcards.variant} on {wildcards.dataset}, whose "
+                         f"runs go to results/{wildcards.dataset}/runs/{wildcards.variant}/{key}/")
     return GENERATOR_SETTINGS[wildcards.dataset, wildcards.variant].to_dict()
 
 

@@ -67,7 +67,8 @@ def recommend_inputs(wildcards):
     """A finished run's exported model, the tables that name users and items, the templates, the
     run's CF files (checked against the hashes it recorded) and the users file when there is one."""
     recommend_request_name(wildcards)
-    run = {"dataset": wildcards.dataset, "variant": wildcards.variant, "seed": wildcards.seed}
+    run = {"dataset": wildcards.dataset, "variant": wildcards.variant, "seed": wildcards.seed,
+           "run_key": RUN_KEYS[wildcards.dataset, wildcards.variant]}  # the run of this config's settings
     inputs = {role: getattr(rules.train_generator.output, role).format(**run)
               for role in ("model", "config", "tokenizer", "tokenizer_config")}
     inputs.update(data_tables(wildcards, ("users", "items", "sequences")))

@@ -3,7 +3,7 @@
 
 def run_metrics_paths(runs):
     """The evaluation metrics file of each (dataset, variant, seed)."""
-    return [paths.located(paths.RUN_METRICS, dataset=d, variant=v, seed=s) for d, v, s in runs]
+    return [run_path(paths.RUN_METRICS, d, v, s) for d, v, s in runs]
 
 
 def evaluated_runs(wildcards=None):
@@ -55,7 +55,7 @@ def baseline_tables(wildcards):
 def train_log_of_runs(wildcards):
     """{(variant, seed): its train_log.csv} of every planned run on one dataset (those that exist
     now, with aggregate.require_all_runs false)."""
-    logs = {(v, s): paths.located(paths.run_file("train_log.csv"), dataset=d, variant=v, seed=s)
+    logs = {(v, s): run_path(paths.run_file("train_log.csv"), d, v, s)
             for d, v, s in PLAN.runs() if d == wildcards.dataset}
     kept = set(existing_or_all(list(logs.values())))
     return {run: path for run, path in logs.items() if path in kept}
@@ -81,8 +81,11 @@ def ablation_outputs(ablation):
 
 
 def aggregation_params(wildcards):
-    """The config sections the aggregation reads (so a change to them reruns it)."""
-    keys = ("datasets", "seeds", "generator", "variants", "ablations", "aggregate", "evaluation")
+    """The config sections the aggregation reads (so a change to them reruns it), with those that
+    name each run's folder (peapod.generator.runs: preprocess, embeddings), so that the aggregation
+    finds the runs where the workflow put them."""
+    keys = ("datasets", "seeds", "generator", "variants", "ablations", "aggregate", "evaluation", "preprocess",
+            "embeddings")
     return {key: config[key] for key in keys if key in config}
 
 
