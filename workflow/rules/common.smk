@@ -89,7 +89,10 @@ def load_problems(command):
     interactions file newer than its tables, and the recommendation request (recommend_load_problems)."""
     targets = command.targets if command else ()
     backbones = []
-    if not (targets and set(targets) <= NO_GENERATOR_TARGETS):
+    # Asking only for a study's own files (its tables, aggregate, figures) reads the runs' metrics; a
+    # run they still lack then fails in its own job, which the failure summary names.
+    study_files_only = targets and all(str(t).startswith(paths.STUDIES_DIR + "/") for t in targets)
+    if not (targets and set(targets) <= NO_GENERATOR_TARGETS) and not study_files_only:
         untrained = [run for run in PLAN.runs() if not Path(run_path(paths.run_file("model.safetensors"), *run)).exists()]
         backbones = preflight.missing_backbones(GENERATOR_SETTINGS, untrained, config["download"])
     problems = [] if command and command.dry_run else backbones
