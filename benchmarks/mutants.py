@@ -37,6 +37,7 @@ class Mutant:
 
 
 G = "src/peapod/generator/"
+R = "tests/test_recipe_routes.py"
 INV = "tests/test_scoring_invariants.py::"
 MUTANTS = [
     # ---- issue 39's eight survivors ------------------------------------------------------------
@@ -188,6 +189,28 @@ MUTANTS = [
     Mutant("learning check never moves on", G + "validation.py",
            "            offset += n\n", "",
            (INV + "test_learning_check_reads_each_users_own_target_across_batches",)),
+    # issue 38's recipe routes (every prefix, the CF start) and the recipe check's measurements
+    Mutant("a prefix sample takes the item after its target", G + "data.py",
+           "window = items[max(0, end - self.cfg.max_history) : end + 1]",
+           "window = items[max(0, end - self.cfg.max_history) : end + 2]",
+           (R + "::test_a_prefix_sample_is_the_items_before_its_target",)),
+    Mutant("prefix epochs keep the strict rotation", G + "data.py",
+           'if self.cfg.sequential_units == "prefixes":', "if False:",
+           (R + "::test_prefix_schedule_gives_each_task_its_own_batches_spread_evenly",)),
+    Mutant("the CF start keeps the factors' own scale", G + "item_init.py",
+           "table.weight[index] = torch.as_tensor(rows * scale", "table.weight[index] = torch.as_tensor(rows * 1.0",
+           (R + "::test_item_tokens_start_from_the_cf_factors_and_other_rows_do_not_move",)),
+    Mutant("the prompt-blind control keeps each user's own prompt", G + "data.py",
+           "kept[1:] + kept[:1])) if blind", "kept)) if blind",
+           (R + "::test_blind_validation_prompts_are_the_next_users_with_own_candidates",)),
+    Mutant("the blind figure is read from the user's own scores", G + "recipe_check.py",
+           "blind_ranks = ranks_from_score_matrix(score_topn(model, blind",
+           "blind_ranks = ranks_from_score_matrix(score_topn(model, own",
+           (R + "::test_prompt_signal_pairs_the_same_users_and_is_zero_against_itself",)),
+    Mutant("most popular counts the held-out items too", G + "recipe_check.py",
+           "np.add.at(counts, np.asarray(training_items(items), np.int64), 1)",
+           "np.add.at(counts, np.asarray(items, np.int64), 1)",
+           (R + "::test_most_popular_on_the_given_users_only_by_hand",)),
 ]
 
 
