@@ -101,7 +101,7 @@ def finished(tmp_path_factory) -> tuple[Path, str]:
     (work / "mine.csv").write_text("\n".join(interactions_lines()) + "\n")
     (work / "own.yaml").write_text(OWN_RUN)
     proc = run(["--cores", "2", "--configfile", "own.yaml"], work)
-    assert (work / "results/mine/runs/pod/seed0/model.safetensors").is_file()
+    assert len(list((work / "results/mine/runs/pod").glob("*/seed0/model.safetensors"))) == 1  # its settings' folder
     return work, proc.stdout + proc.stderr
 
 
@@ -115,16 +115,18 @@ def trained(finished) -> Path:
 def test_a_finished_run_says_what_to_open_and_a_deliberate_setting_once(finished):
     work, out = finished
     closing = out[out.index("Done. To look at:"):]
-    for line in ("tables:   results/tables/sequential.md", "verdicts: results/aggregate/reproduced_vs_reported.md",
-                 "claims:   results/aggregate/claims.md", "figures:  results/figures/reproduced_vs_reported.png",
-                 " results/figures/learning_curves_mine.png",
-                 "report:   snakemake --report results/report.html --configfile own.yaml "):
+    study = "results/studies/own"  # the study's name: its config file's
+    for line in (f"tables:   {study}/tables/sequential.md", f"verdicts: {study}/aggregate/reproduced_vs_reported.md",
+                 f"claims:   {study}/aggregate/claims.md", f"figures:  {study}/figures/reproduced_vs_reported.png",
+                 f" {study}/figures/learning_curves_mine.png",
+                 f"report:   snakemake --report {study}/report.html --configfile own.yaml "):
         assert line in closing, closing
     assert "ablation_" not in closing  # no ablation configured: no figure of one named
     # negatives 4 against 9 evaluation negatives: said once, at load; the training job's log keeps it
     assert out.count("WARNING: generator.negatives is 4 (mine/pod)") == 1, out
     job_line = "carry 5 candidates (negatives: 4), evaluation prompts 10"  # the training job's own wording
-    assert job_line not in out and job_line in (work / "results/mine/logs/train_generator/pod/seed0.log").read_text()
+    [job_log] = (work / "results/mine/logs/train_generator/pod").glob("*/seed0.log")
+    assert job_line not in out and job_line in job_log.read_text()
 
 
 def doomed(work: Path, args: list[str], *expected: str) -> str:

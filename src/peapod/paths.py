@@ -50,7 +50,11 @@ STUDIES_DIR = RESULTS + "/studies"  # one folder per study (a config's aggregate
 OLD_STUDY_FOLDERS = ("aggregate", "tables", "figures", "ablations")
 RESERVED_NAMES = ("studies", "logs", *OLD_STUDY_FOLDERS)
 DEMO_STUDY = "demo"  # the study of the default config (config/config.yaml)
-REPORT_HTML = RESULTS + "/report.html"  # where the docs and the closing block say to build the report
+
+
+def report_html(study: str) -> str:
+    """Where the docs and the closing block say to build a study's HTML report (snakemake --report)."""
+    return f"{study_dir(study)}/report.html"
 
 
 def study_dir(study: str) -> str:

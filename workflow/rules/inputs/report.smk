@@ -130,4 +130,4 @@ def report_command():
     """How to build the HTML report of this config (its --configfile files, as given)."""
     given = " ".join(os.path.relpath(path) if Path(path).resolve().is_relative_to(Path.cwd()) else str(path)
                      for path in workflow.overwrite_configfiles)
-    return f"snakemake --report {paths.REPORT_HTML}" + (f" --configfile {given}" if given else "")
+    return f"snakemake --report {paths.report_html(STUDY)}" + (f" --configfile {given}" if given else "")
