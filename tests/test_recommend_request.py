@@ -12,7 +12,7 @@ import pytest
 from peapod.config import with_defaults
 from peapod.evaluation import recommend_request as rr
 from peapod.io import file_sha256, write_json
-from tests.workflow_helpers import dry_run_outputs, request_dirs, run, workflow_copy
+from tests.workflow_helpers import ONE_TINY_POD_RUN, dry_run_outputs, request_dirs, run, workflow_copy
 
 DEFAULTS = with_defaults({"datasets": {"demo": {"source": "demo"}}})
 
@@ -152,18 +152,7 @@ datasets:
   demo:
     source: demo
     demo: {n_users: 40, n_items: 40, n_groups: 2, min_length: 5, max_length: 8, explanation_fraction: 0.3}
-seeds: [0]
-preprocess: {n_negatives: 9}
-generator:
-  backbone: tiny
-  tiny: {d_model: 32, d_ff: 64, num_layers: 1, num_heads: 2, vocab_size: 300, dropout_rate: 0.0}
-  batch_size: 16
-  negatives: 4
-  epochs: 1
-variants:
-  pod: {user_prompt: none}
-aggregate: {default_variant: pod, baseline_variant: pod}
-baselines: {models: []}
+""" + ONE_TINY_POD_RUN + """
 devices: {threads_per_job: 1, gpus_per_job: 0}
 """
 

@@ -11,6 +11,7 @@ import pytest
 from peapod.generator.backbone import BackboneMissing, load_backbone
 from peapod.generator.config import GeneratorConfig
 from peapod.logs import error_line, failure_summary, run_logged
+from tests.workflow_helpers import ONE_TINY_POD_RUN
 
 
 def failed_job_log(tmp_path: Path, main) -> Path:
@@ -64,18 +65,7 @@ def test_the_last_traceback_and_an_input_errors_own_record_are_what_is_named(tmp
 OWN_RUN = """
 datasets:
   mine: {source: interactions, path: mine.csv}
-seeds: [0]
-preprocess: {n_negatives: 9}
-generator:
-  backbone: tiny
-  tiny: {d_model: 32, d_ff: 64, num_layers: 1, num_heads: 2, vocab_size: 300, dropout_rate: 0.0}
-  batch_size: 16
-  negatives: 4
-  epochs: 1
-variants:
-  pod: {user_prompt: none}
-aggregate: {default_variant: pod, baseline_variant: pod}
-baselines: {models: []}
+""" + ONE_TINY_POD_RUN + """
 embeddings: {models: [pmf]}
 devices: {threads_per_job: 1, gpus_per_job: 0}
 """

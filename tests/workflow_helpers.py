@@ -132,3 +132,20 @@ def run_dir(results: Path, config: dict, variant: str, seed: int, dataset: str =
     from peapod.paths import RUN_DIR
 
     return Path(run_path(RUN_DIR, config, dataset, variant, seed, root=results))
+
+
+# One tiny POD run at one seed, trained in seconds: the generator, variant and aggregation settings
+# that the run-loop and recommendation tests put after their own datasets.
+ONE_TINY_POD_RUN = """seeds: [0]
+preprocess: {n_negatives: 9}
+generator:
+  backbone: tiny
+  tiny: {d_model: 32, d_ff: 64, num_layers: 1, num_heads: 2, vocab_size: 300, dropout_rate: 0.0}
+  batch_size: 16
+  negatives: 4
+  epochs: 1
+variants:
+  pod: {user_prompt: none}
+aggregate: {default_variant: pod, baseline_variant: pod}
+baselines: {models: []}
+"""

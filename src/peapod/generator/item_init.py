@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 def principal_projection(vectors: np.ndarray, width: int) -> tuple[np.ndarray, float]:
     """(rows (I, width) float32, share of the variance they keep): ``vectors`` centred and projected
     onto their first ``width`` principal components (zero-padded when the factors are narrower)."""
-    centred = np.asarray(vectors, np.float64) - np.asarray(vectors, np.float64).mean(axis=0)
+    vectors = np.asarray(vectors, np.float64)
+    centred = vectors - vectors.mean(axis=0)
     _, singular, components = np.linalg.svd(centred, full_matrices=False)  # components: (min(I, d), d)
     k = min(width, len(components))
     rows = np.zeros((len(vectors), width))
