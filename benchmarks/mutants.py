@@ -211,6 +211,23 @@ MUTANTS = [
            "np.add.at(counts, np.asarray(training_items(items), np.int64), 1)",
            "np.add.at(counts, np.asarray(items, np.int64), 1)",
            (R + "::test_most_popular_on_the_given_users_only_by_hand",)),
+    # ---- paired tests over users (peapod.aggregate.user_tests) -----------------------------------
+    Mutant("user tests read the first shared seed only", "src/peapod/aggregate/user_tests.py",
+           "frame = pd.concat([per_seed[s] for s in seeds], axis=1, join=\"inner\")\n    return frame.mean(axis=1)",
+           "return per_seed[seeds[0]]",
+           ("tests/test_user_tests.py",)),
+    Mutant("one-sided p on the wrong side", "src/peapod/aggregate/user_tests.py",
+           "one_sided = res.pvalue / 2 if res.statistic > 0 else 1 - res.pvalue / 2",
+           "one_sided = res.pvalue / 2",
+           ("tests/test_user_tests.py",)),
+    Mutant("a user's rows counted as users", "src/peapod/aggregate/user_tests.py",
+           "long = long.groupby([\"task\", \"method\", \"metric\", \"user_id\"], sort=False)[\"value\"].mean().reset_index()",
+           "long = long.drop_duplicates([\"task\", \"method\", \"metric\", \"user_id\"])",
+           ("tests/test_user_tests.py",)),
+    Mutant("prompt-blind control compared with itself", "src/peapod/aggregate/user_tests.py",
+           "(dataset, variant, task, \"scoring_blind\", metric), scores))",
+           "(dataset, variant, task, \"scoring\", metric), scores))",
+           ("tests/test_user_tests.py",)),
 ]
 
 

@@ -65,6 +65,7 @@ def test_dry_run_plans_the_aggregation_when_variants_are_configured(tmp_path):
     assert sorted(jobs["compute_baselines"]) == [f"results/{d}/baselines/metrics.csv" for d in datasets]
     assert jobs["collect_metrics"] == [f"{STUDY_DIR}/aggregate/metrics.parquet"]
     assert jobs["test_significance"] == [f"{STUDY_DIR}/aggregate/tests_vs_reported.csv"]
+    assert jobs["test_users"] == [f"{STUDY_DIR}/aggregate/tests_users.csv"]
     assert jobs["plot_reproduction"] == [f"{STUDY_DIR}/figures/reproduced_vs_reported.png"]
     assert jobs["check_claims"] == [f"{STUDY_DIR}/aggregate/claims.csv"]
     assert sorted(jobs["tabulate_results"]) == sorted(f"{STUDY_DIR}/tables/{t}.md" for t in TABLES)
@@ -73,7 +74,7 @@ def test_dry_run_plans_the_aggregation_when_variants_are_configured(tmp_path):
     assert sorted(jobs["plot_learning_curves"]) == [f"{STUDY_DIR}/figures/learning_curves_{d}.png" for d in datasets]
     assert set(jobs) == {"all", "make_demo_dataset", "preprocess", "tabulate_dataset_statistics", "train_embeddings",
                          "build_neighbors", "train_generator", "evaluate_generator", "compute_baselines",
-                         "collect_metrics", "test_significance", "tabulate_results", "summarize_ablation",
+                         "collect_metrics", "test_significance", "test_users", "tabulate_results", "summarize_ablation",
                          "plot_ablation", "plot_reproduction", "check_claims", "plot_learning_curves", "train_baseline"}
     assert len(jobs["build_neighbors"]) == len(jobs["train_embeddings"]) == 6
     # the RecBole baselines (five models, the schema's seeds 0-2), once per dataset and seed
@@ -95,6 +96,35 @@ def test_missing_run_without_require_all_runs_is_reported(tmp_path):
     paired = pd.read_csv(work / STUDY_DIR / "aggregate" / "tests_paired.csv", dtype={"unpaired_seeds": str})
     row = paired[(paired.dataset == "demo") & (paired.variant_b == "pod")].iloc[0]
     assert row.n == 2 and row.unpaired_seeds == "1"
+
+
+def test_user_tests_read_each_runs_per_user_results(tmp_path):
+    """tests_users.csv from the runs' per_user.parquet files: PeaPOD's planted prompt signal is found
+    over users, POD's scoring equals its blind control, and a run without per-user results is skipped."""
+    import numpy as np
+
+    from peapod.generator.runs import run_path
+    from peapod.paths import run_file
+
+    work = workflow_copy(tmp_path)
+    cfg_path, cfg = aggregation_config(work)
+    write_runs(work / "results", cfg, skip={("demo", "pod", 2)})
+    rng = np.random.default_rng(0)
+    for variant, seed in [("peapod", 0), ("peapod", 1), ("peapod", 2), ("pod", 0), ("pod", 1)]:
+        blind = rng.uniform(0, 0.5, 40)
+        own = blind + (rng.uniform(0, 0.2, 40) if variant == "peapod" else 0.0)  # the prompt helps PeaPOD only
+        frame = pd.concat([pd.DataFrame({"task": "topn", "method": method, "split": "test", "user_id": range(40),
+                                         "rank": 1, "history_length": 4, "ndcg@10": values})
+                           for method, values in (("scoring", own), ("scoring_blind", blind))])
+        frame.to_parquet(run_path(run_file("per_user.parquet"), cfg, "demo", variant, seed, root=work / "results"))
+    run([f"{STUDY_DIR}/aggregate/tests_users.csv", "--cores", "1", "--configfile", str(cfg_path)], work)
+    tests = pd.read_csv(work / STUDY_DIR / "aggregate" / "tests_users.csv", dtype={"seeds": str})
+    blind = tests[tests.family == "prompt-blind control"].set_index("variant_a")
+    assert blind.loc["peapod", "users"] == 40 and blind.loc["peapod", "seeds"] == "0 1 2"
+    assert blind.loc["peapod", "mean_diff"] > 0.05 and blind.loc["peapod", "p_a_above_b"] < 1e-6
+    assert blind.loc["pod", "mean_diff"] == 0 and np.isnan(blind.loc["pod", "p"])
+    vs = tests[(tests.variant_a == "peapod") & (tests.variant_b == "pod") & (tests.method_a == "scoring")].iloc[0]
+    assert vs.seeds == "0 1" and vs.users == 40 and vs.mean_diff > 0.05  # POD's seed 2 has no results
 
 
 @pytest.mark.slow

@@ -91,6 +91,25 @@ rule test_significance:
         "../scripts/test_significance.py"
 
 
+rule test_users:
+    input:
+        runs=run_user_results_inputs,
+    output:
+        tests=report(
+            paths.aggregate_file(STUDY, "tests_users.csv"),
+            caption="../report/tests_users.rst",
+            category="Seeds and tests",
+        ),
+    params:
+        config=aggregation_params,
+    log:
+        paths.study_log(STUDY, "test_users.log"),
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/test_users.py"
+
+
 rule tabulate_results:
     input:
         summary=rules.collect_metrics.output.summary,

@@ -136,7 +136,7 @@ def _shared_mean(x: dict[int, float], y: dict[int, float]) -> float:
     return float(np.mean([x[s] for s in shared])) if shared else math.nan
 
 
-def _comparisons(plan: AggregationPlan) -> list[tuple[str, str, str, tuple[str, ...]]]:
+def variant_comparisons(plan: AggregationPlan) -> list[tuple[str, str, str, tuple[str, ...]]]:
     """(family, variant_a, variant_b, datasets) for every paired comparison the plan asks for."""
     out = []
     if plan.baseline_variant and plan.baseline_variant != plan.default_variant:
@@ -153,7 +153,7 @@ def paired_tests(tidy: pd.DataFrame, plan: AggregationPlan, alpha: float = 0.05)
     test = tidy[tidy["split"] == TEST_SPLIT]
     index = SeedScores(tidy)
     rows = []
-    for family, va, vb, datasets in _comparisons(plan):
+    for family, va, vb, datasets in variant_comparisons(plan):
         for dataset in datasets:
             if (dataset, va) in plan.aliases:
                 continue  # the default variant's own runs: nothing to compare

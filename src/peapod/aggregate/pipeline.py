@@ -3,6 +3,7 @@
   collect_metrics     per-run metrics files -> metrics.parquet (tidy + settings), summary, missing runs
   compute_baselines   one dataset's tables (+ CF metrics, trained baseline runs) -> the baseline rows on our data
   test_significance   metrics + reported numbers -> tests vs reported, paired tests, reproduction verdicts
+  test_users          every run's per-user results -> paired tests over users (and the prompt-blind control)
   tabulate_results    -> one paper table as Markdown, LaTeX, HTML and CSV
   plot_reproduction   verdicts -> the reproduced-versus-reported figure (PNG and PDF)
   check_claims        metrics -> the papers' claims, each with its verdict and paired tests
@@ -14,12 +15,13 @@ from __future__ import annotations
 
 import html
 import logging
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 
-from peapod.aggregate import baselines, claims, compare, figures, render, tables
+from peapod.aggregate import baselines, claims, compare, figures, render, tables, user_tests
 from peapod.aggregate.collect import attach_settings, collect_runs
 from peapod.aggregate.reported import PAPERS, attach_variants, load_reported
 from peapod.aggregate.settings import make_plan, settings_table
@@ -40,14 +42,15 @@ def aggregate_settings(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def expected_run_paths(
-    config: dict[str, Any], root: str = RESULTS, ablation: str | None = None
+    config: dict[str, Any], root: str = RESULTS, ablation: str | None = None, pattern: str = RUN_METRICS
 ) -> dict[tuple[str, str, int], str]:
-    """Every (dataset, variant, seed) the aggregation (or one ablation) reads, with its metrics file path."""
+    """Every (dataset, variant, seed) the aggregation (or one ablation) reads, with its file's path
+    (``pattern``: the metrics file, or another file of the run's folder, paths.run_file)."""
     plan = make_plan(config)
     if ablation is not None:
         plan = plan.for_ablation(ablation)
     keys = run_keys(config)  # each run's folder: its settings' key (peapod.generator.runs)
-    return {(d, v, s): located(RUN_METRICS, root, dataset=d, variant=v, seed=s, run_key=keys[d, v])
+    return {(d, v, s): located(pattern, root, dataset=d, variant=v, seed=s, run_key=keys[d, v])
             for d, v, s in plan.runs()}
 
 
@@ -115,6 +118,16 @@ def test_significance(config: dict[str, Any], metrics_path: str, reported_path: 
     write_text(f"**{title}**\n\n{text}\n\n" + (markdown_table(shown) if len(shown) else ""), outputs["reproduced_md"])
     write_text(html_page(title, text, shown), outputs["reproduced_html"])
     log.info("%d test(s) vs reported, %d paired test(s), %d verdict(s)", len(vs_rep), len(paired), len(verdicts))
+
+
+def test_users(config: dict[str, Any], paths: dict[tuple[str, str, int], str], output: str) -> None:
+    """Paired tests over users (peapod.aggregate.user_tests) of the runs whose per-user results exist
+    (the missing ones are listed by collect_metrics)."""
+    present = {key: path for key, path in paths.items() if Path(path).exists()}
+    tests = user_tests.user_paired_tests(user_tests.read_user_results(present), make_plan(config),
+                                         aggregate_settings(config)["alpha"])
+    write_text(tests.to_csv(index=False), output)
+    log.info("%d paired test(s) over users from %d of %d run(s)", len(tests), len(present), len(paths))
 
 
 def verdict_report(verdicts: pd.DataFrame, plan, reported: pd.DataFrame, reference: str) -> tuple[str, str, pd.DataFrame]:

@@ -86,10 +86,11 @@ def one_sample_ttest(scores: Sequence[float], reported: float) -> TTest:
     return TTest(float(res.statistic), float(res.pvalue), float(n - 1), n, float(x.mean()), note)
 
 
-def paired_ttest(a: Mapping[int, float], b: Mapping[int, float]) -> tuple[TTest, list[int]]:
-    """Paired t-test of a - b over the seeds both have (two-sided); also returns the unpaired seeds.
+def paired_ttest(a: Mapping[int, float], b: Mapping[int, float], unit: str = "seeds") -> tuple[TTest, list[int]]:
+    """Paired t-test of a - b over the keys both have (seeds, or users: ``unit`` names them in the
+    note), two-sided; also returns the unpaired keys.
 
-    A seed present in only one of the two is left out of the test and returned, so the caller
+    A key present in only one of the two is left out of the test and returned, so the caller
     reports it; the test's n says how many pairs it used.
     """
     a = {int(k): float(v) for k, v in a.items() if not math.isnan(v)}
@@ -101,7 +102,7 @@ def paired_ttest(a: Mapping[int, float], b: Mapping[int, float]) -> tuple[TTest,
     xb = np.array([b[s] for s in shared])
     if n < 2:
         mean = float((xa - xb).mean()) if n else math.nan
-        return TTest(math.nan, math.nan, math.nan, n, mean, f"n={n} shared seeds: no test"), unpaired
+        return TTest(math.nan, math.nan, math.nan, n, mean, f"n={n} shared {unit}: no test"), unpaired
     diff = xa - xb
     note = "zero spread of differences" if np.ptp(diff) == 0 else ""
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -3,7 +3,12 @@
 
 def run_metrics_paths(runs):
     """The evaluation metrics file of each (dataset, variant, seed)."""
-    return [run_path(paths.RUN_METRICS, d, v, s) for d, v, s in runs]
+    return run_metrics_paths_of(runs, paths.RUN_METRICS)
+
+
+def run_metrics_paths_of(runs, pattern):
+    """``pattern`` (a file of the run's folder) of each (dataset, variant, seed)."""
+    return [run_path(pattern, d, v, s) for d, v, s in runs]
 
 
 def evaluated_runs(wildcards=None):
@@ -26,6 +31,11 @@ def existing_or_all(paths):
 def run_metrics_inputs(wildcards):
     """The metrics file of every planned run."""
     return existing_or_all(evaluated_runs())
+
+
+def run_user_results_inputs(wildcards):
+    """The per-user results file of every planned run."""
+    return existing_or_all(run_metrics_paths_of(PLAN.runs(), paths.run_file("per_user.parquet")))
 
 
 def baseline_inputs(wildcards):
@@ -92,8 +102,8 @@ def aggregation_params(wildcards):
 def aggregation_outputs():
     """Every table, figure and test table of the aggregation (the report rules' outputs)."""
     return (
-        [*rules.collect_metrics.output, *rules.test_significance.output, *rules.plot_reproduction.output,
-         *rules.check_claims.output]
+        [*rules.collect_metrics.output, *rules.test_significance.output, *rules.test_users.output,
+         *rules.plot_reproduction.output, *rules.check_claims.output]
         + expand(rules.compute_baselines.output.metrics, dataset=DATASETS)
         + expand(list(rules.tabulate_results.output), table=RESULT_TABLES)
         + expand(list(rules.plot_ablation.output), ablation=ABLATION_FIGURES)
@@ -117,7 +127,8 @@ def closing_groups():
     return {
         "tables": expand(rules.tabulate_results.output.markdown, table=RESULT_TABLES)
         + [rules.tabulate_dataset_statistics.output.markdown],
-        "verdicts": [rules.test_significance.output.reproduced_md, rules.test_significance.output.paired],
+        "verdicts": [rules.test_significance.output.reproduced_md, rules.test_significance.output.paired,
+                     rules.test_users.output.tests],
         "claims": [rules.check_claims.output.markdown],
         "figures": [rules.plot_reproduction.output.png]
         + expand(rules.plot_ablation.output.png, ablation=ABLATION_FIGURES)
