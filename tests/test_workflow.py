@@ -103,7 +103,7 @@ def test_the_paper_study_page_states_the_paper_dry_runs_jobs(tmp_path):
 
     counts = dry_run_job_counts(paper_workflow(tmp_path), ["--configfile", "config/paper.yaml"])
     page = (REPO / "docs" / "paper-study.md").read_text().split("## Running the study")[1].split("\n## ")[0]
-    number = lambda text: int(text.replace(",", ""))  # noqa: E731 (the page writes 1,257)
+    number = lambda text: int(text.replace(",", ""))  # noqa: E731 (the page writes 1,258)
     table = {m.group(1): number(m.group(2)) for m in re.finditer(r"^\| `(\w+)` \| ([\d,]+) \|", page, re.M)}
     total = re.search(r"^\| total \| ([\d,]+) \|", page, re.M)
     assert total and {**table, "total": number(total.group(1))} == counts
@@ -500,15 +500,15 @@ def assert_recommendations_from_the_finished_demo(work: Path, config: list[str])
 
 def test_beauty_cpu_study_dag_and_one_user_sample_for_every_run(tmp_path):
     """config/beauty_cpu.yaml (docs/results/beauty-cpu.md): real Beauty, PMF only (its user vectors
-    and item factors), PeaPOD and POD x 3 seeds, every run evaluated on the same seeded user sample."""
+    and item factors), PeaPOD, POD and MLP x 3 seeds, every run evaluated on the same seeded user sample."""
     import yaml
 
     jobs = dry_run_outputs(paper_workflow(tmp_path), ["--configfile", "config/beauty_cpu.yaml"])
     assert len(jobs["preprocess"]) == len(jobs["train_embeddings"]) == len(jobs["build_neighbors"]) == 1
     assert jobs["train_embeddings"] == ["results/beauty/embeddings/pmf/user_embeddings.parquet"]
     trained = jobs["train_generator"]
-    assert len(trained) == len(jobs["evaluate_generator"]) == 6
-    assert runs_of(trained) == {("beauty", "peapod"), ("beauty", "pod")}
+    assert len(trained) == len(jobs["evaluate_generator"]) == 9
+    assert runs_of(trained) == {("beauty", "peapod"), ("beauty", "pod"), ("beauty", "mlp")}
     assert "make_demo_dataset" not in jobs
     config = yaml.safe_load((REPO / "config" / "beauty_cpu.yaml").read_text())
     # One evaluation section for all runs (no per-variant evaluation settings exist), so one sample:
