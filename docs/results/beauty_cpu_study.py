@@ -31,7 +31,7 @@ METRICS = [  # (column, task, method, metric)
     ("top-n HR@10 (scoring)", "topn", "scoring", "hr@10"),
     ("top-n HR@10 (scoring, blind)", "topn", "scoring_blind", "hr@10"),
 ]
-LABELS = {"peapod": "PeaPOD", "pod": "POD"}
+LABELS = {"peapod": "PeaPOD", "pod": "POD", "mlp": "MLP"}
 
 
 def load(config_path: Path, results: Path):
@@ -126,8 +126,11 @@ def ladder(config, twins, study: Path, results: Path) -> pd.DataFrame:
     pmf = baseline(results, "beauty", "pmf", "topn")
     rows.append(("4. moonshot", f"top-n at PMF's HR@10 on the same users and candidates ({pmf:.3f})",
                  f"PeaPOD beam {beam:.4f}", beam >= pmf))
-    seq = max(mean(v, "sequential", "beam") for v in config["variants"])
-    rows.append(("", "sequential at half of SASRec on our split (≥ 0.043)", f"best variant {seq:.4f}", seq >= 0.043))
+    seqs = {v: mean(v, "sequential", "beam") for v in config["variants"]}
+    rows.append(("", "sequential at half of SASRec on our split (≥ 0.043)",
+                 "; ".join(f"{LABELS.get(v, v)} {x:.4f}" for v, x in seqs.items()),
+                 "yes" if min(seqs.values()) >= 0.043 else
+                 ", ".join(LABELS.get(v, v) for v, x in seqs.items() if x >= 0.043) + " only"))
     return pd.DataFrame(rows, columns=["step", "goal", "measured (test split)", "reached"]).replace(
         {"reached": {True: "yes", False: "no"}})
 
