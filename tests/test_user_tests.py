@@ -14,6 +14,7 @@ from peapod.aggregate import pipeline
 from peapod.aggregate.settings import make_plan
 from peapod.aggregate.user_tests import PROMPT_FAMILY, read_user_results, user_paired_tests
 from peapod.errors import InputError
+from peapod.paths import run_file
 from tests.aggregate_fixtures import make_config
 
 CONFIG = make_config(datasets=("sports",), ablations={})
@@ -125,3 +126,28 @@ def test_workflow_step_writes_the_tests_of_the_runs_present(tmp_path):
     assert (tests.users == 5).all() and set(tests[tests.family == "topn"].seeds.astype(str)) == {"1"}
     tested = tests[tests.p.notna()]  # the blind controls are equal on both variants: no test there
     assert len(tested) == 3 and (tested.p_holm >= tested.p - 1e-15).all()
+
+
+def test_an_ablation_target_tests_its_settings_over_users(tmp_path):
+    # The heads ablation on its own: each setting against PeaPOD over the users, and each variant's
+    # prompt-blind control; runs outside the ablation (POD) are not read.
+    from tests.aggregate_fixtures import write_runs
+
+    cfg = make_config(datasets=("sports",))
+    root = tmp_path / "results"
+    write_runs(root, cfg)
+    user_paths = pipeline.expected_run_paths(cfg, root=str(root), ablation="heads", pattern=run_file("per_user.parquet"))
+    rng = np.random.default_rng(1)
+    for (dataset, variant, seed), path in user_paths.items():
+        blind = rng.uniform(0, 0.5, 30)
+        lift = {"peapod": 0.2, "heads_8": 0.2, "heads_1": 0.1, "mlp": 0.05}[variant]
+        per_user({("topn", "scoring"): list(blind + lift * rng.uniform(0.5, 1.5, 30)),
+                  ("topn", "scoring_blind"): list(blind)}, users=list(range(30))).to_parquet(path, index=False)
+    out = {k: str(tmp_path / f"{k}.out") for k in ("summary", "summary_csv", "missing", "paired", "users")}
+    pipeline.summarize_ablation(cfg, "heads", pipeline.expected_run_paths(cfg, root=str(root), ablation="heads"),
+                                out, user_paths)
+    tests = pd.read_csv(out["users"])
+    vs = tests[tests.family == "ablation:heads"].set_index(["variant_a", "method_a"])
+    assert set(vs.index.get_level_values(0)) == {"mlp", "heads_1", "heads_8"} and set(vs.variant_b) == {"peapod"}
+    assert vs.loc[("mlp", "scoring"), "mean_diff"] < -0.1 and vs.loc[("mlp", "scoring"), "p_holm"] < 1e-3
+    assert set(tests[tests.family == PROMPT_FAMILY].variant_a) == {"mlp", "heads_1", "peapod", "heads_8"}

@@ -186,11 +186,13 @@ rule check_claims:
 rule summarize_ablation:
     input:
         runs=ablation_run_inputs,
+        users=ablation_user_inputs,
     output:
         summary=paths.ablation_file(STUDY, "summary.parquet"),
         summary_csv=paths.ablation_file(STUDY, "summary.csv"),
         missing=paths.ablation_file(STUDY, "missing_runs.csv"),
         paired=paths.ablation_file(STUDY, "tests_paired.csv"),
+        users=paths.ablation_file(STUDY, "tests_users.csv"),
     params:
         config=aggregation_params,
     log:

@@ -77,10 +77,12 @@ def _collect(config: dict[str, Any], plan, paths: dict[tuple[str, str, int], str
 
 
 def summarize_ablation(
-    config: dict[str, Any], ablation: str, paths: dict[tuple[str, str, int], str], outputs: dict[str, str]
+    config: dict[str, Any], ablation: str, paths: dict[tuple[str, str, int], str], outputs: dict[str, str],
+    user_paths: dict[tuple[str, str, int], str] | None = None,
 ) -> None:
     """One ablation on its own (its runs only, so its target needs nothing else): seed summary,
-    missing runs and paired tests of each setting against the default variant."""
+    missing runs and paired tests of each setting against the default variant, over seeds and (with
+    ``user_paths``, each run's per_user.parquet, and outputs["users"]) over users."""
     plan = make_plan(config).for_ablation(ablation)
     agg = aggregate_settings(config)
     tidy, summary, missing = _collect(config, plan, paths)
@@ -89,6 +91,8 @@ def summarize_ablation(
     write_text(summary.to_csv(index=False), outputs["summary_csv"])
     write_text(missing.to_csv(index=False), outputs["missing"])
     write_text(paired.to_csv(index=False), outputs["paired"])
+    if user_paths is not None and "users" in outputs:
+        _write_user_tests(plan, agg["alpha"], user_paths, outputs["users"])
     log.info("ablation %s: %d run(s), %d gap(s), %d paired test(s)", ablation, len(plan.runs()), len(missing), len(paired))
 
 
@@ -123,9 +127,12 @@ def test_significance(config: dict[str, Any], metrics_path: str, reported_path: 
 def test_users(config: dict[str, Any], paths: dict[tuple[str, str, int], str], output: str) -> None:
     """Paired tests over users (peapod.aggregate.user_tests) of the runs whose per-user results exist
     (the missing ones are listed by collect_metrics)."""
+    _write_user_tests(make_plan(config), aggregate_settings(config)["alpha"], paths, output)
+
+
+def _write_user_tests(plan, alpha: float, paths: dict[tuple[str, str, int], str], output: str) -> None:
     present = {key: path for key, path in paths.items() if Path(path).exists()}
-    tests = user_tests.user_paired_tests(user_tests.read_user_results(present), make_plan(config),
-                                         aggregate_settings(config)["alpha"])
+    tests = user_tests.user_paired_tests(user_tests.read_user_results(present), plan, alpha)
     write_text(tests.to_csv(index=False), output)
     log.info("%d paired test(s) over users from %d of %d run(s)", len(tests), len(present), len(paths))
 

@@ -85,6 +85,12 @@ def ablation_run_inputs(wildcards):
     return existing_or_all(run_metrics_paths(PLAN.for_ablation(wildcards.ablation).runs()))
 
 
+def ablation_user_inputs(wildcards):
+    """The per-user results files of one ablation's runs."""
+    return existing_or_all(run_metrics_paths_of(PLAN.for_ablation(wildcards.ablation).runs(),
+                                                paths.run_file("per_user.parquet")))
+
+
 def ablation_outputs(ablation):
     """What the ablation_<name> target builds: the ablation's own summary, paired tests and figure."""
     return expand(list(rules.summarize_ablation.output) + list(rules.plot_ablation.output), ablation=ablation)
