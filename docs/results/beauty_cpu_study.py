@@ -47,6 +47,18 @@ def baseline(results: Path, dataset: str, model: str, task: str, metric: str = "
     return float(row["value"].iloc[0]) if len(row) else float("nan")
 
 
+def test_summary(study: Path) -> pd.DataFrame:
+    summary = pd.read_csv(study / "aggregate" / "summary.csv")
+    return summary[summary["split"] == "test"]
+
+
+def summary_row(summary: pd.DataFrame, variant: str, task: str, method: str, metric: str = "hr@10"):
+    """The seed summary of one cell (mean, ci_low, ci_high, ...), or None."""
+    s = summary[(summary.variant == variant) & (summary.task == task) & (summary.method == method)
+                & (summary.metric == metric)]
+    return s.iloc[0] if len(s) else None
+
+
 def run_values(path: str) -> dict[tuple[str, str, str], float]:
     df = pd.read_parquet(path)
     df = df[df["split"] == "test"]
@@ -54,16 +66,13 @@ def run_values(path: str) -> dict[tuple[str, str, str], float]:
 
 
 def headline(config, twins, study: Path, results: Path) -> pd.DataFrame:
-    summary = pd.read_csv(study / "aggregate" / "summary.csv")
-    summary = summary[summary["split"] == "test"]
+    summary = test_summary(study)
     rows = []
     for variant in config["variants"]:
         row = {"": f"{LABELS.get(variant, variant)} (seeds {' '.join(map(str, config['seeds']))})"}
         for column, task, method, metric in METRICS:
-            s = summary[(summary.variant == variant) & (summary.task == task) & (summary.method == method)
-                        & (summary.metric == metric)]
-            row[column] = (f"{s['mean'].iloc[0]:.4f} [{s['ci_low'].iloc[0]:.3f}, {s['ci_high'].iloc[0]:.3f}]"
-                           if len(s) else "")
+            s = summary_row(summary, variant, task, method, metric)
+            row[column] = f"{s['mean']:.4f} [{s['ci_low']:.3f}, {s['ci_high']:.3f}]" if s is not None else ""
         rows.append(row)
     twin = twin_run(twins, results)
     if twin:
@@ -85,14 +94,12 @@ def twin_run(twins, results: Path) -> str | None:
 
 
 def ladder(config, twins, study: Path, results: Path) -> pd.DataFrame:
-    summary = pd.read_csv(study / "aggregate" / "summary.csv")
-    summary = summary[summary["split"] == "test"]
+    summary = test_summary(study)
     users = pd.read_csv(study / "aggregate" / "tests_users.csv")
 
-    def mean(variant, task, method, metric="hr@10"):
-        s = summary[(summary.variant == variant) & (summary.task == task) & (summary.method == method)
-                    & (summary.metric == metric)]
-        return float(s["mean"].iloc[0]) if len(s) else float("nan")
+    def mean(variant, task, method):
+        s = summary_row(summary, variant, task, method)
+        return float(s["mean"]) if s is not None else float("nan")
 
     def blind(metric):
         r = users[(users.family == "prompt-blind control") & (users.variant_a == "peapod") & (users.metric == metric)]

@@ -80,7 +80,8 @@ def methods_of(data: pd.DataFrame, dataset: str, variant: str, task: str) -> set
     return set(sel["method"])
 
 
-def _adjust(df: pd.DataFrame, alpha: float) -> pd.DataFrame:
+def holm_by_family(df: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """``df`` with p_holm (Holm within each ``family``) and the significance columns added."""
     df = df.copy()
     df["p_holm"] = np.nan
     for _, idx in df.groupby("family", sort=False).groups.items():
@@ -127,7 +128,7 @@ def tests_vs_reported(
                     "seeds": " ".join(map(str, sorted(scores))), "note": test.note,
                 })
     df = pd.DataFrame(rows, columns=[c for c in VS_REPORTED_COLUMNS if c not in ("p_holm", "significant", "significant_holm")])
-    return _adjust(df, alpha)[VS_REPORTED_COLUMNS] if len(df) else pd.DataFrame(columns=VS_REPORTED_COLUMNS)
+    return holm_by_family(df, alpha)[VS_REPORTED_COLUMNS] if len(df) else pd.DataFrame(columns=VS_REPORTED_COLUMNS)
 
 
 def _shared_mean(x: dict[int, float], y: dict[int, float]) -> float:
@@ -174,7 +175,7 @@ def paired_tests(tidy: pd.DataFrame, plan: AggregationPlan, alpha: float = 0.05)
                     }
                 )
     df = pd.DataFrame(rows, columns=[c for c in PAIRED_COLUMNS if c not in ("p_holm", "significant", "significant_holm")])
-    return _adjust(df, alpha)[PAIRED_COLUMNS] if len(df) else pd.DataFrame(columns=PAIRED_COLUMNS)
+    return holm_by_family(df, alpha)[PAIRED_COLUMNS] if len(df) else pd.DataFrame(columns=PAIRED_COLUMNS)
 
 
 def verdict(reported: float, ci_low: float, ci_high: float) -> str:

@@ -14,7 +14,7 @@ ranked by both sides on the same candidates, so a paired test over users is the 
 Per (dataset, variant, seed, task, method) a user's values are averaged over the user's rows first
 (explanation has one row per test pair), then over the seeds both sides have; the users both sides
 have are paired. Student's paired t-test, two-sided p and the one-sided p for "a above b"; Holm
-within each family and task.
+within each family, as the seed tests (peapod.aggregate.compare.holm_by_family).
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from peapod.aggregate.compare import TEST_SPLIT, variant_comparisons
+from peapod.aggregate.compare import TEST_SPLIT, holm_by_family, variant_comparisons
 from peapod.aggregate.settings import AggregationPlan
-from peapod.aggregate.stats import holm, paired_ttest
+from peapod.aggregate.stats import paired_ttest
 from peapod.errors import InputError
 from peapod.metrics import BEAM_DIAGNOSTICS
 
@@ -113,7 +113,7 @@ def _test_row(family: str, key_a: tuple, key_b: tuple, scores: UserScores) -> di
 
 def user_paired_tests(long: pd.DataFrame, plan: AggregationPlan, alpha: float = 0.05) -> pd.DataFrame:
     """The prompt-blind control of every variant that has it, and the plan's variant comparisons,
-    each a paired t-test over users (module docstring); Holm within (family, task)."""
+    each a paired t-test over users (module docstring); Holm within each family."""
     scores = UserScores(long)
     rows = []
     for dataset, variant, task, method, metric in sorted(scores.keys):
@@ -131,9 +131,4 @@ def user_paired_tests(long: pd.DataFrame, plan: AggregationPlan, alpha: float = 
     rows = [r for r in rows if r is not None]
     if not rows:
         return pd.DataFrame(columns=USER_TEST_COLUMNS)
-    df = pd.DataFrame(rows)
-    df["p_holm"] = np.nan
-    for _, idx in df.groupby(["family", "task"], sort=False).groups.items():
-        df.loc[idx, "p_holm"] = holm(df.loc[idx, "p"].to_numpy(dtype=float))
-    df["significant_holm"] = df["p_holm"] < alpha
-    return df[USER_TEST_COLUMNS]
+    return holm_by_family(pd.DataFrame(rows), alpha)[USER_TEST_COLUMNS]
